@@ -1,0 +1,1 @@
+"""The ``reverie`` command line: text in, recipe out, progress shown, errors as one line."""

@@ -1,0 +1,237 @@
+"""``reverie`` commands: dream, layers, info. Flags become a recipe; a ReverieError becomes one line."""
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from reverie.errors import ReverieError
+from reverie.version import __version__
+
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+    help="Reverie: neural dreaming with any PyTorch image model.",
+)
+stderr = Console(stderr=True)
+
+
+def _parse_size(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    parts = text.lower().split("x")
+    try:
+        width, height = (int(part) for part in parts)
+    except ValueError:
+        raise ReverieError(f"size must be WIDTHxHEIGHT in pixels, e.g. 512x384; got '{text}'") from None
+    if width <= 0 or height <= 0:
+        raise ReverieError(f"size must be positive, got '{text}'")
+    if width * height > 16384 * 16384:
+        raise ReverieError(f"size {text} is larger than the 16384x16384 limit")
+    return width, height
+
+
+def _objective_from_flags(layers: list[str], channels: list[str]) -> str:
+    """``--layer blocks.6 --layer blocks.9=0.5 --channel 7`` -> objective expression text."""
+    from reverie.expressions import quote_name
+
+    weighted = []
+    for item in layers:
+        name, _, weight_text = item.partition("=")
+        try:
+            weight = float(weight_text) if weight_text else 1.0
+        except ValueError:
+            raise ReverieError(f"layer weight must be a number: '{item}' (write LAYER or LAYER=WEIGHT)") from None
+        weighted.append((name.strip(), weight))
+    by_layer: dict[str, list[int]] = {}
+    for item in channels:
+        layer_name, _, index_text = item.rpartition(":")
+        if not layer_name:
+            if len(weighted) != 1:
+                raise ReverieError(
+                    f"--channel {item} is ambiguous with {len(weighted) or 'no'} --layer; "
+                    "write --channel LAYER:INDEX or give exactly one --layer"
+                )
+            layer_name = weighted[0][0]
+        try:
+            index = int(index_text)
+        except ValueError:
+            raise ReverieError(f"channel must be a whole number (or LAYER:INDEX), got '{item}'") from None
+        by_layer.setdefault(layer_name, []).append(index)
+    terms = []
+    for name, weight in weighted:
+        function = f"channel({quote_name(name)}, {', '.join(map(str, by_layer.pop(name)))})" \
+            if name in by_layer else f"layer({quote_name(name)})"
+        terms.append(function if weight == 1 else f"{weight:g}*{function}")
+    for name, indices in by_layer.items():  # channels qualified with a layer not given by --layer
+        terms.append(f"channel({quote_name(name)}, {', '.join(map(str, indices))})")
+    return " + ".join(terms)
+
+
+@app.command()
+def dream(
+    input: Annotated[Optional[str], typer.Argument(help="Image to dream; omit to dream a bundled sample photo.", show_default=False)] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output image (.png, .jpg, .webp).")] = Path("dream.png"),
+    sample_name: Annotated[Optional[str], typer.Option("--sample", help="Bundled photo: chelsea, coffee, astronaut, rocket.")] = None,
+    noise_start: Annotated[bool, typer.Option("--noise", help="Start from noise (a pure dream) instead of a photo.")] = False,
+    model: Annotated[Optional[str], typer.Option(help="Model name, module:callable, or TorchScript file. [default: efficientnet-lite0]", show_default=False)] = None,
+    weights: Annotated[Optional[str], typer.Option(help="State-dict file to load into the model.")] = None,
+    normalize: Annotated[Optional[str], typer.Option(help="Input normalization the model expects: none, imagenet, inception.")] = None,
+    layer: Annotated[Optional[list[str]], typer.Option("--layer", "-l", help="Layer to amplify (repeatable; LAYER=WEIGHT to weight).")] = None,
+    channel: Annotated[Optional[list[str]], typer.Option("--channel", "-c", help="Channel index of the layer, or LAYER:INDEX (repeatable).")] = None,
+    objective: Annotated[Optional[str], typer.Option(help='Objective expression, e.g. "layer(blocks.6) + 0.5*channel(blocks.9, 7)".')] = None,
+    octaves: Annotated[Optional[int], typer.Option(help="Number of octaves (image scales). [default: 4]", show_default=False)] = None,
+    octave_scale: Annotated[Optional[float], typer.Option(help="Size ratio between octaves. [default: 1.4]", show_default=False)] = None,
+    steps: Annotated[Optional[int], typer.Option(help="Steps per octave. [default: 10]", show_default=False)] = None,
+    step_size: Annotated[Optional[float], typer.Option(help="Pixel change per step (0-1 scale). [default: 0.01]", show_default=False)] = None,
+    jitter: Annotated[Optional[int], typer.Option(help="Max random shift per step, in px. [default: 32]", show_default=False)] = None,
+    tile: Annotated[Optional[int], typer.Option(help="Max tile side in px; bounds memory for large images. [default: 512]", show_default=False)] = None,
+    size: Annotated[Optional[str], typer.Option(help="Resize the input (or noise) to WIDTHxHEIGHT.")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed; the same seed gives the same pixels. [default: 0]", show_default=False)] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    recipe: Annotated[Optional[Path], typer.Option(help="Replay the recipe in a Reverie image or .json file; other flags override it.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """DeepDream a photo (or noise) toward a layer, channels, or an objective expression."""
+    from reverie.engine.deepdream import DreamSettings
+    from reverie.imaging import SAMPLES
+    from reverie.io.images import check_output_path, read_recipe_text
+    from reverie.errors import unknown_name_message
+    from reverie.models import ModelSpec
+    from reverie.pipelines.dream import run
+    from reverie.recipe import DreamRecipe
+
+    check_output_path(output)
+    base = DreamRecipe.from_json(read_recipe_text(recipe)) if recipe else DreamRecipe()
+    if recipe and base.version != __version__:
+        stderr.print(f"note: recipe made by Reverie {base.version}, replaying with {__version__}")
+    if model is None and ModelSpec(base.model).runs_code():
+        # A recipe comes from a file a stranger may have sent: it never gets to import code.
+        raise ReverieError(f"the recipe's model '{base.model}' would import Python code; "
+                           "pass --model explicitly to confirm you trust it")
+
+    sources = [s for s in (input, sample_name and f"sample:{sample_name}", noise_start and "noise") if s]
+    if len(sources) > 1:
+        raise ReverieError("give only one of INPUT, --sample and --noise")
+    if sample_name is not None and sample_name not in SAMPLES:
+        raise ReverieError(unknown_name_message("sample", sample_name, SAMPLES))
+    if objective is not None and (layer or channel):
+        raise ReverieError("give either --objective or --layer/--channel, not both")
+    if channel and not layer and not all(":" in c for c in channel):
+        raise ReverieError("--channel needs a --layer (or write --channel LAYER:INDEX)")
+
+    setting_flags = dict(octaves=octaves, octave_scale=octave_scale, steps=steps, step_size=step_size,
+                         jitter=jitter, tile=tile)
+    settings = replace(base.settings, **{k: v for k, v in setting_flags.items() if v is not None}) \
+        if any(v is not None for v in setting_flags.values()) else base.settings
+    changes: dict = {"settings": settings}
+    if sources:
+        changes.update(source=sources[0], source_sha256=None)
+    if model is not None:
+        changes.update(model=model, weights=weights, normalize=normalize or "none")
+    else:
+        if weights is not None:
+            changes["weights"] = weights
+        if normalize is not None:
+            changes["normalize"] = normalize
+    if objective is not None:
+        changes["objective"] = objective
+    elif layer or channel:
+        changes["objective"] = _objective_from_flags(layer or [], channel or [])
+    elif model is not None and not recipe:
+        changes["objective"] = ""
+    if size is not None:
+        changes["size"] = _parse_size(size)
+    if seed is not None:
+        changes["seed"] = seed
+    final = replace(base, **changes, version=__version__)
+    if not isinstance(final.settings, DreamSettings):
+        raise ReverieError("recipe settings are invalid")
+
+    if quiet:
+        result = run(final, device=device, check_hash=recipe is not None)
+    else:
+        from reverie.cli.progress import progress_bar
+
+        with progress_bar("dreaming", stderr) as callback:
+            result = run(final, device=device, progress=callback, check_hash=recipe is not None)
+    saved = result.save(output)
+    stderr.print(f"wrote {saved} ({result.image.shape[-1]}x{result.image.shape[-2]}, objective {result.recipe.objective})")
+
+
+@app.command()
+def layers(
+    model: Annotated[str, typer.Option(help="Model name, module:callable, or TorchScript file.")] = "efficientnet-lite0",
+    weights: Annotated[Optional[str], typer.Option(help="State-dict file to load into the model.")] = None,
+    size: Annotated[int, typer.Option(help="Reference input side in px for the output sizes.")] = 224,
+    all_layers: Annotated[bool, typer.Option("--all", help="List every module with image-shaped output.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List the layers worth dreaming on, with channel counts and output size."""
+    from reverie.models import ModelSpec, dreamable_layers, load_model
+
+    if size < 8:
+        raise ReverieError(f"size must be at least 8 px, got {size}")
+    found = dreamable_layers(load_model(ModelSpec(model, weights), "cpu"), size, everything=all_layers)
+    if as_json:
+        typer.echo(json.dumps({"model": model, "input_size": size, "layers": [asdict(info) for info in found]}, indent=1))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{model}: layers at a {size}x{size} input")
+    for column in ("layer", "kind", "channels", "output"):
+        table.add_column(column, justify="right" if column in ("channels", "output") else "left")
+    for info in found:
+        table.add_row(info.name, info.kind, str(info.channels), f"{info.width}x{info.height}")
+    Console().print(table)
+
+
+@app.command()
+def info(image: Annotated[Path, typer.Argument(help="An image made by Reverie, or a recipe .json file.")]) -> None:
+    """Print the recipe embedded in a Reverie image."""
+    from reverie.io.images import read_recipe_text
+
+    text = read_recipe_text(image)
+    try:
+        typer.echo(json.dumps(json.loads(text), indent=2, sort_keys=True))
+    except json.JSONDecodeError:
+        raise ReverieError(f"{image} carries a recipe that is not valid JSON") from None
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"reverie {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version: Annotated[bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Show the version.")] = False) -> None:
+    """Reverie: neural dreaming with any PyTorch image model."""
+
+
+def run() -> None:
+    """Console-script entry: a ReverieError (a user mistake) becomes one line on stderr and exit 2."""
+    try:
+        app(standalone_mode=False)
+    except ReverieError as error:
+        print(f"reverie: error: {error}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("reverie: interrupted; no output was written", file=sys.stderr)
+        sys.exit(130)
+    except Exception as error:  # click's usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(error, click.exceptions.Exit):
+            sys.exit(error.exit_code)
+        if isinstance(error, click.exceptions.Abort):
+            print("reverie: aborted", file=sys.stderr)
+            sys.exit(130)
+        if isinstance(error, click.ClickException):
+            error.show()
+            sys.exit(error.exit_code)
+        raise

@@ -1,0 +1,26 @@
+"""A Rich progress bar (stage, step, ETA) fed by the engine's Progress events."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress as Bar, TaskProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from reverie.engine.progress import Progress
+
+
+@contextmanager
+def progress_bar(description: str, console: Console):
+    """Yields a callback for the engine; the bar is drawn on stderr and removed of nothing on exit."""
+    columns = (
+        TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
+        TextColumn("{task.fields[stage]} step {task.fields[step]}"),
+        TextColumn("score {task.fields[score]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+    )
+    with Bar(*columns, console=console, transient=False) as bar:
+        task = bar.add_task(description, total=1.0, stage="", step="", score="")
+
+        def update(event: Progress) -> None:
+            bar.update(task, completed=event.fraction, stage=event.stage,
+                       step=f"{event.step}/{event.steps}", score=f"{event.score:.3g}")
+        yield update

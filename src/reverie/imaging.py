@@ -1,0 +1,53 @@
+"""Image tensors: conversion to and from PIL and numpy, resizing, and the bundled sample photos."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from reverie.errors import ReverieError, unknown_name_message
+
+# Photos that ship with scikit-image, so a dream needs no download.
+SAMPLES = ("chelsea", "coffee", "astronaut", "rocket")
+
+
+def check_image(image: torch.Tensor, name: str = "image") -> None:
+    """Raise unless ``image`` is a float tensor [B, 3, H, W]."""
+    if not (torch.is_tensor(image) and image.ndim == 4 and image.shape[1] == 3 and image.is_floating_point()):
+        shape = list(image.shape) if torch.is_tensor(image) else type(image).__name__
+        raise ReverieError(f"expected {name} as floats [B, 3, H, W] in [0, 1], got {shape}")
+
+
+def from_pil(picture: Image.Image) -> torch.Tensor:
+    """PIL image (any mode) -> float tensor [1, 3, H, W] in [0, 1]."""
+    array = np.asarray(picture.convert("RGB"), dtype=np.float32) / 255.0  # [H, W, 3]
+    return torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0).contiguous()
+
+
+def to_pil(image: torch.Tensor) -> Image.Image:
+    """First image of a [B, 3, H, W] tensor in [0, 1] -> 8-bit RGB PIL image."""
+    array = image[0].detach().clamp(0, 1).permute(1, 2, 0).mul(255).round().to(torch.uint8).cpu().numpy()
+    return Image.fromarray(array, "RGB")
+
+
+def sample(name: str) -> torch.Tensor:
+    """A bundled sample photo (``chelsea`` the cat, ``coffee``, ``astronaut``...) as [1, 3, H, W]."""
+    if name not in SAMPLES:
+        raise ReverieError(unknown_name_message("sample", name, SAMPLES))
+    from skimage import data  # imported here: scikit-image is slow to import and only samples need it
+
+    return from_pil(Image.fromarray(getattr(data, name)()))
+
+
+def resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Resize [B, C, H, W] to ``size`` = (height, width); antialiased when shrinking."""
+    if tuple(image.shape[-2:]) == tuple(size):
+        return image
+    shrinking = size[0] < image.shape[-2] or size[1] < image.shape[-1]
+    return F.interpolate(image, size=size, mode="bilinear", align_corners=False, antialias=shrinking)
+
+
+def noise(size: tuple[int, int], generator: torch.Generator, amplitude: float = 0.1) -> torch.Tensor:
+    """Grey with faint uniform noise, [1, 3, H, W]: the classic start of a pure dream."""
+    return 0.5 + amplitude * (torch.rand(1, 3, *size, generator=generator) - 0.5)

@@ -1,0 +1,1 @@
+"""Files: reading inputs, writing outputs atomically with their recipe."""

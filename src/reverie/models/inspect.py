@@ -1,0 +1,96 @@
+"""What a model offers to dream on: its layers' output shapes and the smallest input it accepts."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from reverie.errors import ReverieError
+from reverie.recorder import ActivationRecorder
+
+# Outputs of these only rescale or drop what the layer before produced: nothing new to dream on.
+_PASS_THROUGH = (nn.modules.batchnorm._NormBase, nn.Dropout, nn.Dropout2d, nn.Identity, nn.GroupNorm, nn.LayerNorm)
+REFERENCE_SIZE = 224
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """One layer worth dreaming on, with its output at the reference input size."""
+
+    name: str
+    kind: str        # the module's class name
+    channels: int
+    height: int
+    width: int
+
+
+def _reference_input(model: nn.Module, size: int) -> torch.Tensor:
+    parameter = next(iter(model.parameters()), None)
+    device = parameter.device if parameter is not None else torch.device("cpu")
+    return torch.full((1, 3, size, size), 0.5, device=device)
+
+
+def dreamable_layers(model: nn.Module, size: int = REFERENCE_SIZE, everything: bool = False) -> list[LayerInfo]:
+    """Layers with image-shaped output [1, C, H, W] at a ``size`` x ``size`` input, in forward order.
+
+    By default only layers at most two levels deep (``blocks.5``, ``layer3.1``, ``features.7``) are
+    listed, which are the blocks people dream on; ``everything`` lists every such module.
+    """
+    outputs: dict[str, torch.Tensor] = {}
+    kinds: dict[str, str] = {}
+    handles = []
+    for name, module in model.named_modules():
+        if not name or isinstance(module, _PASS_THROUGH):
+            continue
+        if not everything and name.count(".") > 1:
+            continue
+        kinds[name] = type(module).__name__
+
+        def hook(module, inputs, output, name=name):
+            if torch.is_tensor(output) and output.ndim == 4:
+                outputs[name] = output
+        handles.append(module.register_forward_hook(hook))
+    try:
+        with torch.no_grad():
+            model(_reference_input(model, size))
+    except Exception as error:  # noqa: BLE001 - a model that cannot take the probe input
+        raise ReverieError(f"the model failed on a {size}x{size} input: {str(error).splitlines()[0]}") from None
+    finally:
+        for handle in handles:
+            handle.remove()
+    return [LayerInfo(name, kinds[name], *output.shape[1:]) for name, output in outputs.items()]
+
+
+def layer_shapes(model: nn.Module, layers: Iterable[str], size: int = 64) -> dict[str, torch.Size]:
+    """Output shapes of ``layers`` for a ``size`` x ``size`` input (forward stops at the deepest)."""
+    with torch.no_grad(), ActivationRecorder(model, layers) as recorder:
+        try:
+            activations = recorder(_reference_input(model, size))
+        except ReverieError:
+            raise
+        except Exception as error:  # noqa: BLE001
+            raise ReverieError(f"the model failed on a {size}x{size} input: {str(error).splitlines()[0]}") from None
+    return {name: activation.shape for name, activation in activations.items()}
+
+
+def min_input_side(model: nn.Module, layers: Iterable[str], floor: int = 16, ceiling: int = 1024) -> int:
+    """The smallest square input side (a power of two from ``floor``) the model runs on up to ``layers``.
+
+    Networks with pooling or unpadded convolutions fail on small inputs; DeepDream octaves are kept
+    above this size.
+    """
+    layers = list(layers)
+    ActivationRecorder(model, layers)  # unknown layer names fail here, with the nearest names
+    side = floor
+    while side <= ceiling:
+        try:
+            shapes = layer_shapes(model, layers, side)
+        except ReverieError:
+            side *= 2
+            continue
+        if all(all(d > 0 for d in shape) for shape in shapes.values()):
+            return side
+        side *= 2
+    raise ReverieError(f"the model fails on every input size up to {ceiling} px at layers {', '.join(layers)}")

