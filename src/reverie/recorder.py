@@ -23,7 +23,17 @@ def resolve_layer(model: nn.Module, layer: str) -> nn.Module:
     modules = dict(model.named_modules())
     if layer not in modules or not layer:
         raise ReverieError(unknown_name_message("layer", layer, module_names(model)))
+    refuse_torchscript(modules[layer], f"layer {layer}")
     return modules[layer]
+
+
+def refuse_torchscript(module: nn.Module, what: str) -> None:
+    """PyTorch runs no forward hooks on TorchScript modules, so their outputs cannot be recorded."""
+    if isinstance(module, torch.jit.ScriptModule):
+        raise ReverieError(
+            f"{what} is TorchScript, whose layer outputs cannot be recorded (PyTorch runs no hooks "
+            "in TorchScript); load the model as module:callable instead, with --weights for its state dict"
+        )
 
 
 class ActivationRecorder:

@@ -86,7 +86,7 @@ def dream(
     objective: Annotated[Optional[str], typer.Option(help='Objective expression, e.g. "layer(blocks.6) + 0.5*channel(blocks.9, 7)".')] = None,
     octaves: Annotated[Optional[int], typer.Option(help="Number of octaves (image scales). [default: 4]", show_default=False)] = None,
     octave_scale: Annotated[Optional[float], typer.Option(help="Size ratio between octaves. [default: 1.4]", show_default=False)] = None,
-    steps: Annotated[Optional[int], typer.Option(help="Steps per octave. [default: 10]", show_default=False)] = None,
+    steps: Annotated[Optional[int], typer.Option(help="Steps per octave. [default: 20]", show_default=False)] = None,
     step_size: Annotated[Optional[float], typer.Option(help="Pixel change per step (0-1 scale). [default: 0.01]", show_default=False)] = None,
     jitter: Annotated[Optional[int], typer.Option(help="Max random shift per step, in px. [default: 32]", show_default=False)] = None,
     tile: Annotated[Optional[int], typer.Option(help="Max tile side in px; bounds memory for large images. [default: 512]", show_default=False)] = None,
@@ -224,14 +224,15 @@ def run() -> None:
         print("reverie: interrupted; no output was written", file=sys.stderr)
         sys.exit(130)
     except Exception as error:  # click's usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(error, click.exceptions.Exit):
+        # Typer >= 0.26 vendors click (typer._click) and need not install it, so take the classes
+        # from typer's public names: typer.Exit/Abort, and ClickException from BadParameter's bases.
+        click_exception = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+        if isinstance(error, typer.Exit):
             sys.exit(error.exit_code)
-        if isinstance(error, click.exceptions.Abort):
+        if isinstance(error, typer.Abort):
             print("reverie: aborted", file=sys.stderr)
             sys.exit(130)
-        if isinstance(error, click.ClickException):
+        if isinstance(error, click_exception):
             error.show()
             sys.exit(error.exit_code)
         raise

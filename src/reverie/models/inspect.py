@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from reverie.errors import ReverieError
-from reverie.recorder import ActivationRecorder
+from reverie.recorder import ActivationRecorder, refuse_torchscript
 
 # Outputs of these only rescale or drop what the layer before produced: nothing new to dream on.
 _PASS_THROUGH = (nn.modules.batchnorm._NormBase, nn.Dropout, nn.Dropout2d, nn.Identity, nn.GroupNorm, nn.LayerNorm)
@@ -38,11 +38,12 @@ def dreamable_layers(model: nn.Module, size: int = REFERENCE_SIZE, everything: b
     By default only layers at most two levels deep (``blocks.5``, ``layer3.1``, ``features.7``) are
     listed, which are the blocks people dream on; ``everything`` lists every such module.
     """
+    refuse_torchscript(model, "the model")
     outputs: dict[str, torch.Tensor] = {}
     kinds: dict[str, str] = {}
     handles = []
     for name, module in model.named_modules():
-        if not name or isinstance(module, _PASS_THROUGH):
+        if not name or isinstance(module, _PASS_THROUGH) or isinstance(module, torch.jit.ScriptModule):
             continue
         if not everything and name.count(".") > 1:
             continue
