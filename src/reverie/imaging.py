@@ -10,6 +10,8 @@ from reverie.errors import ReverieError, unknown_name_message
 
 # Photos that ship with scikit-image, so a dream needs no download.
 SAMPLES = ("chelsea", "coffee", "astronaut", "rocket")
+# Modes PIL opens 16-bit greyscale files in ("I" for 16-bit PNGs in older Pillow).
+_SIXTEEN_BIT_GREY = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 
 
 def check_image(image: torch.Tensor, name: str = "image") -> None:
@@ -21,7 +23,12 @@ def check_image(image: torch.Tensor, name: str = "image") -> None:
 
 def from_pil(picture: Image.Image) -> torch.Tensor:
     """PIL image (any mode) -> float tensor [1, 3, H, W] in [0, 1]."""
-    array = np.asarray(picture.convert("RGB"), dtype=np.float32) / 255.0  # [H, W, 3]
+    if picture.mode in _SIXTEEN_BIT_GREY:
+        # convert("RGB") would clip 16-bit values at 255 and wash the picture out to white.
+        grey = np.asarray(picture, dtype=np.float32).clip(0, 65535) / 65535.0  # [H, W]
+        array = np.repeat(grey[:, :, None], 3, axis=2)
+    else:
+        array = np.asarray(picture.convert("RGB"), dtype=np.float32) / 255.0  # [H, W, 3]
     return torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0).contiguous()
 
 

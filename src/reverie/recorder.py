@@ -9,6 +9,12 @@ from torch import nn
 from reverie.errors import ReverieError, unknown_name_message
 
 
+# Reserved activation keys: the image the network was given, and the model's own return value
+# (e.g. class logits). "@" cannot appear in a module path, so they never collide with a layer.
+INPUT = "@input"
+OUTPUT = "@output"
+
+
 class _StopForward(Exception):
     """Raised from a hook once every wanted layer has fired, so no compute is spent past them."""
 
@@ -46,19 +52,23 @@ class ActivationRecorder:
 
     The forward stops as soon as all wanted layers have produced output, which works for any
     module whose forward calls its children in order (the hooks do not need to know the graph).
-    ``activations`` hold the graph, so gradients flow back to ``image``.
+    ``activations`` hold the graph, so gradients flow back to ``image``. They always include
+    ``"@input"`` (the image itself); asking for ``"@output"`` runs the whole model and records
+    its return value (class logits for a classifier).
     """
 
     def __init__(self, model: nn.Module, layers: Iterable[str]):
         self.model = model
-        self.layers = list(dict.fromkeys(layers))  # unique, in the given order
-        if not self.layers:
-            raise ReverieError("no layer to record: name at least one layer")
+        wanted = list(dict.fromkeys(layers))  # unique, in the given order
+        self.full_forward = OUTPUT in wanted
+        self.layers = [name for name in wanted if name not in (INPUT, OUTPUT)]
         self._modules = {name: resolve_layer(model, name) for name in self.layers}
         self._handles: list[torch.utils.hooks.RemovableHandle] = []
         self._activations: dict[str, torch.Tensor] = {}
+        self._active = False
 
     def __enter__(self) -> "ActivationRecorder":
+        self._active = True
         for name, module in self._modules.items():
             self._handles.append(module.register_forward_hook(self._hook_for(name)))
         return self
@@ -68,25 +78,29 @@ class ActivationRecorder:
             handle.remove()
         self._handles.clear()
         self._activations = {}
+        self._active = False
 
     def _hook_for(self, name: str):
         def hook(module, inputs, output):
             if isinstance(output, (tuple, list)):  # e.g. an LSTM-like or multi-output block
                 output = output[0]
             self._activations[name] = output
-            if len(self._activations) == len(self.layers):
+            if len(self._activations) == len(self.layers) and not self.full_forward:
                 raise _StopForward
         return hook
 
     def __call__(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         """Run the model on ``image`` [B, 3, H, W] and return {layer: activation}."""
-        if not self._handles:
+        if not self._active:
             raise RuntimeError("ActivationRecorder must be used inside a 'with' block")
         self._activations = {}
-        try:
-            self.model(image)
-        except _StopForward:
-            pass
+        if self.layers or self.full_forward:
+            try:
+                output = self.model(image)
+                if self.full_forward:
+                    self._activations[OUTPUT] = output[0] if isinstance(output, (tuple, list)) else output
+            except _StopForward:
+                pass
         missing = [name for name in self.layers if name not in self._activations]
         if missing:
             raise ReverieError(
@@ -94,4 +108,5 @@ class ActivationRecorder:
                 "(is it used by the model's forward?)"
             )
         activations, self._activations = self._activations, {}
+        activations[INPUT] = image
         return activations
