@@ -23,7 +23,7 @@ loop with the real DreamGradient but with timers around each part, for the break
 
 Target: dream / bare <= 1.15.
 
-    .venv/bin/python bench/dream_step.py [--size 512] [--repeats 5] [--steps 3] [--threads N]
+    .venv/bin/python bench/dream_step.py [--size 512] [--repeats 9] [--steps 3] [--threads N] [--layers blocks.6 blocks.9]
 """
 from __future__ import annotations
 
@@ -46,9 +46,10 @@ MODEL = "efficientnet-lite0"
 TARGET = 1.15
 
 
-def default_objective():
-    """layer(L1) + layer(L2) + ... over the registry's default layers (what the CLI dreams on)."""
-    layers = MODELS[MODEL].default_layers
+def default_objective(layers=None):
+    """layer(L1) + layer(L2) + ... over ``layers``, by default the registry's default layers
+    (MODELS[MODEL].default_layers: what a dream with no objective targets)."""
+    layers = layers or MODELS[MODEL].default_layers
     objective = reverie.layer(layers[0])
     for name in layers[1:]:
         objective = objective + reverie.layer(name)
@@ -141,21 +142,24 @@ def breakdown_block(model, objective, image: torch.Tensor, settings: DreamSettin
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", type=int, default=512, help="image side in px (default 512)")
-    parser.add_argument("--repeats", type=int, default=5, help="interleaved repetitions (default 5)")
+    parser.add_argument("--repeats", type=int, default=9, help="interleaved repetitions (default 9)")
     parser.add_argument("--steps", type=int, default=3, help="steps per deep_dream call / bare passes per block (default 3)")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's own)")
+    parser.add_argument("--layers", nargs="+", default=None,
+                        help="objective layers, summed (default: MODELS[model].default_layers)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
 
     model = reverie.load_model(MODEL)
-    objective = default_objective()
+    objective = default_objective(args.layers)
     image = start_image(args.size)
     settings = DreamSettings(octaves=1, steps=args.steps, tile=max(DreamSettings().tile, args.size))
 
     print(f"torch {torch.__version__}, torch.get_num_threads() = {torch.get_num_threads()}, "
           f"os.cpu_count() = {os.cpu_count()}, load average at start = {os.getloadavg()[0]:.2f}")
-    print(f"model {MODEL}, objective {objective.expression()} (forward truncated at {objective.layers[-1]})")
+    print(f"model {MODEL}, objective {objective.expression()} (registry default layers: "
+          f"{', '.join(MODELS[MODEL].default_layers)}; forward truncated at the deepest)")
     print(f"image 1x3x{args.size}x{args.size}; deep_dream settings {settings}")
     print(f"{args.repeats} interleaved repetitions x {args.steps} steps each of: bare pass, deep_dream, timed replay")
 

@@ -22,6 +22,7 @@ tiles' graph does not grow, only the full-size image tensors do). Unless --no-un
 dream with tile = size (one tile, the whole image's graph at once) is run for contrast.
 
     .venv/bin/python bench/tiled_memory.py [--size 2048] [--tile 512] [--octaves 2] [--steps 2] [--no-untiled]
+        [--layers blocks.6 blocks.9]
 """
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ def _vm_rss_kib() -> int:
     return -1
 
 
-def child(size: int, tile: int, octaves: int, steps: int) -> None:
+def child(size: int, tile: int, octaves: int, steps: int, layers: list[str] | None) -> None:
     """Runs inside the fresh process: load, note the baseline, dream, print one JSON line."""
     import torch
 
@@ -57,7 +58,7 @@ def child(size: int, tile: int, octaves: int, steps: int) -> None:
     baseline_rss = _vm_rss_kib()
     baseline_max = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
-    layers = MODELS[MODEL].default_layers
+    layers = layers or MODELS[MODEL].default_layers
     objective = reverie.layer(layers[0])
     for name in layers[1:]:
         objective = objective + reverie.layer(name)
@@ -78,9 +79,11 @@ def child(size: int, tile: int, octaves: int, steps: int) -> None:
     }))
 
 
-def run_child(size: int, tile: int, octaves: int, steps: int) -> dict:
+def run_child(size: int, tile: int, octaves: int, steps: int, layers: list[str] | None) -> dict:
     command = [sys.executable, os.path.abspath(__file__), "--child",
                "--size", str(size), "--tile", str(tile), "--octaves", str(octaves), "--steps", str(steps)]
+    if layers:
+        command += ["--layers", *layers]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     out = process.stdout.read()
     process.stdout.close()
@@ -102,7 +105,8 @@ def describe(label: str, report: dict) -> None:
         print(f"{label}: {report['error']} (peak so far {_mb(report['peak_kib'])})")
         return
     print(f"{label}:")
-    print(f"  octaves (h, w): {report['octaves']}, {report['threads']} threads, dream took {report['seconds']:.1f} s")
+    print(f"  objective {report['objective']}; octaves (h, w): {report['octaves']}; {report['threads']} threads; "
+          f"dream took {report['seconds']:.1f} s")
     print(f"  baseline after import + load_model: VmRSS {_mb(report['baseline_rss_kib'])}, "
           f"ru_maxrss {_mb(report['baseline_maxrss_kib'])}")
     print(f"  peak ru_maxrss of the child:        {_mb(report['peak_kib'])}  "
@@ -117,19 +121,22 @@ def main(argv=None) -> int:
     parser.add_argument("--octaves", type=int, default=2, help="octaves (default 2; the largest sets the peak)")
     parser.add_argument("--steps", type=int, default=2, help="steps per octave (default 2)")
     parser.add_argument("--no-untiled", action="store_true", help="skip the untiled contrast run (tile = size)")
+    parser.add_argument("--layers", nargs="+", default=None,
+                        help="objective layers, summed (default: MODELS[model].default_layers)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        child(args.size, args.tile, args.octaves, args.steps)
+        child(args.size, args.tile, args.octaves, args.steps, args.layers)
         return 0
 
-    print(f"{MODEL}, default objective layers, {args.size}x{args.size} noise image, "
+    print(f"{MODEL}, objective layers {' + '.join(args.layers) if args.layers else 'MODELS default'}, "
+          f"{args.size}x{args.size} noise image, "
           f"octaves={args.octaves}, steps={args.steps}, other DreamSettings defaults; "
           f"each dream in a fresh child process; load average {os.getloadavg()[0]:.2f}")
-    tiled = run_child(args.size, args.tile, args.octaves, args.steps)
+    tiled = run_child(args.size, args.tile, args.octaves, args.steps, args.layers)
     describe(f"tiled (tile={args.tile})", tiled)
     if not args.no_untiled and args.tile < args.size:
-        untiled = run_child(args.size, args.size, args.octaves, args.steps)
+        untiled = run_child(args.size, args.size, args.octaves, args.steps, args.layers)
         describe(f"untiled (tile={args.size}, one tile per octave)", untiled)
         if "error" not in untiled and "error" not in tiled:
             print(f"  untiled / tiled peak: {untiled['peak_kib'] / tiled['peak_kib']:.2f}x; "

@@ -1,6 +1,8 @@
 """Image tensors: conversion to and from PIL and numpy, resizing, and the bundled sample photos."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -33,9 +35,9 @@ def from_pil(picture: Image.Image) -> torch.Tensor:
 
 
 def to_pil(image: torch.Tensor) -> Image.Image:
-    """First image of a [B, 3, H, W] tensor in [0, 1] -> 8-bit RGB PIL image."""
+    """First image of a [B, 3 or 4, H, W] tensor in [0, 1] -> 8-bit RGB (or RGBA) PIL image."""
     array = image[0].detach().clamp(0, 1).permute(1, 2, 0).mul(255).round().to(torch.uint8).cpu().numpy()
-    return Image.fromarray(array, "RGB")
+    return Image.fromarray(array, "RGBA" if array.shape[-1] == 4 else "RGB")
 
 
 def sample(name: str) -> torch.Tensor:
@@ -58,3 +60,30 @@ def resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 def noise(size: tuple[int, int], generator: torch.Generator, amplitude: float = 0.1) -> torch.Tensor:
     """Grey with faint uniform noise, [1, 3, H, W]: the classic start of a pure dream."""
     return 0.5 + amplitude * (torch.rand(1, 3, *size, generator=generator) - 0.5)
+
+
+def grid(images: torch.Tensor, columns: int | None = None, labels: list[str] | None = None,
+         gap: int = 4) -> Image.Image:
+    """Lay a batch [B, 3, H, W] out as a contact sheet (PIL), optionally labelling each cell."""
+    from PIL import ImageDraw
+
+    count, _, height, width = images.shape
+    columns = columns or math.ceil(math.sqrt(count))
+    rows = math.ceil(count / columns)
+    sheet = Image.new("RGB", (columns * (width + gap) - gap, rows * (height + gap) - gap), "white")
+    draw = ImageDraw.Draw(sheet)
+    for index in range(count):
+        left, top = (index % columns) * (width + gap), (index // columns) * (height + gap)
+        sheet.paste(to_pil(images[index:index + 1]), (left, top))
+        if labels:
+            draw.rectangle((left, top, left + 7 * len(labels[index]) + 6, top + 14), fill="black")
+            draw.text((left + 3, top + 1), labels[index], fill="white")
+    return sheet
+
+
+def flatten_alpha(image: torch.Tensor, background: float = 1.0) -> torch.Tensor:
+    """[B, 4, H, W] RGBA -> [B, 3, H, W] over a flat background (for previews and sheets)."""
+    if image.shape[1] != 4:
+        return image
+    rgb, alpha = image[:, :3], image[:, 3:]
+    return rgb * alpha + background * (1 - alpha)

@@ -1,20 +1,41 @@
 """Recipes: frozen, replayable settings (strings and numbers only) that every output image carries."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+import typing
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Any, ClassVar
 
 from reverie.engine.deepdream import DreamSettings
+from reverie.engine.optimize import RenderSettings
 from reverie.errors import ReverieError
 from reverie.version import __version__
 
 
+class _Recipe:
+    """JSON round trip with strict validation: recipes arrive in image files strangers share."""
+
+    KIND: ClassVar[str] = ""
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str):
+        data = _load_json(text)
+        kind = data.get("kind", cls.KIND)
+        if kind != cls.KIND:
+            raise ReverieError(f"recipe is for '{kind}', not '{cls.KIND}'")
+        return _build(cls, data, "recipe")
+
+
 @dataclass(frozen=True)
-class DreamRecipe:
+class DreamRecipe(_Recipe):
     """Everything needed to replay a dream, and nothing that could run code when read back."""
 
+    KIND: ClassVar[str] = "dream"
     source: str = "sample:chelsea"   # "sample:NAME", "noise", or an image file path
     source_sha256: str | None = None  # of the input file's bytes, to notice a changed input on replay
     size: tuple[int, int] | None = None  # (width, height) the input is resized to; None keeps it
@@ -27,60 +48,105 @@ class DreamRecipe:
     kind: str = "dream"
     version: str = __version__
 
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
 
-    @classmethod
-    def from_json(cls, text: str) -> "DreamRecipe":
-        try:
-            data = json.loads(text)
-        except (json.JSONDecodeError, TypeError) as error:
-            raise ReverieError(f"recipe is not valid JSON: {error}") from None
-        if not isinstance(data, dict):
-            raise ReverieError("recipe must be a JSON object")
-        if data.get("kind", "dream") != "dream":
-            raise ReverieError(f"recipe is for '{data.get('kind')}', not a dream")
-        return _from_dict(cls, data)
+@dataclass(frozen=True)
+class VisualizeRecipe(_Recipe):
+    """Everything needed to replay a feature visualization (one image, a batch, or a sheet)."""
+
+    KIND: ClassVar[str] = "visualize"
+    model: str = "efficientnet-lite0"
+    weights: str | None = None
+    normalize: str = "none"
+    objective: str = ""               # for the whole batch; per-item targets use batch=i
+    layer: str = ""                   # with channels: one image per channel of this layer (a sheet)
+    channels: tuple[int, ...] = ()
+    param: str = "fft"                # fft | pixel | cppn
+    decay_power: float = 1.0          # fft only: how fast the spectrum's scale falls with frequency
+    decorrelate: bool = True          # optimise in ImageNet's decorrelated colour space
+    alpha: bool = False               # RGBA output, optimised over random backgrounds
+    size: tuple[int, int] = (224, 224)  # (width, height)
+    batch: int = 1
+    transforms: str = "standard"      # standard | none
+    settings: RenderSettings = field(default_factory=RenderSettings)
+    seed: int = 0
+    kind: str = "visualize"
+    version: str = __version__
 
 
-def _check(name: str, value: Any, expected: type | tuple[type, ...]) -> Any:
-    if isinstance(value, bool) and expected is not bool:
-        raise ReverieError(f"recipe field '{name}' must be {getattr(expected, '__name__', expected)}, got {value!r}")
-    if expected is float and isinstance(value, int):
-        value = float(value)
-    if not isinstance(value, expected) or (isinstance(value, float) and not math.isfinite(value)):
-        raise ReverieError(f"recipe field '{name}' has the wrong type: {value!r}")
-    return value
+@dataclass(frozen=True)
+class InterpolateRecipe(_Recipe):
+    """Frames that morph from one objective to another, with aligned (shared) parameters."""
+
+    KIND: ClassVar[str] = "interpolate"
+    model: str = "efficientnet-lite0"
+    weights: str | None = None
+    normalize: str = "none"
+    start: str = ""                   # objective expression of the first frame
+    end: str = ""                     # objective expression of the last frame
+    frames: int = 12
+    decay_power: float = 1.0
+    size: tuple[int, int] = (128, 128)  # (width, height)
+    transforms: str = "standard"
+    settings: RenderSettings = field(default_factory=RenderSettings)
+    seed: int = 0
+    kind: str = "interpolate"
+    version: str = __version__
 
 
-def _from_dict(cls, data: dict) -> DreamRecipe:
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - known)
+RECIPES: dict[str, type[_Recipe]] = {"dream": DreamRecipe, "visualize": VisualizeRecipe, "interpolate": InterpolateRecipe}
+
+
+def recipe_from_json(text: str) -> _Recipe:
+    """Any recipe, by its ``kind``."""
+    kind = _load_json(text).get("kind", "dream")
+    if kind not in RECIPES:
+        raise ReverieError(f"unknown recipe kind '{kind}' (valid: {', '.join(RECIPES)})")
+    return RECIPES[kind].from_json(text)
+
+
+def _load_json(text: str) -> dict:
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, TypeError) as error:
+        raise ReverieError(f"recipe is not valid JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise ReverieError("recipe must be a JSON object")
+    return data
+
+
+def _build(cls, data: dict, where: str):
+    """Instantiate dataclass ``cls`` from JSON data, checking every field's type."""
+    if not isinstance(data, dict):
+        raise ReverieError(f"{where} must be a JSON object")
+    hints = typing.get_type_hints(cls)
+    known = [f.name for f in fields(cls)]
+    unknown = sorted(set(data) - set(known))
     if unknown:
-        raise ReverieError(f"recipe has unknown field(s) {', '.join(unknown)} (valid: {', '.join(sorted(known))})")
-    settings_data = data.get("settings", {})
-    if not isinstance(settings_data, dict):
-        raise ReverieError("recipe field 'settings' must be an object")
-    setting_types = {f.name: f.type for f in fields(DreamSettings)}
-    bad = sorted(set(settings_data) - set(setting_types))
-    if bad:
-        raise ReverieError(f"recipe has unknown setting(s) {', '.join(bad)}")
-    settings = DreamSettings(**{
-        name: _check(name, value, float if setting_types[name] in (float, "float") else int)
-        for name, value in settings_data.items()
-    })
-    values: dict[str, Any] = {"settings": settings}
-    for name in ("source", "model", "normalize", "objective", "kind", "version"):
-        if name in data:
-            values[name] = _check(name, data[name], str)
-    for name in ("source_sha256", "weights"):
-        if data.get(name) is not None:
-            values[name] = _check(name, data[name], str)
-    if "seed" in data:
-        values["seed"] = _check("seed", data["seed"], int)
-    if data.get("size") is not None:
-        size = data["size"]
-        if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)):
-            raise ReverieError(f"recipe field 'size' must be [width, height], got {size!r}")
-        values["size"] = tuple(size)
-    return cls(**values)
+        raise ReverieError(f"{where} has unknown field(s) {', '.join(unknown)} (valid: {', '.join(known)})")
+    return cls(**{name: _convert(value, hints[name], f"{where} field '{name}'") for name, value in data.items()})
+
+
+def _convert(value: Any, hint: Any, where: str) -> Any:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, where)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [arg for arg in args if arg is not type(None)]
+        return _convert(value, inner, where)
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise ReverieError(f"{where} must be a list, got {value!r}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_convert(item, args[0], where) for item in value)
+        if len(value) != len(args):
+            raise ReverieError(f"{where} must have {len(args)} items, got {value!r}")
+        return tuple(_convert(item, arg, where) for item, arg in zip(value, args))
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, hint) or (hint is not bool and isinstance(value, bool)):
+        raise ReverieError(f"{where} must be {hint.__name__}, got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ReverieError(f"{where} must be finite, got {value!r}")
+    return value

@@ -61,15 +61,17 @@ def check_output_path(path: str | os.PathLike) -> Path:
     return path
 
 
-def save_image(path: str | os.PathLike, image: torch.Tensor, recipe_json: str | None = None) -> Path:
-    """Write the first image of ``image`` to ``path`` with its recipe, atomically.
+def save_image(path: str | os.PathLike, image: torch.Tensor | Image.Image, recipe_json: str | None = None) -> Path:
+    """Write ``image`` (a PIL image, or the first of a [B, 3|4, H, W] batch) with its recipe, atomically.
 
     The file appears complete or not at all: it is written under a temporary name in the same
     folder and renamed over the target.
     """
     path = check_output_path(path)
-    picture = to_pil(image)
+    picture = image if isinstance(image, Image.Image) else to_pil(image)
     file_format = OUTPUT_FORMATS[path.suffix.lower()]
+    if picture.mode == "RGBA" and file_format == "JPEG":
+        raise ReverieError(f"JPEG cannot hold the alpha channel; write {path.with_suffix('.png')} instead")
     options: dict = {}
     if recipe_json is not None:
         if file_format == "PNG":

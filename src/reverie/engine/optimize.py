@@ -1,0 +1,115 @@
+"""The feature-visualization loop: optimise an image parameterization to maximise an objective."""
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from reverie.engine.progress import Progress, ProgressCallback
+from reverie.errors import ReverieError
+from reverie.objectives import Objective
+from reverie.optim import make_optimizer
+from reverie.randomness import generator as make_generator
+from reverie.recorder import ActivationRecorder
+
+Transform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+IMAGE = "@image"  # activation key of the parameterization's raw output, before transforms
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    """How a visualization is optimised. Defaults follow Lucid's (Adam, lr 0.05, 512 steps)."""
+
+    steps: int = 512
+    lr: float = 0.05
+    optimizer: str = "adam"            # adam | clampsgd | sgd
+    thresholds: tuple[int, ...] = ()   # steps at which to keep intermediate images (the last is always kept)
+    redirect_steps: int = 16           # early steps whose dead ReLUs pass a redirected gradient
+
+    def __post_init__(self):
+        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1:
+            raise ReverieError(f"steps must be a positive whole number, got {self.steps!r}")
+        if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
+            raise ReverieError(f"lr must be a positive number, got {self.lr!r}")
+        if isinstance(self.redirect_steps, bool) or not isinstance(self.redirect_steps, int) or self.redirect_steps < 0:
+            raise ReverieError(f"redirect-steps must be zero or a positive whole number, got {self.redirect_steps!r}")
+        bad = [t for t in self.thresholds if not (isinstance(t, int) and 1 <= t <= self.steps)]
+        if bad:
+            raise ReverieError(f"thresholds must be steps between 1 and {self.steps}, got {bad}")
+
+
+@dataclass
+class Rendering:
+    """What ``render`` returns: images kept at each threshold, and the objective's history."""
+
+    images: dict[int, torch.Tensor]             # step -> image [B, C, H, W] in [0, 1] (C = 4 with alpha)
+    history: list[float] = field(default_factory=list)  # objective value after each step
+
+    @property
+    def image(self) -> torch.Tensor:
+        """The final image."""
+        return self.images[max(self.images)]
+
+
+def compose(transforms: Sequence[Transform]) -> Transform:
+    """Apply ``transforms`` in order, each with the same generator."""
+    def apply(image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        for transform in transforms:
+            image = transform(image, generator)
+        return image
+    return apply
+
+
+def render(model: nn.Module, objective: Objective, param: nn.Module, transforms: Sequence[Transform] = (),
+           settings: RenderSettings = RenderSettings(), seed: int = 0,
+           progress: ProgressCallback | None = None) -> Rendering:
+    """Optimise ``param`` (an ImageParam) so that ``model`` on its image maximises ``objective``.
+
+    Each step: image = param(); RGBA images are composited over a fresh random background (so
+    alpha means "this part does not matter"); the robustness ``transforms`` perturb it; the
+    recorder runs the model only up to the deepest layer the objective reads; the optimizer
+    takes a step on ``-score``. During the first ``redirect_steps`` dead ReLUs pass a redirected
+    gradient, so deep units do not leave the image grey.
+    """
+    from reverie.params.alpha import composite, random_background  # params depend on nothing here
+    from reverie.redirect import redirected_relus
+
+    transform = compose(transforms)
+    transform_generator = make_generator(seed, "transforms")
+    background_generator = make_generator(seed, "background")
+    optimizer = make_optimizer(settings.optimizer, param.parameters(), settings.lr, make_generator(seed, "optimizer"))
+    keep = set(settings.thresholds) | {settings.steps}
+    rendering = Rendering(images={})
+
+    with contextlib.ExitStack() as redirect, ActivationRecorder(model, objective.layers) as recorder:
+        if settings.redirect_steps > 0:
+            redirect.enter_context(redirected_relus(model))
+        for step in range(1, settings.steps + 1):
+            if step == settings.redirect_steps + 1:
+                redirect.close()  # from here on, ordinary gradients
+            optimizer.zero_grad(set_to_none=True)
+            image = param()  # [B, C, H, W], C = 3 or 4
+            rgb = image
+            if image.shape[1] == 4:
+                background = random_background(image.shape[0], image.shape[2], image.shape[3],
+                                               background_generator).to(image)
+                rgb = composite(image, background)
+            activations = recorder(transform(rgb, transform_generator))
+            activations[IMAGE] = image
+            score = objective(activations)
+            if not torch.isfinite(score):
+                raise ReverieError(f"the objective became {float(score)} at step {step}; try a smaller --lr")
+            (-score).backward()
+            optimizer.step()
+            rendering.history.append(float(score.detach()))
+            if step in keep:
+                with torch.no_grad():
+                    rendering.images[step] = param().detach()
+            if progress is not None:
+                progress(Progress("optimising", step, settings.steps, step, settings.steps,
+                                  rendering.history[-1], lambda: param().detach()))
+    return rendering
