@@ -80,14 +80,16 @@ def bare_block(model, objective, image: torch.Tensor, n: int) -> list[float]:
     return times
 
 
-def dream_block(model, objective, image: torch.Tensor, settings: DreamSettings, seed: int) -> tuple[float, list[float]]:
-    """Seconds per step of one deep_dream call (whole call / steps), and the intervals between
-    its progress callbacks after the first (pure step times, without the call's setup)."""
+def dream_block(model, objective, image: torch.Tensor, settings: DreamSettings,
+                seed: int) -> tuple[float, list[float], float, float]:
+    """One deep_dream call: (seconds per step = whole call / steps, the intervals between its
+    progress callbacks (single steps, without the call's setup), seconds from the call to its
+    first callback (setup + first step), seconds from the last callback to the return)."""
     marks: list[float] = []
     t0 = time.perf_counter()
     deep_dream(model, objective, image, settings, seed=seed, progress=lambda _: marks.append(time.perf_counter()))
-    total = time.perf_counter() - t0
-    return total / settings.steps, [b - a for a, b in zip(marks, marks[1:])]
+    t1 = time.perf_counter()
+    return (t1 - t0) / settings.steps, [b - a for a, b in zip(marks, marks[1:])], marks[0] - t0, t1 - marks[-1]
 
 
 class _Timed:
@@ -168,7 +170,7 @@ def main(argv=None) -> int:
     deep_dream(model, objective, image, DreamSettings(octaves=1, steps=1, tile=settings.tile), seed=99)
     breakdown_block(model, objective, image, DreamSettings(octaves=1, steps=1, tile=settings.tile), 99)
 
-    bare, dream, ratios, intervals, bare_passes = [], [], [], [], []
+    bare, dream, ratios, intervals, bare_passes, firsts, lasts = [], [], [], [], [], [], []
     parts: dict[str, list[float]] = defaultdict(list)
     for rep in range(args.repeats):
         blocks = ["bare", "dream", "parts"] if rep % 2 == 0 else ["parts", "dream", "bare"]
@@ -178,9 +180,11 @@ def main(argv=None) -> int:
                 bare_passes += passes
                 bare.append(statistics.mean(passes))
             elif block == "dream":
-                per_step, between = dream_block(model, objective, image, settings, seed=rep)
+                per_step, between, first, last = dream_block(model, objective, image, settings, seed=rep)
                 dream.append(per_step)
                 intervals += between
+                firsts.append(first)
+                lasts.append(last)
             else:
                 for key, value in breakdown_block(model, objective, image, settings, rep).items():
                     parts[key].append(value)
@@ -200,6 +204,9 @@ def main(argv=None) -> int:
               f"single bare passes ({len(bare_passes)}): median {statistics.median(bare_passes):.4f} s, "
               f"min {min(bare_passes):.4f} s -> ratio of medians {statistics.median(intervals) / statistics.median(bare_passes):.3f}, "
               f"of minima {min(intervals) / min(bare_passes):.3f}")
+        print(f"deep_dream call to its first step's end (setup + step 1): median {statistics.median(firsts):.4f} s "
+              f"= {1000 * (statistics.median(firsts) - statistics.median(intervals)):+.1f} ms vs a later step; "
+              f"last step's end to return: median {1000 * statistics.median(lasts):.2f} ms")
     print()
     print("breakdown of a step (timed replay of deep_dream's loop, median over repetitions):")
     order = ["DreamGradient call", "forward (recorder)", "objective", "backward (autograd.grad)",

@@ -85,10 +85,11 @@ def test_layer_names_that_need_quoting_survive_the_round_trip():
 
 
 @pytest.mark.parametrize("text, message", [
-    ("3", "is not an objective"),
-    ("layer(a", "expected"),
-    ("open(a)", "open"),
-    ("layer(a) * layer(b)", ""),
+    ("3", "'3' is not an objective"),
+    ("layer(a", r"expected ',' or '\)'"),
+    ("open(a)", r"unknown function 'open' \(valid: layer, channel"),
+    ("layer(a) * layer(b)", r"cannot apply '\*'"),
+    ("layer(a) + 1", r"cannot apply '\+'"),
 ])
 def test_text_that_is_not_an_objective_is_refused(text, message):
     with pytest.raises(ReverieError, match=message):

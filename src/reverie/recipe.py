@@ -48,6 +48,13 @@ class DreamRecipe(_Recipe):
     kind: str = "dream"
     version: str = __version__
 
+    def __post_init__(self):
+        # A size from a stranger's recipe must neither crash the resize nor exhaust memory.
+        if self.size is not None and not (len(self.size) == 2 and all(side > 0 for side in self.size)
+                                          and self.size[0] * self.size[1] <= 16384 * 16384):
+            raise ReverieError(f"recipe field 'size' must be a positive [width, height] of at most "
+                               f"16384x16384 pixels, got {list(self.size)}")
+
 
 @dataclass(frozen=True)
 class VisualizeRecipe(_Recipe):

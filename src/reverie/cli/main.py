@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
+from reverie.cli.common import parse_size, refuse_code_models
 from reverie.errors import ReverieError
 from reverie.version import __version__
 
@@ -18,21 +19,6 @@ app = typer.Typer(
     help="Reverie: neural dreaming with any PyTorch image model.",
 )
 stderr = Console(stderr=True)
-
-
-def _parse_size(text: str | None) -> tuple[int, int] | None:
-    if text is None:
-        return None
-    parts = text.lower().split("x")
-    try:
-        width, height = (int(part) for part in parts)
-    except ValueError:
-        raise ReverieError(f"size must be WIDTHxHEIGHT in pixels, e.g. 512x384; got '{text}'") from None
-    if width <= 0 or height <= 0:
-        raise ReverieError(f"size must be positive, got '{text}'")
-    if width * height > 16384 * 16384:
-        raise ReverieError(f"size {text} is larger than the 16384x16384 limit")
-    return width, height
 
 
 def _objective_from_flags(layers: list[str], channels: list[str]) -> str:
@@ -101,7 +87,6 @@ def dream(
     from reverie.imaging import SAMPLES
     from reverie.io.images import check_output_path, read_recipe_text
     from reverie.errors import unknown_name_message
-    from reverie.models import ModelSpec
     from reverie.pipelines.dream import run
     from reverie.recipe import DreamRecipe
 
@@ -109,10 +94,7 @@ def dream(
     base = DreamRecipe.from_json(read_recipe_text(recipe)) if recipe else DreamRecipe()
     if recipe and base.version != __version__:
         stderr.print(f"note: recipe made by Reverie {base.version}, replaying with {__version__}")
-    if model is None and ModelSpec(base.model).runs_code():
-        # A recipe comes from a file a stranger may have sent: it never gets to import code.
-        raise ReverieError(f"the recipe's model '{base.model}' would import Python code; "
-                           "pass --model explicitly to confirm you trust it")
+    refuse_code_models(model, base.model)
 
     sources = [s for s in (input, sample_name and f"sample:{sample_name}", noise_start and "noise") if s]
     if len(sources) > 1:
@@ -145,7 +127,7 @@ def dream(
     elif model is not None and not recipe:
         changes["objective"] = ""
     if size is not None:
-        changes["size"] = _parse_size(size)
+        changes["size"] = parse_size(size)
     if seed is not None:
         changes["seed"] = seed
     final = replace(base, **changes, version=__version__)
@@ -200,6 +182,12 @@ def info(image: Annotated[Path, typer.Argument(help="An image made by Reverie, o
         typer.echo(json.dumps(json.loads(text), indent=2, sort_keys=True))
     except json.JSONDecodeError:
         raise ReverieError(f"{image} carries a recipe that is not valid JSON") from None
+
+
+from reverie.cli.visualize import interpolate, visualize  # noqa: E402 - registered after dream
+
+app.command()(visualize)
+app.command()(interpolate)
 
 
 def _version_callback(value: bool) -> None:

@@ -1,11 +1,22 @@
 """Objectives: what to maximise. Build them in Python or parse them from expression text."""
 from __future__ import annotations
 
-from reverie.objectives.activations import ChannelObjective, LayerObjective, channel, layer
+from reverie.objectives.activations import (ChannelObjective, DirectionObjective, LayerObjective, NeuronObjective,
+                                            channel, direction, layer, neuron)
 from reverie.objectives.base import Objective, Sum
+from reverie.objectives.classes import (ClassLogitObjective, ClassProbabilityObjective, class_logit,
+                                        class_probability)
+from reverie.objectives.diversity import DiversityObjective, diversity
+from reverie.objectives.regularisers import (IMAGE, L1, AlphaPenalty, BlurPenalty, TotalVariation, alpha_penalty,
+                                             blur_penalty, l1, total_variation)
 
 # The functions an objective expression may call; nothing else is reachable from text.
-FUNCTIONS = {"layer": layer, "channel": channel}
+# (Class objectives are written ``logit(7)`` and ``probability(7)`` in text.)
+FUNCTIONS = {
+    "layer": layer, "channel": channel, "neuron": neuron, "direction": direction,
+    "logit": class_logit, "probability": class_probability, "diversity": diversity,
+    "total_variation": total_variation, "l1": l1, "blur_penalty": blur_penalty, "alpha_penalty": alpha_penalty,
+}
 
 
 def parse_objective(text: str) -> Objective:
@@ -23,4 +34,11 @@ def parse_objective(text: str) -> Objective:
     return value
 
 
-__all__ = ["Objective", "Sum", "LayerObjective", "ChannelObjective", "layer", "channel", "parse_objective", "FUNCTIONS"]
+__all__ = [
+    "Objective", "Sum", "parse_objective", "FUNCTIONS", "IMAGE",
+    "LayerObjective", "ChannelObjective", "NeuronObjective", "DirectionObjective",
+    "ClassLogitObjective", "ClassProbabilityObjective", "DiversityObjective",
+    "TotalVariation", "L1", "BlurPenalty", "AlphaPenalty",
+    "layer", "channel", "neuron", "direction", "class_logit", "class_probability", "diversity",
+    "total_variation", "l1", "blur_penalty", "alpha_penalty",
+]

@@ -1,0 +1,382 @@
+"""Robustness transforms for feature visualization: random pad, jitter, scale and rotation of a batch.
+
+A transform is a callable ``(image [B, C, H, W], generator) -> image``: differentiable with respect
+to the image, batched, and C may be 3 (RGB) or 4 (RGBA). Every batch item gets its own random draw.
+
+Each transform keeps *sampling* apart from *applying*: ``params = t.sample(batch, generator)`` draws
+the random values (always on the CPU generator, so the same seed gives the same pixels on any
+device), and ``t.apply(image, params)`` is a plain function of the image and those values, so an
+effect can be replayed exactly. ``t(image, generator)`` does both.
+
+>>> import torch
+>>> from reverie.randomness import generator
+>>> image = torch.full((2, 3, 64, 64), 0.5)
+>>> out = compose(STANDARD)(image, generator(0, "transforms"))
+>>> tuple(out.shape)
+(2, 3, 76, 76)
+>>> describe(STANDARD)
+'pad(12, value=0.5) -> jitter(8) -> random_scale(0.9..1.1, 11 choices) -> random_rotate(-10..10 degrees, 26 choices) -> jitter(4)'
+"""
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from reverie.errors import ReverieError, unknown_name_message
+
+Transform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+
+PAD_MODES = ("constant", "reflect", "replicate", "circular")
+# How a warp fills the pixels it pulls in from outside the image: "border" repeats the edge (after a
+# grey pad that edge is grey, and without one it avoids hard black corners), "reflection" mirrors,
+# and a number fills with that constant.
+WARP_FILLS = ("border", "reflection")
+
+
+def check_image(image: torch.Tensor, what: str) -> None:
+    """Raise a ReverieError unless ``image`` is a floating [B, C, H, W] tensor."""
+    if not isinstance(image, torch.Tensor) or image.ndim != 4 or not image.is_floating_point():
+        got = list(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
+        raise ReverieError(f"{what}: expected a float image [B, C, H, W], got {got}")
+
+
+def _choose(values: tuple[float, ...], batch: int, generator: torch.Generator) -> torch.Tensor:
+    """One of ``values`` per batch item, drawn from ``generator``: float64 [B] on the CPU."""
+    index = torch.randint(len(values), (batch,), generator=generator)
+    return torch.tensor(values, dtype=torch.float64)[index]
+
+
+def _summary(values: tuple[float, ...], unit: str = "") -> str:
+    """``0.9..1.1, 11 choices`` for long lists, the values themselves for short ones."""
+    text = lambda v: f"{v:g}"  # noqa: E731 - a one-line formatter
+    if len(values) <= 3:
+        return "(" + ", ".join(map(text, values)) + ")" + unit
+    return f"{text(min(values))}..{text(max(values))}{unit}, {len(values)} choices"
+
+
+# --- the plain functions: image + sampled values -> image ---------------------------------------
+
+def apply_pad(image: torch.Tensor, width: int, mode: str = "constant", value: float = 0.5) -> torch.Tensor:
+    """Pad all four sides by ``width`` pixels: [B, C, H, W] -> [B, C, H + 2w, W + 2w]."""
+    if width == 0:
+        return image
+    if mode == "constant":
+        return F.pad(image, (width,) * 4, mode="constant", value=value)
+    return F.pad(image, (width,) * 4, mode=mode)
+
+
+def apply_crop(image: torch.Tensor, offsets: torch.Tensor, shrink: int) -> torch.Tensor:
+    """Crop each item at its own (top, left) offset, removing ``shrink`` rows and columns.
+
+    ``image`` [B, C, H, W], ``offsets`` integer [B, 2] with values in [0, shrink]
+    -> [B, C, H - shrink, W - shrink].
+    """
+    height, width = image.shape[-2] - shrink, image.shape[-1] - shrink
+    if height < 1 or width < 1:
+        raise ReverieError(
+            f"jitter({shrink}) needs an image larger than {shrink} px, got {image.shape[-2]}x{image.shape[-1]}"
+        )
+    # Per-item offsets give differently placed windows of one size; a loop of slices is exact,
+    # differentiable and cheap at the batch sizes used here.
+    crops = [
+        item[:, top:top + height, left:left + width]
+        for item, (top, left) in zip(image, offsets.tolist())
+    ]
+    return torch.stack(crops)
+
+
+def affine_matrices(scales: torch.Tensor, angles: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """``affine_grid`` matrices [B, 2, 3] that zoom by ``scales`` [B] and rotate by ``angles`` [B].
+
+    Angles are degrees, positive counter-clockwise as displayed (the direction of
+    ``torch.rot90(image, 1, (-2, -1))``); both happen about the image centre. A scale above 1
+    enlarges the content (zooms in). Matrices are float64 on the CPU.
+    """
+    radians = angles.double() * (math.pi / 180)
+    cos, sin = torch.cos(radians), torch.sin(radians)
+    inverse_scale = 1.0 / scales.double()
+    # affine_grid maps each output position to where it samples the input, in coordinates that run
+    # from -1 to 1 across each axis. In centred pixel units (y pointing down) that map is the inverse
+    # of the forward zoom-and-rotate: p_in = (1/s) [[cos, -sin], [sin, cos]] p_out. Converting pixels to
+    # normalised units divides x by W/2 and y by H/2, which keeps rotations round on non-square images.
+    aspect = height / width
+    theta = torch.zeros(len(scales), 2, 3, dtype=torch.float64)
+    theta[:, 0, 0] = inverse_scale * cos
+    theta[:, 0, 1] = -inverse_scale * sin * aspect
+    theta[:, 1, 0] = inverse_scale * sin / aspect
+    theta[:, 1, 1] = inverse_scale * cos
+    return theta
+
+
+def apply_affine(image: torch.Tensor, theta: torch.Tensor, fill: str | float = "border") -> torch.Tensor:
+    """Resample ``image`` [B, C, H, W] bilinearly through per-item ``theta`` [B, 2, 3]; same shape out.
+
+    ``fill`` says what appears where the warp looks outside the image: ``"border"``, ``"reflection"``
+    or a constant value.
+    """
+    theta = theta.to(device=image.device, dtype=image.dtype)
+    grid = F.affine_grid(theta, list(image.shape), align_corners=False)  # [B, H, W, 2]
+    if isinstance(fill, str):
+        return F.grid_sample(image, grid, mode="bilinear", padding_mode=fill, align_corners=False)
+    # grid_sample fills with zeros; shifting by the fill value first makes that zero mean ``fill``.
+    shifted = F.grid_sample(image - fill, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return shifted + fill
+
+
+# --- the transforms: sample + apply -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Pad:
+    """Pad every side by ``width`` pixels; no randomness. [B, C, H, W] -> [B, C, H + 2w, W + 2w]."""
+
+    width: int
+    mode: str = "constant"  # one of PAD_MODES
+    value: float = 0.5      # the constant for mode "constant"; 0.5 is a neutral grey
+
+    def __post_init__(self):
+        if self.width < 0:
+            raise ReverieError(f"pad width must be 0 or more, got {self.width}")
+        if self.mode not in PAD_MODES:
+            raise ReverieError(unknown_name_message("pad mode", self.mode, PAD_MODES))
+
+    def sample(self, batch: int, generator: torch.Generator) -> None:
+        return None  # nothing random: draws nothing, so it never shifts the draws after it
+
+    def apply(self, image: torch.Tensor, params: None = None) -> torch.Tensor:
+        check_image(image, "pad")
+        return apply_pad(image, self.width, self.mode, self.value)
+
+    def __call__(self, image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        return self.apply(image, self.sample(image.shape[0], generator))
+
+    def __str__(self) -> str:
+        extra = f", value={self.value:g}" if self.mode == "constant" else f", mode={self.mode!r}"
+        return f"pad({self.width}{extra})"
+
+
+@dataclass(frozen=True)
+class Jitter:
+    """Crop ``shrink`` pixels off each axis at a random offset per item, as Lucid's jitter does.
+
+    The offset is uniform in [0, shrink] on each axis, so the content moves by up to ``shrink``
+    pixels and the image gets smaller: [B, C, H, W] -> [B, C, H - shrink, W - shrink].
+    """
+
+    shrink: int
+
+    def __post_init__(self):
+        if self.shrink < 0:
+            raise ReverieError(f"jitter must be 0 or more pixels, got {self.shrink}")
+
+    def sample(self, batch: int, generator: torch.Generator) -> torch.Tensor:
+        """Offsets (top, left) per item: int64 [B, 2] in [0, shrink]."""
+        return torch.randint(self.shrink + 1, (batch, 2), generator=generator)
+
+    def apply(self, image: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+        check_image(image, "jitter")
+        return apply_crop(image, params, self.shrink)
+
+    def __call__(self, image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        return self.apply(image, self.sample(image.shape[0], generator))
+
+    def __str__(self) -> str:
+        return f"jitter({self.shrink})"
+
+
+@dataclass(frozen=True)
+class RandomScale:
+    """Zoom each item about its centre by a factor chosen from ``scales``; the size is kept.
+
+    Lucid resizes the whole image instead; keeping the size lets every item of a batch take its own
+    scale. A factor above 1 zooms in (edges leave the frame); below 1 zooms out and ``fill`` covers
+    the margin. [B, C, H, W] -> [B, C, H, W], bilinear.
+    """
+
+    scales: tuple[float, ...]
+    fill: str | float = "border"
+
+    def __post_init__(self):
+        object.__setattr__(self, "scales", tuple(float(s) for s in self.scales))
+        if not self.scales or min(self.scales) <= 0:
+            raise ReverieError(f"random_scale needs one or more positive scales, got {list(self.scales)}")
+        _check_fill(self.fill)
+
+    def sample(self, batch: int, generator: torch.Generator) -> torch.Tensor:
+        """One scale per item: float64 [B]."""
+        return _choose(self.scales, batch, generator)
+
+    def apply(self, image: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+        check_image(image, "random_scale")
+        theta = affine_matrices(params, torch.zeros_like(params), *image.shape[-2:])
+        return apply_affine(image, theta, self.fill)
+
+    def __call__(self, image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        return self.apply(image, self.sample(image.shape[0], generator))
+
+    def __str__(self) -> str:
+        return f"random_scale({_summary(self.scales)})"
+
+
+@dataclass(frozen=True)
+class RandomRotate:
+    """Rotate each item about its centre by an angle (degrees) chosen from ``angles``; the size is kept.
+
+    Positive angles turn counter-clockwise as displayed. Repeating a value in ``angles`` makes it
+    more likely. [B, C, H, W] -> [B, C, H, W], bilinear, corners covered by ``fill``.
+    """
+
+    angles: tuple[float, ...]
+    fill: str | float = "border"
+
+    def __post_init__(self):
+        object.__setattr__(self, "angles", tuple(float(a) for a in self.angles))
+        if not self.angles:
+            raise ReverieError("random_rotate needs one or more angles")
+        _check_fill(self.fill)
+
+    def sample(self, batch: int, generator: torch.Generator) -> torch.Tensor:
+        """One angle per item, in degrees: float64 [B]."""
+        return _choose(self.angles, batch, generator)
+
+    def apply(self, image: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+        check_image(image, "random_rotate")
+        theta = affine_matrices(torch.ones_like(params), params, *image.shape[-2:])
+        return apply_affine(image, theta, self.fill)
+
+    def __call__(self, image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        return self.apply(image, self.sample(image.shape[0], generator))
+
+    def __str__(self) -> str:
+        return f"random_rotate({_summary(self.angles, ' degrees')})"
+
+
+@dataclass(frozen=True)
+class Compose:
+    """Apply ``transforms`` in order; sampling draws each one's values in the same order."""
+
+    transforms: tuple[Any, ...]
+
+    def sample(self, batch: int, generator: torch.Generator) -> list[Any]:
+        """Each transform's sampled values, in order (None for a transform that draws nothing)."""
+        return [_sample(t, batch, generator) for t in self.transforms]
+
+    def apply(self, image: torch.Tensor, params: Sequence[Any]) -> torch.Tensor:
+        for transform, values in zip(self.transforms, params, strict=True):
+            image = transform.apply(image, values)
+        return image
+
+    def __call__(self, image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        # Sample-then-apply per transform, so plain callables without ``sample`` also work here.
+        for transform in self.transforms:
+            image = transform(image, generator)
+        return image
+
+    def __str__(self) -> str:
+        return describe(self.transforms)
+
+
+def _sample(transform: Any, batch: int, generator: torch.Generator) -> Any:
+    if not hasattr(transform, "sample"):
+        raise ReverieError(f"transform {transform!r} cannot be replayed: it has no sample()/apply()")
+    return transform.sample(batch, generator)
+
+
+def _check_fill(fill: str | float) -> None:
+    if isinstance(fill, str) and fill not in WARP_FILLS:
+        raise ReverieError(unknown_name_message("fill", fill, WARP_FILLS) + "; or give a number")
+
+
+# --- constructors, in the vocabulary the recipe and docs use ------------------------------------
+
+def pad(width: int, mode: str = "constant", value: float = 0.5) -> Pad:
+    """Pad ``width`` pixels on every side (``mode`` in PAD_MODES; ``value`` for "constant")."""
+    return Pad(width, mode, value)
+
+
+def jitter(max_shift: int) -> Jitter:
+    """Random crop that removes ``max_shift`` pixels per axis at an offset in [0, max_shift]."""
+    return Jitter(max_shift)
+
+
+def random_scale(scales: Sequence[float], fill: str | float = "border") -> RandomScale:
+    """Zoom about the centre by a per-item choice from ``scales`` (size kept)."""
+    return RandomScale(tuple(scales), fill)
+
+
+def random_rotate(angles_degrees: Sequence[float], fill: str | float = "border") -> RandomRotate:
+    """Rotate about the centre by a per-item choice from ``angles_degrees`` (size kept)."""
+    return RandomRotate(tuple(angles_degrees), fill)
+
+
+def compose(transforms: Sequence[Transform]) -> Compose:
+    """One transform that applies ``transforms`` in order."""
+    return Compose(tuple(transforms))
+
+
+def standard_transforms() -> list[Transform]:
+    """Lucid's standard robustness set (see STANDARD), as a fresh list."""
+    return [
+        pad(12, mode="constant", value=0.5),
+        jitter(8),
+        random_scale([1 + (i - 5) / 50 for i in range(11)]),  # 0.90, 0.92, ..., 1.10
+        # -10..10 degrees, with five extra zeros so about a quarter of the draws leave the angle alone.
+        random_rotate(list(range(-10, 11)) + [0] * 5),
+        jitter(4),
+    ]
+
+
+# The standard set grows a 64 px image to 76 px (+24 pad, -8, -4 jitter).
+STANDARD: tuple[Transform, ...] = tuple(standard_transforms())
+
+# Names a recipe can store for a transform set (strings only, so recipes stay plain data).
+TRANSFORM_SETS: dict[str, tuple[Transform, ...]] = {
+    "standard": STANDARD,
+    "none": (),
+}
+
+
+def transforms_by_name(name: str) -> list[Transform]:
+    """The transform set called ``name`` (a key of TRANSFORM_SETS), as a fresh list.
+
+    >>> transforms_by_name("none")
+    []
+    """
+    if name not in TRANSFORM_SETS:
+        raise ReverieError(unknown_name_message("transform set", name, TRANSFORM_SETS))
+    return list(TRANSFORM_SETS[name])
+
+
+def name_of(transforms: Sequence[Transform]) -> str | None:
+    """The TRANSFORM_SETS name of ``transforms``, or None when it is not a named set.
+
+    >>> name_of(standard_transforms())
+    'standard'
+    """
+    wanted = tuple(transforms)
+    for name, members in TRANSFORM_SETS.items():
+        if members == wanted:
+            return name
+    return None
+
+
+def describe(transforms: Sequence[Transform]) -> str:
+    """One line that says what ``transforms`` do, in order (``"none"`` when empty)."""
+    if not transforms:
+        return "none"
+    # Plain functions used as transforms print as their name rather than "<function ...>".
+    return " -> ".join(t.__name__ if inspect.isfunction(t) else str(t) for t in transforms)
+
+
+__all__ = [
+    "Transform", "Pad", "Jitter", "RandomScale", "RandomRotate", "Compose",
+    "pad", "jitter", "random_scale", "random_rotate", "compose",
+    "apply_pad", "apply_crop", "affine_matrices", "apply_affine", "check_image",
+    "STANDARD", "standard_transforms", "TRANSFORM_SETS", "transforms_by_name", "name_of", "describe",
+    "PAD_MODES", "WARP_FILLS",
+]

@@ -1,0 +1,125 @@
+"""Redirected ReLU gradients: same forward, ordinary gradient where it exists, a way out for dead units."""
+from __future__ import annotations
+
+from contextlib import nullcontext
+
+import pytest
+import torch
+from torch import nn
+
+from reverie.recorder import ActivationRecorder
+from reverie.redirect import REDIRECT_STEPS, RedirectedReLU, redirected_relus
+
+
+def _image_gradient(model, image, redirect: bool) -> torch.Tensor:
+    image = image.clone().requires_grad_(True)
+    if redirect:
+        with redirected_relus(model):
+            model(image).sum().backward()
+    else:
+        model(image).sum().backward()
+    return image.grad
+
+
+def test_forward_values_are_unchanged(tiny_cnn):
+    image = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        plain = tiny_cnn(image)
+    with redirected_relus(tiny_cnn), torch.enable_grad():
+        redirected = tiny_cnn(image.requires_grad_(True))
+    assert torch.equal(plain, redirected.detach())
+
+
+def test_gradient_is_unchanged_where_relus_pass_gradient(tiny_cnn):
+    # A random photo-like input keeps some units of every ReLU active for every item, so the
+    # ordinary gradient is nonzero everywhere and must come through untouched.
+    image = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    plain = _image_gradient(tiny_cnn, image, redirect=False)
+    redirected = _image_gradient(tiny_cnn, image, redirect=True)
+    assert plain.abs().sum() > 0
+    assert torch.equal(plain, redirected)
+
+
+def test_dead_item_gets_redirected_gradient_and_live_item_keeps_its_own():
+    x = torch.tensor([[-1.0, 2.0, -3.0], [-1.0, -2.0, -3.0]], requires_grad=True)
+    y = torch.relu(x)
+    grad = torch.tensor([[1.0, -1.0, -1.0], [1.0, -1.0, -1.0]])
+    RedirectedReLU.apply(x, y, 0.0, float("inf")).backward(grad)
+    # Item 0 has an active unit: the ordinary ReLU gradient. Item 1 is all dead: the gradient passes
+    # except at x=-1, where grad > 0 means descent would push x further below zero.
+    assert x.grad.tolist() == [[0.0, -1.0, 0.0], [0.0, -1.0, -1.0]]
+
+
+def test_relu6_blocks_pushes_above_six_too():
+    x = torch.tensor([[-1.0, 7.0, 7.0, -1.0]], requires_grad=True)
+    six = nn.ReLU6()
+    grad = torch.tensor([[-1.0, -1.0, 1.0, 1.0]])
+    with redirected_relus(six):
+        six(x).backward(grad)
+    # Nothing is in (0, 6), so the item is dead: x=7 with grad<0 (descent raises it) is blocked,
+    # x=7 with grad>0 and x=-1 with grad<0 pull back towards the range and pass.
+    assert x.grad.tolist() == [[-1.0, 0.0, 1.0, 0.0]]
+
+
+def test_hooks_are_removed_and_inplace_restored_on_exit():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(inplace=True), nn.Conv2d(4, 4, 1), nn.ReLU6(inplace=True))
+    with pytest.raises(RuntimeError, match="boom"), redirected_relus(model) as names:
+        assert names == ["1", "3"]
+        assert not model[1].inplace and len(model[1]._forward_hooks) == 1
+        raise RuntimeError("boom")
+    assert all(len(module._forward_hooks) == 0 for module in model.modules())
+    assert model[1].inplace and model[3].inplace
+
+
+def test_inplace_relu_is_redirected():
+    model = nn.Sequential(nn.Conv2d(1, 1, 1), nn.ReLU(inplace=True))
+    with torch.no_grad():
+        model[0].weight.fill_(1.0)
+        model[0].bias.fill_(-10.0)  # dead for inputs in [0, 1]
+    image = torch.rand(1, 1, 4, 4, requires_grad=True)
+    with redirected_relus(model):
+        (-model(image).sum()).backward()
+    assert (image.grad < 0).all()  # descent raises the input towards the active range
+
+
+@pytest.fixture
+def dead_channel_cnn(tiny_cnn):
+    """tiny_cnn with channel 3 of its deepest ReLU (features.relu3) dead by 0.1 for a grey image."""
+    channel = 3
+    grey = torch.full((1, 3, 32, 32), 0.5)
+    with torch.no_grad(), ActivationRecorder(tiny_cnn, ["features.conv3"]) as recorder:
+        highest = recorder(grey)["features.conv3"][:, channel].max()
+        tiny_cnn.features.conv3.bias[channel] -= highest + 0.1
+    return tiny_cnn, channel
+
+
+def _optimise_channel(model, channel: int, redirect_steps: int, steps: int = 48) -> tuple[torch.Tensor, float]:
+    """Adam on the pixels of a grey image for the mean of ``channel`` at features.relu3."""
+    image = torch.full((1, 3, 32, 32), 0.5, requires_grad=True)
+    optimizer = torch.optim.Adam([image], lr=0.05)
+    total_gradient = 0.0
+    with ActivationRecorder(model, ["features.relu3"]) as recorder:
+        for step in range(steps):
+            optimizer.zero_grad()
+            with redirected_relus(model) if step < redirect_steps else nullcontext():
+                loss = -recorder(image)["features.relu3"][:, channel].mean()
+                loss.backward()
+            total_gradient += float(image.grad.abs().sum())
+            optimizer.step()
+            with torch.no_grad():
+                image.clamp_(0, 1)
+    return image.detach(), total_gradient
+
+
+def test_redirect_brings_a_dead_channel_to_life_where_plain_gradient_stays_grey(dead_channel_cnn):
+    model, channel = dead_channel_cnn
+    grey = torch.full((1, 3, 32, 32), 0.5)
+
+    plain, plain_gradient = _optimise_channel(model, channel, redirect_steps=0)
+    assert plain_gradient == 0.0 and torch.equal(plain, grey)
+
+    redirected, _ = _optimise_channel(model, channel, redirect_steps=REDIRECT_STEPS)
+    with torch.no_grad(), ActivationRecorder(model, ["features.relu3"]) as recorder:
+        activation = recorder(redirected)["features.relu3"][:, channel]
+    assert redirected.std() > 0.1, "the redirected image should have structure, not stay grey"
+    assert activation.max() > 0, "the dead channel should have been brought into its active range"

@@ -1,0 +1,121 @@
+"""Robustness transforms: shapes, seeded replay, per-item draws, gradients, and exact special cases."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from reverie.errors import ReverieError
+from reverie.randomness import generator
+from reverie.robustness import (
+    STANDARD, TRANSFORM_SETS, compose, describe, jitter, name_of, pad, random_rotate, random_scale,
+    standard_transforms, transforms_by_name,
+)
+
+
+def _image(batch: int = 2, channels: int = 3, size: int = 32, seed: int = 0) -> torch.Tensor:
+    return torch.rand(batch, channels, size, size, generator=torch.Generator().manual_seed(seed))
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_pad_grows_and_jitter_shrinks(channels):
+    image = _image(channels=channels)
+    padded = pad(5)(image, generator(0))
+    assert padded.shape == (2, channels, 42, 42)
+    assert torch.equal(padded[..., 5:-5, 5:-5], image) and (padded[..., 0, :] == 0.5).all()
+    assert jitter(6)(image, generator(0)).shape == (2, channels, 26, 26)
+
+
+def test_same_seed_same_pixels_different_seed_different_pixels():
+    image = _image()
+    transform = compose(STANDARD)
+    first = transform(image, generator(3, "transforms"))
+    again = transform(image, generator(3, "transforms"))
+    other = transform(image, generator(4, "transforms"))
+    assert torch.equal(first, again)
+    assert not torch.allclose(first, other)
+
+
+def test_sampled_values_replay_the_same_effect():
+    image, transform = _image(), compose(STANDARD)
+    params = transform.sample(2, generator(5))
+    assert torch.equal(transform.apply(image, params), transform(image, generator(5)))
+
+
+def test_gradient_flows_to_the_image():
+    image = _image().requires_grad_(True)
+    compose(STANDARD)(image, generator(0)).square().sum().backward()
+    assert image.grad is not None and image.grad.abs().sum() > 0
+
+
+def test_zero_rotation_and_unit_scale_are_identity():
+    image = _image()
+    assert torch.allclose(random_rotate([0])(image, generator(0)), image, atol=1e-6)
+    assert torch.allclose(random_scale([1.0])(image, generator(0)), image, atol=1e-6)
+
+
+def test_rotate_90_matches_rot90():
+    image = _image(size=16)
+    rotated = random_rotate([90])(image, generator(0))
+    expected = torch.rot90(image, 1, dims=(-2, -1))
+    assert torch.allclose(rotated[..., 1:-1, 1:-1], expected[..., 1:-1, 1:-1], atol=1e-5)
+
+
+def test_rotation_keeps_shapes_round_on_non_square_images():
+    # A 90 degree turn of a centred square patch on a wide image is the same patch turned, not a shear.
+    image = torch.zeros(1, 3, 16, 32)
+    image[..., 4:12, 12:20] = torch.rand(3, 8, 8, generator=torch.Generator().manual_seed(2))
+    rotated = random_rotate([90], fill=0.0)(image, generator(0))
+    expected = torch.rot90(image[..., 4:12, 12:20], 1, dims=(-2, -1))
+    assert torch.allclose(rotated[..., 4:12, 12:20], expected, atol=1e-5)
+
+
+def test_scale_zooms_about_the_centre():
+    image = torch.zeros(1, 1, 33, 33)
+    image[..., 16, 16] = 1.0
+    zoomed = random_scale([1.1])(image, generator(0))
+    assert zoomed[0, 0].argmax() == 16 * 33 + 16
+
+
+def test_each_batch_item_gets_its_own_draw():
+    image = _image(batch=1).expand(2, -1, -1, -1)  # two identical items
+    transform = jitter(8)
+    seed = next(s for s in range(100) if not torch.equal(*transform.sample(2, generator(s))))
+    out = transform(image, generator(seed))
+    assert not torch.equal(out[0], out[1])
+
+
+def test_standard_set_returns_finite_image_of_expected_size():
+    out = compose(STANDARD)(_image(size=64), generator(0))
+    # +2*12 pad, -8 and -4 jitter; scale and rotation keep the size.
+    assert out.shape == (2, 3, 76, 76) and torch.isfinite(out).all()
+
+
+def test_standard_set_is_lucids():
+    assert describe(STANDARD) == (
+        "pad(12, value=0.5) -> jitter(8) -> random_scale(0.9..1.1, 11 choices)"
+        " -> random_rotate(-10..10 degrees, 26 choices) -> jitter(4)"
+    )
+    assert STANDARD[3].angles.count(0.0) == 6
+
+
+def test_sets_are_found_and_named_by_name():
+    assert transforms_by_name("standard") == standard_transforms()
+    assert transforms_by_name("none") == []
+    assert name_of(transforms_by_name("standard")) == "standard"
+    assert name_of([jitter(3)]) is None
+    assert set(TRANSFORM_SETS) == {"standard", "none"}
+
+
+def test_unknown_set_name_error_names_nearest():
+    with pytest.raises(ReverieError, match=r"unknown transform set 'standrad' \(nearest: standard"):
+        transforms_by_name("standrad")
+
+
+def test_jitter_larger_than_image_is_a_clear_error():
+    with pytest.raises(ReverieError, match="jitter\\(8\\) needs an image larger than 8 px"):
+        jitter(8)(torch.rand(1, 3, 6, 6), generator(0))
+
+
+def test_non_image_input_is_rejected_with_its_shape():
+    with pytest.raises(ReverieError, match=r"expected a float image \[B, C, H, W\], got \[3, 8, 8\]"):
+        pad(2)(torch.rand(3, 8, 8), generator(0))
