@@ -146,8 +146,9 @@ def main(argv=None) -> int:
         return 1
     peak = tiled["peak_kib"] * 1024
     verdict = "MEETS" if peak < TARGET_BYTES else "MISSES"
+    note = "" if args.size == 2048 else " (the target is set for 2048x2048; other sizes are for comparison)"
     print(f"SUMMARY: tiled {args.size}x{args.size} (tile {args.tile}) peak RSS {peak / 1e9:.3f} GB = "
-          f"{peak / TARGET_BYTES:.2f} of the 2 GB target; target < 2 GB: {verdict}")
+          f"{peak / TARGET_BYTES:.2f} of the 2 GB target; target < 2 GB: {verdict}{note}")
     return 0
 
 

@@ -189,3 +189,40 @@ def test_layers_reports_mistakes_in_one_line(reverie_cli, arguments, message):
 
 def test_version_is_printed(reverie_cli):
     assert reverie_cli("--version")[:2] == (0, f"reverie {reverie.__version__}\n")
+
+
+def test_layer_weights_from_flags_are_written_exactly():
+    from reverie.cli.main import _objective_from_flags
+
+    assert _objective_from_flags(["blocks.6=0.123456789", "blocks.9=2", "blocks.3"], []) == \
+        "0.123456789*layer(blocks.6) + 2*layer(blocks.9) + layer(blocks.3)"
+
+
+def test_a_pt2_model_file_is_listed_and_dreamed_on_and_never_loaded_from_a_recipe(workdir, reverie_cli,
+                                                                                   tiny_cnn, monkeypatch):
+    import torch
+
+    dynamic = torch.export.Dim.DYNAMIC
+    program = torch.export.export(tiny_cnn, (torch.rand(2, 3, 32, 32),),
+                                  dynamic_shapes=({0: dynamic, 2: dynamic, 3: dynamic},))
+    torch.export.save(program, "tiny.pt2")
+    code, out, err = reverie_cli("layers", "--model", "tiny.pt2", "--size", "32", "--json")
+    assert code == 0, err
+    listed = {entry["name"]: (entry["kind"], entry["channels"]) for entry in json.loads(out)["layers"]}
+    assert listed["features.conv1"] == ("Conv2d", 8) and listed["features.relu3"] == ("ReLU", 24)
+
+    code, _, err = reverie_cli("dream", "photo.png", "--model", "tiny.pt2", "--layer", "features.relu3",
+                               "-o", "out.png", *QUICK)
+    assert code == 0, err
+    assert json.loads(read_recipe_text("out.png"))["model"] == "tiny.pt2"
+
+    # torch.export.load unpickles parts of the archive, so a recipe alone never gets to load a file.
+    loads = []
+    real_load = torch.export.load
+    monkeypatch.setattr(torch.export, "load", lambda *args, **kwargs: loads.append(args) or real_load(*args, **kwargs))
+    code, _, err = reverie_cli("dream", "--recipe", "out.png", "-o", "again.png", *QUICK)
+    assert code == 2 and loads == [] and not Path("again.png").exists()
+    assert "the recipe's model 'tiny.pt2' would import Python code; pass --model explicitly" in err
+    code, _, err = reverie_cli("dream", "--recipe", "out.png", "--model", "tiny.pt2", "-o", "again.png", *QUICK)
+    assert code == 0, err
+    assert len(loads) == 1 and Path("again.png").exists()

@@ -1,6 +1,7 @@
-"""Loading models by name, module:callable, TorchScript or state dict, and listing their layers."""
+"""Loading models by name, module:callable, .pt2 export or state dict, and listing their layers."""
 from __future__ import annotations
 
+import re
 import sys
 import textwrap
 
@@ -100,30 +101,118 @@ def test_weights_files_that_are_not_a_fitting_state_dict_are_refused(user_models
         load_model(ModelSpec(spec, weights=str(garbage)))
 
 
+_EXPORTED: dict[str, object] = {}
+
+
+@pytest.fixture
+def export_tiny(tiny_cnn, tmp_path_factory):
+    """export_tiny(dynamic) -> a .pt2 file of the (seeded, so always identical) tiny_cnn.
+
+    Exporting takes seconds, so each kind is exported once per module.
+    """
+    def export(dynamic: bool):
+        key = "dynamic" if dynamic else "static"
+        if key not in _EXPORTED:
+            dims = torch.export.Dim.DYNAMIC
+            example = torch.rand(2, 3, 32, 32) if dynamic else torch.rand(1, 3, 32, 32)
+            shapes = ({0: dims, 2: dims, 3: dims},) if dynamic else None
+            program = torch.export.export(tiny_cnn, (example,), dynamic_shapes=shapes)
+            path = tmp_path_factory.mktemp("exported") / f"tiny-{key}.pt2"
+            torch.export.save(program, str(path))
+            _EXPORTED[key] = path
+        return _EXPORTED[key]
+    return export
+
+
+def test_a_pt2_export_loads_with_the_original_layer_names_and_dreams(tiny_cnn, export_tiny, photo64,
+                                                                      assert_objective_rises):
+    model = load_model(str(export_tiny(dynamic=True)))
+    assert_ready(model)
+    for shape in [(1, 3, 32, 32), (1, 3, 40, 56), (3, 3, 24, 16)]:  # any batch, height and width
+        image = torch.rand(shape)
+        with torch.no_grad():
+            assert torch.allclose(model(image), tiny_cnn(image), atol=1e-5)
+    # torch.export.unflatten rebuilds the submodules, so hooks fire and layers keep their names.
+    assert dreamable_layers(model, 32) == dreamable_layers(tiny_cnn, 32)
+    assert dreamable_layers(model, 40, everything=True) == dreamable_layers(tiny_cnn, 40, everything=True)
+    assert sum(len(module._forward_hooks) for module in model.modules()) == 0
+    quick = reverie.DreamSettings(octaves=2, steps=6, step_size=0.02, jitter=4, min_octave_size=32)
+    objective = reverie.layer("features.relu3")
+    dreamed = reverie.dream(photo64, model=model, objective=objective, settings=quick, device="cpu")
+    assert_objective_rises(tiny_cnn, objective, photo64, dreamed.image, factor=1.5)
+    eager = reverie.dream(photo64, model=tiny_cnn, objective=objective, settings=quick, device="cpu")
+    assert torch.allclose(dreamed.image, eager.image, atol=1e-4)  # the same dream as the Python model
+
+
+def test_a_pt2_exported_for_one_size_says_so_at_another(export_tiny, photo64):
+    path = export_tiny(dynamic=False)  # torch.export's default: every dimension fixed
+    model = load_model(str(path))
+    assert model(torch.rand(1, 3, 32, 32)).shape == (1, 10)
+    message = (f"{path} was exported for 32x32 inputs only, got 64x64; export it with dynamic height and "
+               "width: torch.export.export(model, (torch.rand(2, 3, 224, 224),), dynamic_shapes=")
+    with pytest.raises(ReverieError, match=re.escape(message)) as caught:
+        reverie.dream(photo64, model=model, objective="layer(features.relu3)", device="cpu")
+    assert "\n" not in str(caught.value)
+    with pytest.raises(ReverieError, match=r"^\S+ was exported for 32x32 inputs only, got 224x224;"):
+        dreamable_layers(model)
+    with pytest.raises(ReverieError, match="was exported for batches of 1 only, got 2; export with a dynamic batch"):
+        model(torch.rand(2, 3, 32, 32))
+
+
+def _never_called(*args, **kwargs):
+    raise AssertionError("a TorchScript file must be recognised without deserializing it")
+
+
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.jit is deprecated, still supported
 @pytest.mark.parametrize("compile_", ["script", "trace"])
-def test_a_torchscript_file_loads_but_is_refused_for_dreaming(tiny_cnn, tmp_path, compile_):
+@pytest.mark.parametrize("name", ["tiny.pt", "tiny.pt2"])
+def test_a_torchscript_file_is_refused_with_what_to_do(tiny_cnn, tmp_path, monkeypatch, compile_, name):
     example = torch.rand(1, 3, 32, 32)
     compiled = torch.jit.script(tiny_cnn) if compile_ == "script" else torch.jit.trace(tiny_cnn, example)
-    path = tmp_path / "tiny.ts"
+    path = tmp_path / name
     compiled.save(str(path))
-    model = load_model(str(path))
-    assert_ready(model)
-    with torch.no_grad():
-        assert torch.allclose(model(example), tiny_cnn(example), atol=1e-6)
-    # PyTorch runs no hooks inside TorchScript, so its layers cannot be recorded: say so plainly.
-    with pytest.raises(ReverieError, match="TorchScript"):
-        reverie.dream(example, model=model, objective="layer(features.relu3)", device="cpu")
-    with pytest.raises(ReverieError, match="TorchScript"):
-        dreamable_layers(model, 32)
+    monkeypatch.setattr(torch.jit, "load", _never_called)
+    monkeypatch.setattr(torch.export, "load", _never_called)
+    with pytest.raises(ReverieError) as caught:
+        load_model(str(path))
+    assert str(caught.value) == (
+        f"{path} is a TorchScript file: TorchScript runs compiled code Reverie cannot hook; save with "
+        "torch.export.save (.pt2) (dynamic height/width) or use --model module:callable --weights FILE"
+    )
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
-def test_a_file_that_is_not_torchscript_points_to_weights(tmp_path):
-    path = tmp_path / "state.pt"
-    torch.save({"w": torch.zeros(1)}, path)
-    with pytest.raises(ReverieError, match=r"is not a TorchScript model; for a state-dict file use .*--weights"):
+def test_a_torchscript_module_object_is_refused_for_dreaming(tiny_cnn):
+    # PyTorch runs no hooks inside TorchScript, so its layers cannot be recorded: say so plainly.
+    scripted = torch.jit.script(tiny_cnn)
+    with pytest.raises(ReverieError, match="TorchScript.*torch.export.save"):
+        reverie.dream(torch.rand(1, 3, 32, 32), model=scripted, objective="layer(features.relu3)", device="cpu")
+    with pytest.raises(ReverieError, match="TorchScript"):
+        dreamable_layers(scripted, 32)
+
+
+@pytest.mark.parametrize("content", ["state dict", "whole model", "text"])
+def test_a_file_that_is_not_a_pt2_program_points_to_weights(tiny_cnn, tmp_path, content):
+    path = tmp_path / "model.pt"
+    if content == "state dict":
+        torch.save(tiny_cnn.state_dict(), path)
+    elif content == "whole model":
+        torch.save({"w": torch.zeros(1)}, path)
+    else:
+        path.write_text("not a model")
+    with pytest.raises(ReverieError, match=r"is not a \.pt2 program saved by torch\.export\.save; "
+                                           r"for a state-dict file use .*--weights"):
         load_model(str(path))
+
+
+def test_only_registered_models_are_built_without_running_outside_code(tmp_path):
+    # torch.export.load unpickles parts of a .pt2 with full pickle: a file is code, like module:callable.
+    assert not ModelSpec("efficientnet-lite0").runs_code()
+    assert ModelSpec("package.module:build").runs_code()
+    path = tmp_path / "model.pt2"
+    path.write_bytes(b"")
+    assert ModelSpec(str(path)).runs_code()
+    assert ModelSpec("missing.pt2").runs_code()
 
 
 def test_an_unknown_model_name_lists_the_nearest_names():
@@ -133,6 +222,8 @@ def test_an_unknown_model_name_lists_the_nearest_names():
         load_model("resnet50")
     with pytest.raises(ReverieError, match="model file not found: missing.pt"):
         load_model("missing.pt")
+    with pytest.raises(ReverieError, match="model file not found: missing.pt2"):
+        load_model("missing.pt2")
 
 
 def test_an_unknown_normalization_is_refused():
@@ -200,3 +291,32 @@ def test_a_normalization_named_in_the_spec_is_applied(user_models):
     image = torch.rand(1, 3, 8, 8)
     with torch.no_grad():
         assert torch.allclose(normalized(image), plain(image * 2 - 1), atol=1e-6)
+
+
+def test_input_normalization_applied_twice_replaces_the_first(tiny_cnn, photo32):
+    with torch.no_grad():
+        expected = tiny_cnn((photo32 - 0.25) / 0.5)
+    with_input_normalization(tiny_cnn, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
+    model = with_input_normalization(tiny_cnn, (0.25, 0.25, 0.25), (0.5, 0.5, 0.5))
+    assert len(model._forward_pre_hooks) == 1
+    with torch.no_grad():
+        assert torch.allclose(model(photo32), expected, atol=1e-6)
+
+
+def test_a_ready_instance_loaded_twice_is_normalized_once(user_models):
+    spec = ModelSpec(f"{user_models}:ready", normalize="inception")
+    first, second = load_model(spec), load_model(spec)
+    assert first is second  # ``ready`` names one module object
+    image = torch.rand(1, 3, 8, 8)
+
+    def unhooked(x):  # the Sequential's children carry no hooks
+        for child in second:
+            x = child(x)
+        return x
+
+    with torch.no_grad():
+        assert torch.allclose(second(image), unhooked(image * 2 - 1), atol=1e-6)
+        # Loaded again without a normalization, the earlier one is gone too.
+        plain = load_model(f"{user_models}:ready")
+        assert torch.allclose(plain(image), unhooked(image), atol=1e-6)
+    assert len(plain._forward_pre_hooks) == 0

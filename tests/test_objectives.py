@@ -73,6 +73,24 @@ def test_expression_text_parses_back_to_the_same_objective(text, activations):
         assert close(again(activations), objective(activations))
 
 
+@pytest.mark.parametrize("weight, text", [
+    (0.123456789, "0.123456789"),     # six significant digits would write 0.123457
+    (1 / 3, "0.3333333333333333"),
+    (1234567.0, "1234567"),           # a whole number, without its ".0"
+    (2.5e-07, "2.5e-07"),
+    (-0.1 - 0.2, "0.30000000000000004"),  # the sign goes before the term
+])
+def test_weights_are_written_exactly_and_score_the_same_when_parsed(weight, text, activations):
+    objective = layer("a") + weight * channel("b", 2) - 3 * layer("features.3")
+    written = objective.expression()
+    sign = "-" if weight < 0 else "+"
+    assert written == f"layer(a) {sign} {text}*channel(b, 2) - 3*layer(features.3)"
+    again = parse_objective(written)
+    assert again == objective  # the same weights, bit for bit
+    assert torch.equal(again(activations), objective(activations))
+    assert again.expression() == written
+
+
 def test_parsing_understands_the_arithmetic_it_reads(activations):
     parsed = parse_objective("(layer(a) - channel(b, 2)) * 2 - -layer(a) / 2")
     a, b = layer("a")(activations), channel("b", 2)(activations)

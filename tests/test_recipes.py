@@ -11,6 +11,7 @@ from PIL import Image
 
 import reverie
 from reverie import DreamRecipe, DreamSettings, ReverieError
+from reverie.recipe import InterpolateRecipe, VisualizeRecipe
 from reverie.io.images import read_recipe_text
 
 # The embedded model on a small picture: quick, and still a real dream.
@@ -162,3 +163,54 @@ def test_a_broken_recipe_file_is_one_line_on_the_command_line(tmp_path, reverie_
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and err.startswith("reverie: error: recipe has unknown field(s) colour")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.json"]
+
+
+def test_a_relative_input_path_is_found_next_to_the_recipe_on_replay(tmp_path, reverie_cli, lite0, monkeypatch):
+    made, elsewhere = tmp_path / "made", tmp_path / "elsewhere"
+    made.mkdir()
+    elsewhere.mkdir()
+    reverie.to_pil(reverie.imaging.resize(reverie.sample("astronaut"), (40, 40))).save(made / "photo.png")
+    monkeypatch.chdir(made)
+    code, _, err = reverie_cli("dream", "photo.png", "-o", "first.png", "--octaves", "1", "--steps", "1", "--quiet")
+    assert code == 0, err
+    assert json.loads(read_recipe_text(made / "first.png"))["source"] == "photo.png"
+
+    monkeypatch.chdir(elsewhere)  # no photo.png here: it is found beside ../made/first.png
+    code, _, err = reverie_cli("dream", "--recipe", "../made/first.png", "-o", "replay.png", "--quiet")
+    assert code == 0, err
+    assert np.array_equal(pixels(elsewhere / "replay.png"), pixels(made / "first.png"))
+    replayed = json.loads(read_recipe_text(elsewhere / "replay.png"))
+    assert replayed["source"] == "photo.png"  # kept as given: never made absolute
+    assert str(tmp_path) not in read_recipe_text(elsewhere / "replay.png")
+
+    (made / "photo.png").rename(made / "moved.png")
+    code, _, err = reverie_cli("dream", "--recipe", "../made/first.png", "-o", "again.png", "--quiet")
+    assert code == 2 and err.count("\n") == 1
+    assert "input image not found: photo.png (looked in the working folder, as photo.png, and in the " \
+           "recipe's folder, as ../made/photo.png)" in err
+    assert not (elsewhere / "again.png").exists()
+
+
+@pytest.mark.parametrize("kind, text, message", [
+    (VisualizeRecipe, '{"size": [5000, 5000]}',
+     r"visualize size must be a positive \[width, height\] of at most 4096x4096 pixels, got \[5000, 5000\]"),
+    (VisualizeRecipe, '{"size": [0, 64]}', r"visualize size must be a positive \[width, height\]"),
+    (VisualizeRecipe, '{"batch": 0}', "batch must be a whole number from 1 to 64, got 0"),
+    (VisualizeRecipe, '{"batch": 65}', "batch must be a whole number from 1 to 64, got 65"),
+    (VisualizeRecipe, '{"channels": [-1]}', "visualize channels must be at most 4096 indices of 0 or more"),
+    (VisualizeRecipe, '{"channels": ' + str(list(range(4097))) + '}', "channels must be at most 4096 indices"),
+    (InterpolateRecipe, '{"size": [4097, 4096]}', r"interpolate size must be a positive \[width, height\] of at most 4096x4096"),
+    (InterpolateRecipe, '{"size": [-1, 64]}', r"interpolate size must be a positive \[width, height\]"),
+    (InterpolateRecipe, '{"frames": 1}', "frames must be a whole number from 2 to 256, got 1"),
+    (InterpolateRecipe, '{"frames": 257}', "frames must be a whole number from 2 to 256, got 257"),
+])
+def test_visualize_and_interpolate_recipes_are_capped(kind, text, message):
+    with pytest.raises(ReverieError, match=message):
+        kind.from_json(text)
+
+
+def test_visualize_and_interpolate_recipes_within_the_caps_are_accepted():
+    assert VisualizeRecipe.from_json('{"size": [4096, 4096], "batch": 64}').batch == 64
+    assert VisualizeRecipe.from_json('{"batch": 1, "channels": [0, 4095]}').channels == (0, 4095)
+    assert InterpolateRecipe.from_json('{"size": [64, 32], "frames": 256}').frames == 256
+    assert InterpolateRecipe.from_json('{"frames": 2}').frames == 2

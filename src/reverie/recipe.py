@@ -79,6 +79,15 @@ class VisualizeRecipe(_Recipe):
     kind: str = "visualize"
     version: str = __version__
 
+    def __post_init__(self):
+        # Fields from a stranger's recipe must not exhaust memory or run for days: every image is
+        # optimised, so its size is capped well below a dream's.
+        _check_optimised_size(self.size, "visualize")
+        _check_count(self.batch, "batch", 1, MAX_BATCH)
+        if len(self.channels) > MAX_CHANNELS or any(channel < 0 for channel in self.channels):
+            raise ReverieError(f"visualize channels must be at most {MAX_CHANNELS} indices of 0 or more, "
+                               f"got {len(self.channels)} starting {list(self.channels[:3])}")
+
 
 @dataclass(frozen=True)
 class InterpolateRecipe(_Recipe):
@@ -98,6 +107,28 @@ class InterpolateRecipe(_Recipe):
     seed: int = 0
     kind: str = "interpolate"
     version: str = __version__
+
+    def __post_init__(self):
+        _check_optimised_size(self.size, "interpolate")
+        _check_count(self.frames, "frames", 2, MAX_FRAMES)
+
+
+MAX_OPTIMISED_SIDE = 4096  # visualize/interpolate images: at most 4096x4096 pixels (a dream: 16384x16384)
+MAX_BATCH = 64
+MAX_FRAMES = 256
+MAX_CHANNELS = 4096       # as many as --channels accepts
+
+
+def _check_optimised_size(size: tuple[int, int], what: str) -> None:
+    limit = MAX_OPTIMISED_SIDE
+    if not (len(size) == 2 and all(side > 0 for side in size) and size[0] * size[1] <= limit * limit):
+        raise ReverieError(f"{what} size must be a positive [width, height] of at most {limit}x{limit} pixels, "
+                           f"got {list(size)}")
+
+
+def _check_count(value: int, name: str, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ReverieError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
 
 
 RECIPES: dict[str, type[_Recipe]] = {"dream": DreamRecipe, "visualize": VisualizeRecipe, "interpolate": InterpolateRecipe}

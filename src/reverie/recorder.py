@@ -38,7 +38,8 @@ def refuse_torchscript(module: nn.Module, what: str) -> None:
     if isinstance(module, torch.jit.ScriptModule):
         raise ReverieError(
             f"{what} is TorchScript, whose layer outputs cannot be recorded (PyTorch runs no hooks "
-            "in TorchScript); load the model as module:callable instead, with --weights for its state dict"
+            "in TorchScript); use the Python module, or a .pt2 file from torch.export.save "
+            "(with --model module:callable --weights FILE or --model FILE.pt2 on the command line)"
         )
 
 

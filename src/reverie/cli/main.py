@@ -24,6 +24,7 @@ stderr = Console(stderr=True)
 def _objective_from_flags(layers: list[str], channels: list[str]) -> str:
     """``--layer blocks.6 --layer blocks.9=0.5 --channel 7`` -> objective expression text."""
     from reverie.expressions import quote_name
+    from reverie.objectives.base import format_weight
 
     weighted = []
     for item in layers:
@@ -52,7 +53,7 @@ def _objective_from_flags(layers: list[str], channels: list[str]) -> str:
     for name, weight in weighted:
         function = f"channel({quote_name(name)}, {', '.join(map(str, by_layer.pop(name)))})" \
             if name in by_layer else f"layer({quote_name(name)})"
-        terms.append(function if weight == 1 else f"{weight:g}*{function}")
+        terms.append(function if weight == 1 else f"{format_weight(weight)}*{function}")
     for name, indices in by_layer.items():  # channels qualified with a layer not given by --layer
         terms.append(f"channel({quote_name(name)}, {', '.join(map(str, indices))})")
     return " + ".join(terms)
@@ -64,7 +65,7 @@ def dream(
     output: Annotated[Path, typer.Option("--output", "-o", help="Output image (.png, .jpg, .webp).")] = Path("dream.png"),
     sample_name: Annotated[Optional[str], typer.Option("--sample", help="Bundled photo: chelsea, coffee, astronaut, rocket.")] = None,
     noise_start: Annotated[bool, typer.Option("--noise", help="Start from noise (a pure dream) instead of a photo.")] = False,
-    model: Annotated[Optional[str], typer.Option(help="Model name, module:callable, or TorchScript file. [default: efficientnet-lite0]", show_default=False)] = None,
+    model: Annotated[Optional[str], typer.Option(help="Model name, module:callable, or .pt2 torch.export file. [default: efficientnet-lite0]", show_default=False)] = None,
     weights: Annotated[Optional[str], typer.Option(help="State-dict file to load into the model.")] = None,
     normalize: Annotated[Optional[str], typer.Option(help="Input normalization the model expects: none, imagenet, inception.")] = None,
     layer: Annotated[Optional[list[str]], typer.Option("--layer", "-l", help="Layer to amplify (repeatable; LAYER=WEIGHT to weight).")] = None,
@@ -134,20 +135,24 @@ def dream(
     if not isinstance(final.settings, DreamSettings):
         raise ReverieError("recipe settings are invalid")
 
+    # A replayed recipe's relative input path may be relative to the folder it was made in: when
+    # it is not found from here, it is looked for next to the recipe file.
+    recipe_folder = recipe.parent if recipe is not None and not sources else None
     if quiet:
-        result = run(final, device=device, check_hash=recipe is not None)
+        result = run(final, device=device, check_hash=recipe is not None, recipe_folder=recipe_folder)
     else:
         from reverie.cli.progress import progress_bar
 
         with progress_bar("dreaming", stderr) as callback:
-            result = run(final, device=device, progress=callback, check_hash=recipe is not None)
+            result = run(final, device=device, progress=callback, check_hash=recipe is not None,
+                          recipe_folder=recipe_folder)
     saved = result.save(output)
     stderr.print(f"wrote {saved} ({result.image.shape[-1]}x{result.image.shape[-2]}, objective {result.recipe.objective})")
 
 
 @app.command()
 def layers(
-    model: Annotated[str, typer.Option(help="Model name, module:callable, or TorchScript file.")] = "efficientnet-lite0",
+    model: Annotated[str, typer.Option(help="Model name, module:callable, or .pt2 torch.export file.")] = "efficientnet-lite0",
     weights: Annotated[Optional[str], typer.Option(help="State-dict file to load into the model.")] = None,
     size: Annotated[int, typer.Option(help="Reference input side in px for the output sizes.")] = 224,
     all_layers: Annotated[bool, typer.Option("--all", help="List every module with image-shaped output.")] = False,

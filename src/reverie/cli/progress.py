@@ -11,16 +11,25 @@ from reverie.engine.progress import Progress
 
 @contextmanager
 def progress_bar(description: str, console: Console):
-    """Yields a callback for the engine; the bar is drawn on stderr and removed of nothing on exit."""
+    """Yields a callback for the engine. The bar appears with the first event, so a mistake found
+    while checking the inputs is reported as one clean line, with no empty bar above it."""
     columns = (
         TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
         TextColumn("{task.fields[stage]} step {task.fields[step]}"),
         TextColumn("score {task.fields[score]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
     )
-    with Bar(*columns, console=console, transient=False) as bar:
-        task = bar.add_task(description, total=1.0, stage="", step="", score="")
+    bar = Bar(*columns, console=console, transient=False)
+    task = None
 
-        def update(event: Progress) -> None:
-            bar.update(task, completed=event.fraction, stage=event.stage,
-                       step=f"{event.step}/{event.steps}", score=f"{event.score:.3g}")
+    def update(event: Progress) -> None:
+        nonlocal task
+        if task is None:
+            bar.start()
+            task = bar.add_task(description, total=1.0, stage="", step="", score="")
+        bar.update(task, completed=event.fraction, stage=event.stage,
+                   step=f"{event.step}/{event.steps}", score=f"{event.score:.3g}")
+    try:
         yield update
+    finally:
+        if task is not None:
+            bar.stop()

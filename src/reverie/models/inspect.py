@@ -13,6 +13,20 @@ from reverie.recorder import ActivationRecorder, refuse_torchscript
 # Outputs of these only rescale or drop what the layer before produced: nothing new to dream on.
 _PASS_THROUGH = (nn.modules.batchnorm._NormBase, nn.Dropout, nn.Dropout2d, nn.Identity, nn.GroupNorm, nn.LayerNorm)
 REFERENCE_SIZE = 224
+# Set on the submodules of a loaded .pt2 program (all torch.export InterpreterModules) to the
+# qualified name of the class each was exported from, e.g. "torch.nn.modules.conv.Conv2d".
+EXPORTED_CLASS = "_reverie_exported_class"
+
+
+def _kind(module: nn.Module) -> tuple[str, bool]:
+    """The module's class name, and whether its output only passes on its input (see _PASS_THROUGH)."""
+    exported = getattr(module, EXPORTED_CLASS, None)
+    if not isinstance(exported, str):
+        return type(module).__name__, isinstance(module, _PASS_THROUGH)
+    name = exported.rsplit(".", 1)[-1]
+    # Only torch.nn's own classes are looked up (a name lookup: nothing is imported or run).
+    cls = getattr(nn, name, None) if exported.startswith("torch.nn.") else None
+    return name, isinstance(cls, type) and issubclass(cls, _PASS_THROUGH)
 
 
 @dataclass(frozen=True)
@@ -43,11 +57,12 @@ def dreamable_layers(model: nn.Module, size: int = REFERENCE_SIZE, everything: b
     kinds: dict[str, str] = {}
     handles = []
     for name, module in model.named_modules():
-        if not name or isinstance(module, _PASS_THROUGH) or isinstance(module, torch.jit.ScriptModule):
+        kind, passes_through = _kind(module)
+        if not name or passes_through or isinstance(module, torch.jit.ScriptModule):
             continue
         if not everything and name.count(".") > 1:
             continue
-        kinds[name] = type(module).__name__
+        kinds[name] = kind
 
         def hook(module, inputs, output, name=name):
             if torch.is_tensor(output) and output.ndim == 4:
@@ -56,6 +71,8 @@ def dreamable_layers(model: nn.Module, size: int = REFERENCE_SIZE, everything: b
     try:
         with torch.no_grad():
             model(_reference_input(model, size))
+    except ReverieError:  # already says what is wrong (e.g. a .pt2 exported for one input size)
+        raise
     except Exception as error:  # noqa: BLE001 - a model that cannot take the probe input
         raise ReverieError(f"the model failed on a {size}x{size} input: {str(error).splitlines()[0]}") from None
     finally:

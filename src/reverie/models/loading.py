@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import importlib
 import os
+import warnings
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,8 +56,9 @@ class ModelSpec:
     """How to build a model from text: what a recipe stores and the command line accepts.
 
     ``name`` is a registered name (``efficientnet-lite0``), ``package.module:callable`` (called with
-    no arguments, returning an nn.Module) or a TorchScript file. ``weights`` optionally names a
-    state-dict file loaded into it; ``normalize`` maps the [0, 1] input to what the model expects.
+    no arguments, returning an nn.Module) or a ``.pt2`` file saved by ``torch.export.save``.
+    ``weights`` optionally names a state-dict file loaded into it; ``normalize`` maps the [0, 1]
+    input to what the model expects.
     """
 
     name: str = DEFAULT_MODEL
@@ -63,8 +66,12 @@ class ModelSpec:
     normalize: str = "none"
 
     def runs_code(self) -> bool:
-        """True when building this model imports user code (never done from a stranger's recipe)."""
-        return self.name not in MODELS and not os.path.exists(self.name)
+        """True when building this model may run code from outside Reverie (never done from a
+        stranger's recipe): importing a ``module:callable``, and also loading a ``.pt2`` file,
+        because ``torch.export.load`` unpickles parts of the archive with full pickle (see
+        :func:`_load_exported`). Only the registered models are safe to build from a recipe.
+        """
+        return self.name not in MODELS
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -82,10 +89,15 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return resolved
 
 
+_NORMALIZATION_HOOK = "_reverie_input_normalization"
+
+
 def with_input_normalization(model: nn.Module, mean: Sequence[float], std: Sequence[float]) -> nn.Module:
     """Make ``model`` take [0, 1] RGB by normalizing its input in a forward pre-hook.
 
-    A hook rather than a wrapper keeps the model's layer names unchanged.
+    A hook rather than a wrapper keeps the model's layer names unchanged. Applying it again to the
+    same model object (a ``module:callable`` naming a ready instance, loaded twice) replaces the
+    earlier normalization instead of stacking a second one.
     """
     mean_t = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
     std_t = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
@@ -94,40 +106,161 @@ def with_input_normalization(model: nn.Module, mean: Sequence[float], std: Seque
         image, *rest = inputs
         return ((image - mean_t.to(image)) / std_t.to(image), *rest)
 
-    model.register_forward_pre_hook(normalize)
+    _drop_input_normalization(model)
+    setattr(model, _NORMALIZATION_HOOK, model.register_forward_pre_hook(normalize))
     return model
+
+
+def _drop_input_normalization(model: nn.Module) -> None:
+    """Remove the pre-hook an earlier :func:`with_input_normalization` put on this model object."""
+    handle = getattr(model, _NORMALIZATION_HOOK, None)
+    if handle is not None:
+        handle.remove()
+        setattr(model, _NORMALIZATION_HOOK, None)
 
 
 def prepare_model(model: nn.Module, device: torch.device | str = "cpu") -> nn.Module:
     """Eval mode, no parameter gradients (only images are optimised), on ``device``."""
     model.eval()
-    for parameter in model.parameters():  # not model.requires_grad_(): TorchScript modules lack it
+    for parameter in model.parameters():
         parameter.requires_grad_(False)
     return model.to(resolve_device(device))
 
 
-def _build(spec: ModelSpec) -> nn.Module:
+def _build(spec: ModelSpec, device: torch.device) -> nn.Module:
     name = spec.name
     if name in MODELS:
         return MODELS[name].build()
     if os.path.exists(name):
-        return _load_torchscript(Path(name))
+        return _load_exported(Path(name), device)
     if ":" in name:
         return _call_factory(name)
-    if name.endswith((".pt", ".pth", ".ts", ".jit")):
+    if name.endswith((".pt2", ".pt", ".pth", ".ts", ".jit")):
         raise ReverieError(f"model file not found: {name}")
     raise ReverieError(unknown_name_message("model", name, MODELS)
-                       .rstrip(")") + "; or give module:callable, or a TorchScript file)")
+                       .rstrip(")") + "; or give module:callable, or a .pt2 file from torch.export.save)")
 
 
-def _load_torchscript(path: Path) -> nn.Module:
+TORCHSCRIPT_ADVICE = ("TorchScript runs compiled code Reverie cannot hook; save with torch.export.save (.pt2) "
+                      "(dynamic height/width) or use --model module:callable --weights FILE")
+EXPORT_HINT = ("torch.export.export(model, (torch.rand(2, 3, 224, 224),), dynamic_shapes=({0: D, 2: D, 3: D},)) "
+               "with D = torch.export.Dim.DYNAMIC (see README, Other models)")
+
+
+def _archive_names(path: Path) -> list[str]:
+    """The member names of a zip archive (both .pt2 and TorchScript files are zips), else []."""
     try:
-        return torch.jit.load(str(path), map_location="cpu")
-    except Exception:  # noqa: BLE001 - any failure means "not TorchScript"; say what to do instead
+        with zipfile.ZipFile(path) as archive:
+            return archive.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return []
+
+
+def _is_torchscript(names: list[str]) -> bool:
+    # torch.jit.save writes ARCHIVE/code/__torch__/... (the compiled TorchScript source) and
+    # ARCHIVE/constants.pkl; torch.save and torch.export.save write neither. Reading the zip's
+    # directory is cheap and, unlike torch.jit.load, deserializes nothing.
+    return any(name.split("/", 1)[-1].startswith(("code/__torch__/", "constants.pkl")) for name in names)
+
+
+def _is_exported_program(names: list[str]) -> bool:
+    # torch.export.save (PyTorch >= 2.8) writes ARCHIVE/archive_format; 2.7 wrote a flat zip with
+    # serialized_exported_program.json, which torch.export.load still reads.
+    return any(name.split("/", 1)[-1] == "archive_format" for name in names) or \
+        "serialized_exported_program.json" in names
+
+
+def _load_exported(path: Path, device: torch.device) -> nn.Module:
+    """A ``.pt2`` program from ``torch.export.save`` as a module tree with the original layer names.
+
+    ``torch.export.unflatten`` rebuilds the exported model's submodules (``features.conv1`` ...) as
+    Python modules running the program's graph, so forward hooks fire on them and layers can be
+    recorded; TorchScript runs compiled code PyTorch runs no hooks in, so it is refused.
+
+    Security: ``torch.export.load`` is not a safe loader. The graph itself is JSON, but in PyTorch
+    2.13 ``torch/export/pt2_archive/_package.py`` reads weights and constants saved "with pickle"
+    via ``torch.load(..., weights_only=False)`` and opaque constants via plain ``pickle.loads``, and
+    ``torch/_export/serde/serialize.py`` (``deserialize_torch_artifact``) falls back to
+    ``torch.load(weights_only=False)`` too. A crafted .pt2 can therefore run arbitrary code when
+    loaded, so :meth:`ModelSpec.runs_code` counts a model file like ``module:callable``: it is
+    loaded only when the user names it with ``--model``, never because a recipe says so.
+    """
+    names = _archive_names(path)
+    if _is_torchscript(names):
         raise ReverieError(
-            f"{path} is not a TorchScript model; for a state-dict file use "
+            f"{path} is a TorchScript file: {TORCHSCRIPT_ADVICE}"
+        )
+    if not _is_exported_program(names):
+        raise ReverieError(
+            f"{path} is not a .pt2 program saved by torch.export.save; for a state-dict file use "
             f"--model NAME_OR_module:callable --weights {path}"
-        ) from None
+        )
+    try:
+        with warnings.catch_warnings():  # PyTorch's own deprecation notices from its unpickling
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            program = torch.export.load(str(path))
+            if device.type != "cpu":
+                from torch.export.passes import move_to_device_pass
+
+                # Also moves device arguments baked into the graph, which .to(device) cannot.
+                program = move_to_device_pass(program, device)
+            model = torch.export.unflatten(program)
+    except Exception as error:  # noqa: BLE001 - a damaged or incompatible archive
+        raise ReverieError(f"cannot load {path} with torch.export.load: {str(error).splitlines()[0]}") from None
+    _note_exported_classes(model, program)
+    _check_input_shape_on_call(model, program, path)
+    return model
+
+
+def _note_exported_classes(model: nn.Module, program) -> None:
+    """Label each unflattened submodule with the class it was exported from (for layer listings).
+
+    ``torch.export.unflatten`` makes every submodule an ``InterpreterModule``; the graph's
+    ``nn_module_stack`` metadata still names the original classes, as text.
+    """
+    from reverie.models.inspect import EXPORTED_CLASS
+
+    modules = dict(model.named_modules())
+    for node in program.graph.nodes:
+        for path, cls in (node.meta.get("nn_module_stack") or {}).values():
+            name = path.split("@", 1)[0]  # "blocks.3@1": the second call of blocks.3
+            if name and name in modules:
+                text = cls if isinstance(cls, str) else f"{cls.__module__}.{cls.__qualname__}"
+                setattr(modules[name], EXPORTED_CLASS, text)
+
+
+def _check_input_shape_on_call(model: nn.Module, program, path: Path) -> None:
+    """Refuse, in one line, an input size a program exported with static shapes cannot take.
+
+    ``torch.export`` fixes every input dimension not declared dynamic at export time to the example
+    input's size; the program then fails on any other size with a long error mid-dream.
+    """
+    user_inputs = set(program.graph_signature.user_inputs)
+    placeholders = [node for node in program.graph.nodes if node.op == "placeholder" and node.name in user_inputs]
+    example = placeholders[0].meta.get("val") if placeholders else None
+    if not torch.is_tensor(example) or example.ndim != 4:
+        return
+    static = [size if isinstance(size, int) else None for size in example.shape]
+
+    def check(module, inputs):
+        image = inputs[0] if inputs else None
+        if not torch.is_tensor(image) or image.ndim != 4:
+            return
+        batch, _, height, width = image.shape
+        if static[2] not in (None, height) or static[3] not in (None, width):
+            exported = f"{'W' if static[3] is None else static[3]}x{'H' if static[2] is None else static[2]}"
+            raise ReverieError(
+                f"{path} was exported for {exported} inputs only, got {width}x{height}; "
+                f"export it with dynamic height and width: {EXPORT_HINT}"
+            )
+        if static[0] not in (None, batch):
+            raise ReverieError(
+                f"{path} was exported for batches of {static[0]} only, got {batch}; "
+                f"export with a dynamic batch: {EXPORT_HINT}"
+            )
+
+    model.register_forward_pre_hook(check)
 
 
 def _call_factory(spec: str) -> nn.Module:
@@ -169,16 +302,20 @@ def load_model(name: str | ModelSpec = DEFAULT_MODEL, device: str | torch.device
     """A model ready to dream on: eval mode, input float RGB in [0, 1] NCHW, on ``device``.
 
     ``name`` is a registered model (``efficientnet-lite0``, the embedded default), a
-    ``module:callable`` spec, a TorchScript file, or a full :class:`ModelSpec`.
+    ``module:callable`` spec, a ``.pt2`` file saved by ``torch.export.save`` (export it with
+    dynamic height and width so it takes any image size), or a full :class:`ModelSpec`.
     """
     spec = name if isinstance(name, ModelSpec) else ModelSpec(name)
     if spec.normalize not in NORMALIZATIONS:
         raise ReverieError(unknown_name_message("normalization", spec.normalize, NORMALIZATIONS))
-    model = _build(spec)
+    device = resolve_device(device)
+    model = _build(spec, device)
     if spec.weights:
         _load_weights(model, spec.weights)
     if NORMALIZATIONS[spec.normalize] is not None:
         with_input_normalization(model, *NORMALIZATIONS[spec.normalize])
+    else:  # a ready instance loaded before with a normalization must not keep it
+        _drop_input_normalization(model)
     return prepare_model(model, device)
 
 

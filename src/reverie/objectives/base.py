@@ -65,6 +65,15 @@ class Objective:
         return f"<Objective {self.expression()}>"
 
 
+def format_weight(weight: float) -> str:
+    """The shortest text that reads back as exactly ``weight``: ``0.5``, ``2``, ``0.123456789``, ``1e-05``.
+
+    ``repr`` of a float round-trips; a whole number drops its ``.0`` (``2*layer(a)``).
+    """
+    text = repr(float(weight))
+    return text[:-2] if text.endswith(".0") else text
+
+
 def _terms(objective: Objective) -> tuple[tuple[float, Objective], ...]:
     return objective.terms if isinstance(objective, Sum) else ((1.0, objective),)
 
@@ -91,7 +100,7 @@ class Sum(Objective):
         for weight, term in self.terms:
             sign = "-" if weight < 0 else "+"
             size = abs(weight)
-            text = term.expression() if size == 1 else f"{size:g}*{term.expression()}"
+            text = term.expression() if size == 1 else f"{format_weight(size)}*{term.expression()}"
             parts.append((sign, text))
         first_sign, first = parts[0]
         head = ("-" if first_sign == "-" else "") + first

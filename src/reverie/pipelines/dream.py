@@ -39,8 +39,34 @@ class Dream:
         return to_pil(self.image)
 
 
-def load_source(recipe: DreamRecipe, check_hash: bool) -> tuple[torch.Tensor, str | None]:
-    """The starting image the recipe names, resized to its size, and the input file's hash."""
+def locate_source(source: str, recipe_folder: str | os.PathLike | None = None) -> Path:
+    """The input file a recipe names: relative to the working folder, else to the recipe's folder.
+
+    Recipes keep the input path as it was given (never made absolute, which would put the user's
+    folder names into every shared image), so a replay from another working folder looks for it
+    next to the recipe file too.
+    """
+    path = Path(source)
+    if path.exists() or recipe_folder is None or path.is_absolute():
+        return path  # read_image says plainly when it is missing
+    beside = Path(recipe_folder) / path
+    if beside.exists():
+        return beside
+    if Path(recipe_folder).resolve() == Path.cwd().resolve():
+        return path
+    raise ReverieError(
+        f"input image not found: {source} (looked in the working folder, as {path}, and in the "
+        f"recipe's folder, as {beside}); pass the image as INPUT"
+    )
+
+
+def load_source(recipe: DreamRecipe, check_hash: bool,
+                recipe_folder: str | os.PathLike | None = None) -> tuple[torch.Tensor, str | None]:
+    """The starting image the recipe names, resized to its size, and the input file's hash.
+
+    ``recipe_folder``: the folder of the file the recipe was read from; a relative input path that
+    is not found in the working folder is looked for there.
+    """
     digest = None
     if recipe.source == "noise":
         width, height = recipe.size or NOISE_SIZE
@@ -48,8 +74,9 @@ def load_source(recipe: DreamRecipe, check_hash: bool) -> tuple[torch.Tensor, st
     if recipe.source.startswith("sample:"):
         image = sample(recipe.source.removeprefix("sample:"))
     else:
-        image = read_image(recipe.source)
-        digest = file_sha256(recipe.source)
+        path = locate_source(recipe.source, recipe_folder)
+        image = read_image(path)
+        digest = file_sha256(path)
         if check_hash and recipe.source_sha256 and digest != recipe.source_sha256:
             raise ReverieError(
                 f"input {recipe.source} differs from the file the recipe was made from (sha256 mismatch); "
@@ -74,11 +101,15 @@ def build_objective(recipe_objective: str, model_name: str, model: nn.Module) ->
 
 def run(recipe: DreamRecipe, *, model: nn.Module | None = None, image: torch.Tensor | None = None,
         device: str | torch.device = "auto", progress: ProgressCallback | None = None,
-        check_hash: bool = False) -> Dream:
-    """Dream as ``recipe`` says. ``model``/``image`` override the recipe's (for library callers)."""
+        check_hash: bool = False, recipe_folder: str | os.PathLike | None = None) -> Dream:
+    """Dream as ``recipe`` says. ``model``/``image`` override the recipe's (for library callers).
+
+    ``recipe_folder``: where the recipe was read from, for finding a relative input path on replay
+    (see :func:`locate_source`); the new recipe keeps the path text as it was.
+    """
     device = resolve_device(device)
     if image is None:
-        image, digest = load_source(recipe, check_hash)
+        image, digest = load_source(recipe, check_hash, recipe_folder)
         recipe = replace(recipe, source_sha256=digest)
     check_image(image)
     if model is None:

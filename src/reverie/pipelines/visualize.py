@@ -16,7 +16,7 @@ from reverie.expressions import Call, Number, evaluate, parse
 from reverie.imaging import flatten_alpha, grid
 from reverie.io.images import save_image
 from reverie.models import ModelSpec, layer_shapes, load_model, resolve_device
-from reverie.objectives import FUNCTIONS, Objective, parse_objective
+from reverie.objectives import FUNCTIONS, Objective, parse_objective, transparent
 from reverie.randomness import generator
 from reverie.recipe import InterpolateRecipe, VisualizeRecipe
 
@@ -140,6 +140,9 @@ def visualize(recipe: VisualizeRecipe, *, model: nn.Module | None = None, device
         if text and extra.strip():
             objective = objective + parse_objective(extra)
         objectives.append(objective)
+    if recipe.alpha:
+        # Semi-transparent output: opaque pixels must earn their place (see Transparent).
+        objectives = [o if o.expression().startswith("transparent(") else transparent(o) for o in objectives]
     # Check names and indices on a small probe before any long work.
     for objective in objectives:
         objective.check(layer_shapes(model, objective.layers))
