@@ -222,7 +222,7 @@ def test_a_pt2_model_file_is_listed_and_dreamed_on_and_never_loaded_from_a_recip
     monkeypatch.setattr(torch.export, "load", lambda *args, **kwargs: loads.append(args) or real_load(*args, **kwargs))
     code, _, err = reverie_cli("dream", "--recipe", "out.png", "-o", "again.png", *QUICK)
     assert code == 2 and loads == [] and not Path("again.png").exists()
-    assert "the recipe's model 'tiny.pt2' would import Python code; pass --model explicitly" in err
+    assert "the recipe's model 'tiny.pt2' could run code (an import or a pickled file); pass --model explicitly" in err
     code, _, err = reverie_cli("dream", "--recipe", "out.png", "--model", "tiny.pt2", "-o", "again.png", *QUICK)
     assert code == 0, err
     assert len(loads) == 1 and Path("again.png").exists()

@@ -54,5 +54,5 @@ def refuse_code_models(model_flag: str | None, recipe_model: str) -> None:
     from reverie.models import ModelSpec
 
     if model_flag is None and ModelSpec(recipe_model).runs_code():
-        raise ReverieError(f"the recipe's model '{recipe_model}' would import Python code; "
+        raise ReverieError(f"the recipe's model '{recipe_model}' could run code (an import or a pickled file); "
                            "pass --model explicitly to confirm you trust it")

@@ -14,7 +14,7 @@ from reverie.version import __version__
 
 stderr = Console(stderr=True)
 
-ModelOption = Annotated[Optional[str], typer.Option(help="Model name, module:callable, or TorchScript file. [default: efficientnet-lite0]", show_default=False)]
+ModelOption = Annotated[Optional[str], typer.Option(help="Model name, module:callable, or .pt2 torch.export file. [default: efficientnet-lite0]", show_default=False)]
 WeightsOption = Annotated[Optional[str], typer.Option(help="State-dict file to load into the model.")]
 NormalizeOption = Annotated[Optional[str], typer.Option(help="Input normalization the model expects: none, imagenet, inception.")]
 SizeOption = Annotated[Optional[str], typer.Option(help="Output WIDTHxHEIGHT.", show_default=False)]
