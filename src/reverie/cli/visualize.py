@@ -128,6 +128,8 @@ def visualize(
     final = replace(base, **changes)
     if final.batch > 1 and final.channels:
         raise ReverieError("--batch applies to one objective; with --channels each channel gets one image")
+    if final.alpha and output.suffix.lower() in (".jpg", ".jpeg"):  # found before rendering, not after
+        raise ReverieError(f"JPEG cannot hold the alpha channel; write {output.with_suffix('.png')} instead")
     result = _run_with_progress(run_visualize, final, device, quiet)
     saved = result.save(output)
     stderr.print(f"wrote {saved} ({result.images.shape[0]} image(s), final score {result.history[-1]:.4g})")

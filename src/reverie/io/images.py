@@ -10,6 +10,7 @@ import torch
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
 from reverie.errors import ReverieError
+from reverie.io.atomic import atomic_path
 from reverie.imaging import from_pil, to_pil
 
 RECIPE_KEY = "reverie:recipe"
@@ -86,14 +87,8 @@ def save_image(path: str | os.PathLike, image: torch.Tensor | Image.Image, recip
             options["exif"] = exif
     if file_format == "JPEG":
         options["quality"] = 95
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            picture.save(stream, format=file_format, **options)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as temporary:
+        picture.save(temporary, format=file_format, **options)
     return path
 
 

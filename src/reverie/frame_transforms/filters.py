@@ -1,0 +1,133 @@
+"""Filter frame transforms: Sobel and Prewitt edge magnitude, Gaussian blur, and unsharp-mask sharpening.
+
+Edge maps come in two flavours. ``colour=True`` takes the edge magnitude of each channel on its own,
+so a red edge stays red; ``colour=False`` is the classic grey edge map (of the luma) copied to all
+three channels. Either way the magnitude is stretched so the frame's strongest edge is 1.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import kornia
+import torch
+
+from reverie.errors import ReverieError
+from reverie.frame_transforms.base import FrameContext, FrameTransform, check_flag, check_frame, check_number
+from reverie.keyframes import Keyframes, value_at
+
+# Prewitt weighs the three rows of a 3x3 window equally (Sobel weighs the middle one twice). Divided
+# by 6 so a ramp of slope s answers s, the scale kornia's normalised Sobel uses too.
+_PREWITT_X = torch.tensor([[-1.0, 0.0, 1.0], [-1.0, 0.0, 1.0], [-1.0, 0.0, 1.0]]) / 6
+# The weakest edge map that is stretched to full brightness: one 8-bit level. A flat frame's
+# gradient is zero up to rounding (~1e-17); stretching that to 1 would turn noise into edges.
+_STRETCH_FLOOR = 1 / 255
+
+
+def _gradients(image: torch.Tensor, operator: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """d/dx and d/dy of [B, C, H, W], each [B, C, H, W], replicated border."""
+    if operator == "sobel":
+        gradient = kornia.filters.spatial_gradient(image, mode="sobel", normalized=True)  # [B, C, 2, H, W]
+        return gradient[:, :, 0], gradient[:, :, 1]
+    kernel = _PREWITT_X.to(image.device, image.dtype)
+    gx = kornia.filters.filter2d(image, kernel[None], border_type="replicate")
+    gy = kornia.filters.filter2d(image, kernel.T[None], border_type="replicate")
+    return gx, gy
+
+
+def edge_magnitude(frame: torch.Tensor, operator: str = "sobel", colour: bool = True) -> torch.Tensor:
+    """Edge strength of ``frame`` [B, 3, H, W] -> [B, 3, H, W] in [0, 1], the strongest edge at 1.
+
+    ``operator`` is ``"sobel"`` or ``"prewitt"``; ``colour`` keeps per-channel edges, else grey edges
+    of the luma are repeated on all channels.
+    """
+    image = frame if colour else kornia.color.rgb_to_grayscale(frame)  # [B, 3 or 1, H, W]
+    gx, gy = _gradients(image, operator)
+    magnitude = torch.sqrt(gx * gx + gy * gy)
+    # One scale per frame over all channels, so the ratio of the channels (the edge's hue) survives.
+    peak = magnitude.amax(dim=(1, 2, 3), keepdim=True).clamp_min(_STRETCH_FLOOR)  # [B, 1, 1, 1]
+    return (magnitude / peak).clamp(0, 1).expand_as(frame).contiguous()
+
+
+@dataclass(frozen=True)
+class Sobel(FrameTransform):
+    """Sobel edge magnitude, normalised to [0, 1]; ``colour=False`` for grey edges on all channels."""
+
+    NAME = "sobel"
+    colour: bool = True
+
+    def __post_init__(self):
+        check_flag("sobel", "colour", self.colour)
+
+    def __call__(self, frame: torch.Tensor, context: FrameContext) -> torch.Tensor:
+        check_frame(frame, "sobel")
+        return edge_magnitude(frame, "sobel", self.colour)
+
+
+@dataclass(frozen=True)
+class Prewitt(FrameTransform):
+    """Prewitt edge magnitude, normalised to [0, 1]; ``colour=False`` for grey edges on all channels."""
+
+    NAME = "prewitt"
+    colour: bool = True
+
+    def __post_init__(self):
+        check_flag("prewitt", "colour", self.colour)
+
+    def __call__(self, frame: torch.Tensor, context: FrameContext) -> torch.Tensor:
+        check_frame(frame, "prewitt")
+        return edge_magnitude(frame, "prewitt", self.colour)
+
+
+def gaussian_blur(frame: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Gaussian blur of [B, C, H, W] with standard deviation ``sigma`` pixels, reflected border."""
+    if sigma <= 0:
+        return frame
+    # Three sigmas each side hold 99.7% of the weight; a reflected border needs the radius below the side.
+    radius = min(math.ceil(3 * sigma), min(frame.shape[-2:]) - 1)
+    if radius < 1:
+        return frame
+    size = 2 * radius + 1
+    return kornia.filters.gaussian_blur2d(frame, (size, size), (sigma, sigma), border_type="reflect")
+
+
+@dataclass(frozen=True)
+class Blur(FrameTransform):
+    """Gaussian blur with standard deviation ``sigma`` pixels (0 leaves the frame alone)."""
+
+    NAME = "blur"
+    sigma: float | Keyframes
+
+    def __post_init__(self):
+        check_number("blur", "sigma", self.sigma)
+        if not isinstance(self.sigma, Keyframes) and self.sigma < 0:
+            raise ReverieError(f"blur: sigma must be 0 or more pixels, got {self.sigma!r}")
+
+    def __call__(self, frame: torch.Tensor, context: FrameContext) -> torch.Tensor:
+        check_frame(frame, "blur")
+        return gaussian_blur(frame, value_at(self.sigma, context.frame_index))
+
+
+@dataclass(frozen=True)
+class Sharpen(FrameTransform):
+    """Unsharp mask: ``frame + amount * (frame - blur(frame, sigma))``, clipped to [0, 1]."""
+
+    NAME = "sharpen"
+    amount: float | Keyframes
+    sigma: float | Keyframes = 1.0
+
+    def __post_init__(self):
+        check_number("sharpen", "amount", self.amount)
+        check_number("sharpen", "sigma", self.sigma)
+
+    def __call__(self, frame: torch.Tensor, context: FrameContext) -> torch.Tensor:
+        check_frame(frame, "sharpen")
+        amount = value_at(self.amount, context.frame_index)
+        blurred = gaussian_blur(frame, value_at(self.sigma, context.frame_index))
+        return (frame + amount * (frame - blurred)).clamp(0, 1)
+
+
+sobel, prewitt, blur, sharpen = Sobel, Prewitt, Blur, Sharpen
+
+__all__ = ["edge_magnitude", "gaussian_blur", "Sobel", "Prewitt", "Blur", "Sharpen",
+           "sobel", "prewitt", "blur", "sharpen"]
