@@ -297,7 +297,7 @@ def test_expression_round_trip(text):
 
 def test_every_function_is_reachable_from_text():
     assert set(FUNCTIONS) == {"layer", "channel", "neuron", "direction", "logit", "probability", "diversity",
-                              "total_variation", "l1", "blur_penalty", "alpha_penalty", "transparent"}
+                              "total_variation", "l1", "blur_penalty", "alpha_penalty", "transparent", "alignment"}
     assert parse_objective("logit(3)").expression() == class_logit(3).expression() == "logit(3)"
     assert parse_objective("probability(3)") == class_probability(3)
 

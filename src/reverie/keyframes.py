@@ -165,13 +165,20 @@ _OPTION_VALUE = re.compile(
     r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)"
 )
 _ENTRY = re.compile(r"\s*(?P<frame>[0-9]+)\s*:")
+_SEPARATOR = re.compile(r"\s*(,|$)")
 _BOOLEANS = {"true": True, "True": True, "false": False, "False": False}
 
 Option = str | int | float | bool
 
 
+def _skip_spaces(text: str, pos: int) -> int:
+    """The position of the first non-space at or after ``pos``: where an error should point."""
+    return len(text) - len(text[pos:].lstrip())
+
+
 def _option_value(entry: str, pos: int) -> tuple[Option, int]:
     """The option value that starts at ``pos`` in ``entry``, and the position just after it."""
+    pos = _skip_spaces(entry, pos)
     match = _OPTION_VALUE.match(entry, pos)
     if not match:
         raise ReverieError(f"expected a value (number, name or quoted text) at position {pos} "
@@ -199,13 +206,14 @@ def _parse_option_entry(entry: str) -> tuple[int, dict[str, Option]]:
     while True:
         key = _OPTION_KEY.match(entry, pos)
         if not key:
-            raise ReverieError(f'expected NAME=VALUE at position {pos} in option keyframe "{entry}"')
+            where = _skip_spaces(entry, pos)
+            raise ReverieError(f'expected NAME=VALUE at position {where} in option keyframe "{entry}"')
         name = key["name"]
         if name in options:
             raise ReverieError(f"option '{name}' given twice at position {key.start('name')} "
                                f'in option keyframe "{entry}"')
         options[name], pos = _option_value(entry, key.end())
-        rest = re.compile(r"\s*(,|$)").match(entry, pos)
+        rest = _SEPARATOR.match(entry, pos)
         if not rest:
             raise ReverieError(f"expected ',' or the end at position {pos} in option keyframe \"{entry}\"")
         pos = rest.end()
@@ -225,8 +233,9 @@ class OptionKeyframes:
 
     Built by :func:`option_keyframes`. An option is absent (the loop's own setting applies) before
     the first key that names it, and keeps its last value after the last key that names it. Between
-    two keys that both name it, a float is interpolated linearly (unless ``mode="step"``); names,
-    whole numbers and flags hold their value until the next key.
+    two keys that both name it, numbers glide linearly when either end is a float (written with a
+    point, ``0.5`` or ``8.0``) unless ``mode="step"``; names, whole numbers and flags hold their value
+    until the next key.
     """
 
     keys: tuple[tuple[int, tuple[tuple[str, Option], ...]], ...]  # (frame, ((name, value), ...)), sorted
@@ -257,9 +266,11 @@ def _option_text(value: Option) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
-        return _format(value)
+        return repr(value)  # keeps "8.0" a float: whether an option glides depends on it
     plain = re.fullmatch(_OPTION_VALUE.pattern, value)
-    return value if plain and plain["name"] is not None and value not in _BOOLEANS else f'"{value}"'
+    if plain and plain["name"] is not None and value not in _BOOLEANS:
+        return value
+    return f"'{value}'" if '"' in value else f'"{value}"'
 
 
 def option_keyframes(entries: Sequence[str], mode: str = "linear",

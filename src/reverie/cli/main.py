@@ -194,6 +194,11 @@ from reverie.cli.visualize import interpolate, visualize  # noqa: E402 - registe
 app.command()(visualize)
 app.command()(interpolate)
 
+from reverie.cli.animate import animate, encode  # noqa: E402
+
+app.command()(animate)
+app.command()(encode)
+
 
 def _version_callback(value: bool) -> None:
     if value:

@@ -157,8 +157,11 @@ def interpolate(
         if gif.suffix.lower() != ".gif":
             raise ReverieError(f"--gif needs a .gif file name, got {gif}")
         check_output_path(gif.with_suffix(".png"))  # folder exists and is writable
-    if not fps > 0:
-        raise ReverieError(f"fps must be positive, got {fps}")
+    from reverie.io.frames import MAX_GIF_FPS
+
+    if not 0 < fps <= MAX_GIF_FPS:  # write_gif's own limit, checked before the frames are rendered
+        raise ReverieError(f"fps must be above 0 and at most {MAX_GIF_FPS} (GIF delays are hundredths of a "
+                           f"second), got {fps:g}")
     base = load_recipe(recipe, InterpolateRecipe)
     changes = _common_changes(base, model=model, weights=weights, normalize=normalize, size=size, steps=steps, lr=lr,
                               optimizer=optimizer, transforms=transforms, decay_power=decay_power, seed=seed)

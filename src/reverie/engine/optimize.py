@@ -10,9 +10,9 @@ import torch
 from torch import nn
 
 from reverie.engine.progress import Progress, ProgressCallback
-from reverie.errors import ReverieError
+from reverie.errors import ReverieError, unknown_name_message
 from reverie.objectives import Objective
-from reverie.optim import make_optimizer
+from reverie.optim import OPTIMIZERS, make_optimizer
 from reverie.randomness import generator as make_generator
 from reverie.recorder import ActivationRecorder
 
@@ -35,6 +35,8 @@ class RenderSettings:
             raise ReverieError(f"steps must be a positive whole number, got {self.steps!r}")
         if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
             raise ReverieError(f"lr must be a positive number, got {self.lr!r}")
+        if self.optimizer not in OPTIMIZERS:  # here, so a recipe's typo is caught before any rendering
+            raise ReverieError(unknown_name_message("optimizer", self.optimizer, OPTIMIZERS))
         if isinstance(self.redirect_steps, bool) or not isinstance(self.redirect_steps, int) or self.redirect_steps < 0:
             raise ReverieError(f"redirect-steps must be zero or a positive whole number, got {self.redirect_steps!r}")
         bad = [t for t in self.thresholds if not (isinstance(t, int) and 1 <= t <= self.steps)]

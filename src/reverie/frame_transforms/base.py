@@ -40,24 +40,30 @@ class FrameContext:
 class Expressible:
     """Writes a frozen dataclass back as expression text, ``NAME(required, keyword=value, ...)``.
 
-    Subclasses set ``NAME`` (the name in the FUNCTIONS table). Fields without a default are
-    written positionally; others only when they differ from their default, as keywords.
+    Subclasses set ``NAME`` (the name in the FUNCTIONS table). Fields without a default are written
+    positionally (as keywords when ``KEYWORDS`` is set); others as keywords when they differ from
+    their default or are listed in ``SHOWN`` (an ``axis`` reads better spelled out).
     """
 
     NAME: ClassVar[str] = ""
+    KEYWORDS: ClassVar[bool] = False
+    SHOWN: ClassVar[tuple[str, ...]] = ()
 
     def expression(self) -> str:
         parts = []
         for item in fields(self):
             value = getattr(self, item.name)
-            if item.default is MISSING:
+            if item.default is MISSING and not self.KEYWORDS:
                 parts.append(value_text(value))
-            elif not _same(value, item.default):
+            elif item.default is MISSING or item.name in self.SHOWN or not _same(value, item.default):
                 parts.append(f"{item.name}={value_text(value)}")
         return f"{self.NAME}({', '.join(parts)})"
 
     def __str__(self) -> str:
-        return self.expression()
+        try:
+            return self.expression()
+        except ReverieError:  # a Python callable parameter has no text; say what it is instead
+            return repr(self)
 
 
 class FrameTransform(Expressible):

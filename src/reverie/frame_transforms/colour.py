@@ -45,6 +45,7 @@ class PixelSort(FrameTransform):
     """
 
     NAME = "pixel_sort"
+    SHOWN = ("axis",)
     axis: int = 1
     threshold: float | Keyframes = 0.25
     reverse: bool = False

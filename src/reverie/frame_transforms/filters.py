@@ -16,9 +16,10 @@ from reverie.errors import ReverieError
 from reverie.frame_transforms.base import FrameContext, FrameTransform, check_flag, check_frame, check_number
 from reverie.keyframes import Keyframes, value_at
 
-# Prewitt weighs the three rows of a 3x3 window equally (Sobel weighs the middle one twice). Divided
-# by 6 so a ramp of slope s answers s, the scale kornia's normalised Sobel uses too.
-_PREWITT_X = torch.tensor([[-1.0, 0.0, 1.0], [-1.0, 0.0, 1.0], [-1.0, 0.0, 1.0]]) / 6
+# Prewitt weighs the three rows of a 3x3 window equally (Sobel weighs the middle one twice). Whole
+# taps so a flat frame sums to exactly 0; the result is divided by 6 afterwards so a ramp of slope s
+# answers s, the scale kornia's normalised Sobel uses too.
+_PREWITT_X = torch.tensor([[-1.0, 0.0, 1.0], [-1.0, 0.0, 1.0], [-1.0, 0.0, 1.0]])
 # The weakest edge map that is stretched to full brightness: one 8-bit level. A flat frame's
 # gradient is zero up to rounding (~1e-17); stretching that to 1 would turn noise into edges.
 _STRETCH_FLOOR = 1 / 255
@@ -32,7 +33,7 @@ def _gradients(image: torch.Tensor, operator: str) -> tuple[torch.Tensor, torch.
     kernel = _PREWITT_X.to(image.device, image.dtype)
     gx = kornia.filters.filter2d(image, kernel[None], border_type="replicate")
     gy = kornia.filters.filter2d(image, kernel.T[None], border_type="replicate")
-    return gx, gy
+    return gx / 6, gy / 6
 
 
 def edge_magnitude(frame: torch.Tensor, operator: str = "sobel", colour: bool = True) -> torch.Tensor:

@@ -70,6 +70,7 @@ class Stretch(FrameTransform):
     """Scale by ``1 + amount`` along one axis only: ``axis=1`` stretches columns (vertical), 0 rows."""
 
     NAME = "stretch"
+    SHOWN = ("axis",)
     amount: Value
     axis: int = 1
 

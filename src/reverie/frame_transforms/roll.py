@@ -38,6 +38,7 @@ class Linear(LineShape):
     """Line j gets ``slope * j + offset``."""
 
     NAME = "linear"
+    KEYWORDS = True
     slope: float | Keyframes
     offset: float | Keyframes = 0
 
@@ -54,6 +55,7 @@ class Sine(LineShape):
     """Line j gets ``amplitude * sin(360 * j / period + phase)``, angles in degrees, period in lines."""
 
     NAME = "sin"
+    KEYWORDS = True
     amplitude: float | Keyframes
     period: float | Keyframes
     phase: float | Keyframes = 0  # degrees; keyframe it to make the wave travel
@@ -75,7 +77,7 @@ Shape = float | Keyframes | LineShape | Callable[[int], float]
 
 def check_shape(owner: str, name: str, shape: object) -> None:
     """Raise unless ``shape`` is a number, Keyframes, a line shape or a callable index -> value."""
-    if isinstance(shape, LineShape) or (callable(shape) and not isinstance(shape, Keyframes)):
+    if isinstance(shape, LineShape) or (callable(shape) and not isinstance(shape, (Keyframes, FrameTransform))):
         return
     if isinstance(shape, bool) or not isinstance(shape, (int, float, Keyframes)):
         raise ReverieError(f"{owner}: {name} must be a number, keys(...), linear(...) or sin(...), got {shape!r}")
@@ -135,6 +137,7 @@ class Roll(FrameTransform):
     """
 
     NAME = "roll"
+    SHOWN = ("axis",)
     axis: int = 1
     shift: Shape = 1
     group: int = 1  # lines in groups of this many share the first line's shift

@@ -25,6 +25,7 @@ class RandomShift(FrameTransform):
     """
 
     NAME = "random_shift"
+    SHOWN = ("axis",)
     axis: int = 1
     low: Shape = -2
     high: Shape = 2

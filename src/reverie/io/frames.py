@@ -109,6 +109,10 @@ class _Batch(Sequence):
         return self.images.shape[0]
 
     def __getitem__(self, index: int) -> torch.Tensor:
+        # Sequence's iteration stops at IndexError; a slice past the end would be empty, not an error.
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"frame {index} is out of range for {len(self)} frames")
+        index %= len(self)
         return self.images[index:index + 1]
 
 
@@ -133,7 +137,7 @@ def write_gif(path: str | os.PathLike, frames: Iterable, fps: float = 8.0, loop:
     second, so 12 fps is stored as 8/100 s (12.5 fps). ``loop``: how many times it plays, 0 = for
     ever, 1 = once (the file stores the repeat count, ``loop - 1``, as browsers read it).
     ``reverse`` plays the frames backwards; ``pingpong`` plays forward then back (2N - 2 frames).
-    Each frame gets its own 256-colour palette (median cut, dithered).
+    Each frame gets its own 256-colour palette (octree, Floyd-Steinberg dithered).
     """
     if not 0 < fps <= MAX_GIF_FPS:
         raise ReverieError(f"GIF fps must be above 0 and at most {MAX_GIF_FPS} (GIF delays are hundredths of "
@@ -169,8 +173,12 @@ def _gif_frame(picture: Image.Image, delay: int) -> bytes:
     Pillow encodes the frame as a one-frame GIF; its palette becomes the frame's local palette. This
     is what lets a long animation stream to disk instead of being held in memory to be saved at once.
     """
+    # Octree palette, then a Floyd-Steinberg remap onto it: on dream frames this has the lowest colour
+    # error at a 4x4-pixel scale of Pillow's quantizers (median cut without dithering mutes the
+    # saturated colours), and it takes milliseconds where median cut takes a tenth of a second.
+    palette = picture.quantize(256, method=Image.Quantize.FASTOCTREE)
     buffer = io.BytesIO()
-    picture.quantize(256, dither=Image.Dither.FLOYDSTEINBERG).save(buffer, format="GIF")
+    picture.quantize(palette=palette, dither=Image.Dither.FLOYDSTEINBERG).save(buffer, format="GIF")
     data = buffer.getvalue()
     packed = data[10]
     position = 13

@@ -7,6 +7,7 @@ from reverie.objectives.base import Objective, Sum
 from reverie.objectives.classes import (ClassLogitObjective, ClassProbabilityObjective, class_logit,
                                         class_probability)
 from reverie.objectives.diversity import DiversityObjective, diversity
+from reverie.objectives.alignment import AlignmentObjective, alignment
 from reverie.objectives.transparency import Transparent, transparent
 from reverie.objectives.regularisers import (IMAGE, L1, AlphaPenalty, BlurPenalty, TotalVariation, alpha_penalty,
                                              blur_penalty, l1, total_variation)
@@ -17,7 +18,7 @@ FUNCTIONS = {
     "layer": layer, "channel": channel, "neuron": neuron, "direction": direction,
     "logit": class_logit, "probability": class_probability, "diversity": diversity,
     "total_variation": total_variation, "l1": l1, "blur_penalty": blur_penalty, "alpha_penalty": alpha_penalty,
-    "transparent": transparent,
+    "transparent": transparent, "alignment": alignment,
 }
 
 
@@ -43,4 +44,5 @@ __all__ = [
     "TotalVariation", "L1", "BlurPenalty", "AlphaPenalty",
     "layer", "channel", "neuron", "direction", "class_logit", "class_probability", "diversity",
     "total_variation", "l1", "blur_penalty", "alpha_penalty", "Transparent", "transparent",
+    "AlignmentObjective", "alignment",
 ]

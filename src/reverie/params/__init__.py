@@ -19,11 +19,12 @@ from reverie.params.cppn import CPPNParam
 from reverie.params.fourier import FourierParam, spectrum_scale
 from reverie.params.noise import noise_image, perlin, perlin1d, perlin2d, perlin3d
 from reverie.params.pixel import PixelParam
-from reverie.params.shared import SharedParam, aligned_fourier
+from reverie.params.shared import EndpointBlend, SharedParam, aligned_fourier, interpolation_fourier
 
 # Parameterizations by the name recipes and the command line use. Each takes
 # (height, width, batch, channels, *, generator, ...options).
-PARAMS = {"pixel": PixelParam, "fft": FourierParam, "cppn": CPPNParam, "aligned": aligned_fourier}
+PARAMS = {"pixel": PixelParam, "fft": FourierParam, "cppn": CPPNParam, "aligned": aligned_fourier,
+          "interpolation": interpolation_fourier}
 
 
 def make_param(name: str, height: int, width: int, batch: int = 1, channels: int = 3,
@@ -47,6 +48,7 @@ def make_param(name: str, height: int, width: int, batch: int = 1, channels: int
 
 __all__ = [
     "ImageParam", "SquashedParam", "PixelParam", "FourierParam", "CPPNParam", "SharedParam", "aligned_fourier",
+    "EndpointBlend", "interpolation_fourier",
     "PARAMS", "make_param", "COLOR_CORRELATION", "to_rgb", "from_rgb", "decorrelate", "squash", "unsquash",
     "spectrum_scale", "composite", "random_background", "perlin", "perlin1d", "perlin2d", "perlin3d", "noise_image",
 ]

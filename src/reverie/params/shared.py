@@ -26,7 +26,8 @@ class SharedParam(SquashedParam):
     """
 
     def __init__(self, base: SquashedParam, shared_scales: Sequence[int] = (2, 4, 8, 16), sd: float = 0.01, *,
-                 generator: torch.Generator, device: torch.device | str | None = None):
+                 generator: torch.Generator, device: torch.device | str | None = None,
+                 common: SquashedParam | None = None):
         if not isinstance(base, SquashedParam):
             raise ReverieError(f"expected a PixelParam or FourierParam to share, got {type(base).__name__}")
         super().__init__(base.height, base.width, base.batch, base.channels)
@@ -34,6 +35,11 @@ class SharedParam(SquashedParam):
         if not shared_scales or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in shared_scales):
             raise ReverieError(f"expected shared_scales as positive integers, got {tuple(shared_scales)!r}")
         self.base = base
+        # An optional full-resolution field shared by every item (a batch-1 param of the same kind):
+        # fine detail that all frames start from and keep unless their objectives pull it apart.
+        if common is not None and (common.batch, common.height, common.width) != (1, base.height, base.width):
+            raise ReverieError("the common field must be a batch-1 param of the same size")
+        self.common = common
         self.decorrelate = base.decorrelate
         self.shared_scales = tuple(shared_scales)
         self.shared = nn.ParameterList([
@@ -45,6 +51,8 @@ class SharedParam(SquashedParam):
     def raw(self) -> torch.Tensor:
         """The per-image raw field plus every shared component, [B, C, H, W]."""
         raw = self.base.raw()  # [B, C, H, W]
+        if self.common is not None:
+            raw = raw + self.common.raw()  # [1, C, H, W] broadcast over the batch
         for shared in self.shared:
             # [1, C, H/k, W/k] -> [1, C, H, W], broadcast over the batch when added
             raw = raw + F.interpolate(shared, size=(self.height, self.width), mode="bilinear", align_corners=False)
@@ -63,4 +71,47 @@ def aligned_fourier(height: int, width: int, batch: int = 1, channels: int = 3, 
     """
     own = FourierParam(height, width, batch, channels, decay_power=decay_power, decorrelate=decorrelate, sd=sd,
                        generator=generator, device=device)
-    return SharedParam(own, shared_scales, sd, generator=generator, device=device)
+    common = FourierParam(height, width, 1, channels, decay_power=decay_power, decorrelate=decorrelate, sd=sd,
+                          generator=generator, device=device)
+    return SharedParam(own, shared_scales, sd, generator=generator, device=device, common=common)
+
+
+class EndpointBlend(SquashedParam):
+    """Frames whose raw fields run linearly from one learned field to another, plus a little of their own.
+
+    Frame i of B has raw field ``(1 - t_i) * first + t_i * last + own_scale * own_i`` with
+    t_i = i / (B - 1): neighbouring frames differ by construction only by a step along the path
+    (and by their own, deliberately slow, corrections — Adam moves every parameter at the same
+    rate, so scaling ``own`` by ``own_scale`` slows it by that factor). This is what makes an
+    interpolation morph rather than flicker between unrelated arrangements.
+    """
+
+    def __init__(self, height: int, width: int, batch: int, channels: int = 3, *, generator: torch.Generator,
+                 own_scale: float = 0.25, device: torch.device | str | None = None, **fourier_options):
+        super().__init__(height, width, batch, channels)
+        self.ends = FourierParam(height, width, 2, channels, generator=generator, device=device, **fourier_options)
+        self.own = FourierParam(height, width, batch, channels, generator=generator, device=device, **fourier_options)
+        self.decorrelate = self.ends.decorrelate
+        self.own_scale = own_scale
+        steps = torch.linspace(0, 1, batch) if batch > 1 else torch.zeros(1)
+        self.register_buffer("t", steps.view(batch, 1, 1, 1).to(device), persistent=False)
+
+    def raw(self) -> torch.Tensor:
+        ends = self.ends.raw()  # [2, C, H, W]
+        path = (1 - self.t) * ends[:1] + self.t * ends[1:]  # [B, C, H, W]
+        return path + self.own_scale * self.own.raw()
+
+
+def interpolation_fourier(height: int, width: int, batch: int = 2, channels: int = 3, *, generator: torch.Generator,
+                          shared_scales: Sequence[int] = (2, 4, 8, 16), decay_power: float = 1.0,
+                          decorrelate: bool = True, sd: float = 0.01,
+                          device: torch.device | str | None = None) -> SharedParam:
+    """Interpolation frames: an EndpointBlend of Fourier fields plus shared low-resolution tensors.
+
+    >>> from reverie.randomness import generator
+    >>> interpolation_fourier(9, 12, batch=4, generator=generator(0, "doc"))().shape
+    torch.Size([4, 3, 9, 12])
+    """
+    blend = EndpointBlend(height, width, batch, channels, generator=generator, device=device,
+                          decay_power=decay_power, decorrelate=decorrelate, sd=sd)
+    return SharedParam(blend, shared_scales, sd, generator=generator, device=device)

@@ -16,7 +16,7 @@ from reverie.expressions import Call, Number, evaluate, parse
 from reverie.imaging import flatten_alpha, grid
 from reverie.io.images import save_image
 from reverie.models import ModelSpec, layer_shapes, load_model, resolve_device
-from reverie.objectives import FUNCTIONS, Objective, parse_objective, transparent
+from reverie.objectives import FUNCTIONS, Objective, alignment, parse_objective, transparent
 from reverie.randomness import generator
 from reverie.recipe import InterpolateRecipe, VisualizeRecipe
 
@@ -87,9 +87,9 @@ def _param(recipe, batch: int, seed_label: object, device: torch.device, aligned
 
     width, height = recipe.size
     channels = 4 if getattr(recipe, "alpha", False) else 3
-    name = "aligned" if aligned else recipe.param
+    name = "interpolation" if aligned else recipe.param
     options = {}
-    if name in ("fft", "aligned"):
+    if name in ("fft", "aligned", "interpolation"):
         options["decay_power"] = recipe.decay_power
     if name in ("fft", "pixel"):
         options["decorrelate"] = recipe.decorrelate
@@ -174,6 +174,11 @@ def interpolate(recipe: InterpolateRecipe, *, model: nn.Module | None = None, de
         t = index / (recipe.frames - 1)
         term = (1 - t) * for_batch(recipe.start, index) + t * for_batch(recipe.end, index)
         objective = term if objective is None else objective + term
+    if recipe.alignment > 0:
+        # Neighbouring frames should agree where their objectives allow, so the sequence morphs.
+        for name in objective.layers:
+            if not name.startswith("@"):
+                objective = objective + recipe.alignment * alignment(name)
     objective.check(layer_shapes(model, objective.layers))
     param = _param(recipe, recipe.frames, "aligned", device, aligned=True)
     rendering = render(model, objective, param, _transforms(recipe.transforms), recipe.settings, recipe.seed, progress)

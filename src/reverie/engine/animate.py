@@ -1,0 +1,89 @@
+"""The animation loop: frame k+1 = dream(transform(frame k)), one frame at a time, resumable exactly."""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from reverie.engine.deepdream import DreamSettings, deep_dream
+from reverie.engine.progress import Progress
+from reverie.errors import ReverieError
+from reverie.frame_transforms import FrameContext, apply_frame_transforms
+from reverie.imaging import check_image
+from reverie.objectives import Objective
+from reverie.randomness import generator, randint
+
+FramePlan = Callable[[int], tuple[Objective, DreamSettings]]
+"""frame_index -> the objective and dream settings of that frame (keyframes may change them)."""
+
+
+@dataclass(frozen=True)
+class FrameProgress(Progress):
+    """A finished frame: ``step`` frames of ``steps`` are done; ``seconds_left`` estimates the rest."""
+
+    frame_index: int = 0                # the frame just finished
+    seconds_left: float | None = None   # from this run's mean time per frame; None before one is timed
+
+
+@dataclass(frozen=True)
+class AnimationFrame:
+    """One dreamed frame, as the loop yields it."""
+
+    frame_index: int
+    image: torch.Tensor   # [1, 3, H, W] in [0, 1], on 8-bit levels (see quantize)
+    score: float          # the objective's value at the frame's last dream step
+
+
+def quantize(image: torch.Tensor) -> torch.Tensor:
+    """``image`` on the 256 levels an 8-bit PNG stores: exactly what reading the saved frame back gives.
+
+    >>> quantize(torch.tensor([0.0, 0.3, 1.0]))
+    tensor([0.0000, 0.2980, 1.0000])
+    """
+    # The same arithmetic as reverie.imaging.to_pil (clamp, *255, round) then from_pil (/255 in float32).
+    return image.clamp(0, 1).mul(255).round().div(255)
+
+
+def dream_frames(model: nn.Module, start: torch.Tensor, plan: FramePlan, transforms: Sequence,
+                 frame_count: int, seed: int = 0, first_index: int = 0,
+                 source: torch.Tensor | None = None) -> Iterator[AnimationFrame]:
+    """Dream frames ``first_index`` .. ``frame_count - 1``, yielding each as soon as it is done.
+
+    ``start``: [1, 3, H, W] in [0, 1]; the source image when ``first_index`` is 0 (frame 0 is its
+    dream, untransformed), else the finished frame ``first_index - 1`` (read back from its file).
+    ``plan(k)`` gives frame k's objective and settings; ``transforms`` are frame transforms
+    ``(frame, FrameContext) -> frame`` applied in order before each dream after the first.
+    All of frame k's randomness comes from ``generator(seed, "frame", k)``, and the only state
+    carried from frame to frame is the previous frame's image, so resuming at any frame from its
+    predecessor's file gives exactly the frames an uninterrupted run gives. Nothing accumulates
+    across frames: memory stays flat however long the animation.
+    """
+    check_image(start, "start frame")
+    if start.shape[0] != 1:
+        raise ReverieError(f"an animation starts from one image, got a batch of {start.shape[0]}")
+    if not 0 <= first_index <= frame_count:
+        raise ReverieError(f"first frame {first_index} is outside the animation's {frame_count} frames")
+    frame = start.detach()
+    for frame_index in range(first_index, frame_count):
+        frame_generator = generator(seed, "frame", frame_index)
+        dream_seed = randint(frame_generator, 0, 2**62)  # drawn first, so transforms cannot shift it
+        if frame_index > 0:
+            context = FrameContext(frame_index, frame_count, frame_generator, source)
+            with torch.no_grad():
+                moved = apply_frame_transforms(transforms, frame, context)
+            if not torch.is_tensor(moved) or moved.shape != frame.shape:
+                shape = list(moved.shape) if torch.is_tensor(moved) else type(moved).__name__
+                raise ReverieError(f"frame transforms must keep the frame's shape {list(frame.shape)}, "
+                                   f"got {shape} at frame {frame_index}")
+            frame = moved.clamp(0, 1)
+        objective, settings = plan(frame_index)
+        last_score = [float("nan")]
+        frame = deep_dream(model, objective, frame, settings, dream_seed,
+                           progress=lambda event: last_score.__setitem__(0, event.score))
+        # Continue from the frame as its 8-bit PNG stores it, not the float result: a resumed run can
+        # only read the PNG back, so an uninterrupted run must carry the same quantized image for the
+        # two to produce identical frames (the difference is at most half a level per frame anyway).
+        frame = quantize(frame.detach())
+        yield AnimationFrame(frame_index, frame, last_score[0])

@@ -1,0 +1,237 @@
+"""The animate pipeline: recipe -> model, objectives, transforms, start frame -> frame loop -> frame files.
+
+A folder holds one animation: ``recipe.json`` and ``frame-00000.png``, ``frame-00001.png`` ...,
+each frame written atomically as soon as it is dreamed and carrying the recipe and its frame index.
+Resuming reads the last finished frame back and continues; the frames come out exactly as an
+uninterrupted run's (see :func:`reverie.engine.animate.dream_frames`).
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from reverie.engine.animate import FrameProgress, dream_frames
+from reverie.engine.deepdream import DreamSettings
+from reverie.engine.progress import ProgressCallback
+from reverie.errors import ReverieError
+from reverie.expressions import quote_name
+from reverie.frame_transforms import parse_frame_transforms
+from reverie.imaging import check_image
+from reverie.io.frames import FrameFolder, finished_frames, frame_path, write_text_atomically
+from reverie.io.images import read_image, save_image
+from reverie.keyframes import option_keyframes
+from reverie.models import ModelSpec, layer_shapes, load_model, min_input_side, resolve_device
+from reverie.objectives import Objective, parse_objective
+from reverie.pipelines.dream import build_objective, load_source
+from reverie.recipe import AnimateRecipe
+
+RECIPE_FILE = "recipe.json"
+# Dream options a keyframe may change; layer/channel/objective change the objective.
+SETTING_OPTIONS = ("octaves", "octave_scale", "steps", "step_size", "jitter")
+KEYFRAME_OPTIONS = ("layer", "channel", "objective", *SETTING_OPTIONS)
+# Fields that do not change any frame's pixels, so a resume may differ in them.
+_NOT_IN_PIXELS = ("fps", "version", "frame_index")
+
+
+@dataclass(frozen=True)
+class Animation:
+    """A folder of finished frames and the recipe that made them."""
+
+    folder: Path
+    recipe: AnimateRecipe
+    first_index: int      # the frame this run started at (0, or where a resumed run picked up)
+
+    def frames(self) -> FrameFolder:
+        """The frames on disk, read one at a time when indexed: [1, 3, H, W] in [0, 1]."""
+        return FrameFolder(self.folder)
+
+
+class FramePlan:
+    """Each frame's objective and dream settings: the recipe's, overridden by its keyframes.
+
+    Objectives are parsed, and checked against the model, once per distinct expression.
+    """
+
+    def __init__(self, recipe: AnimateRecipe, model: nn.Module):
+        self.model = model
+        self.base = build_objective(recipe.objective, recipe.model, model)
+        self.settings = recipe.settings
+        self.keyframes = option_keyframes(recipe.keyframes, allowed=KEYFRAME_OPTIONS)
+        self._objectives: dict[str, tuple[Objective, int]] = {}
+
+    def keyframe_texts(self) -> tuple[str, ...]:
+        return tuple(self.keyframes.texts())
+
+    def __call__(self, frame_index: int) -> tuple[Objective, DreamSettings]:
+        overrides = self.keyframes(frame_index)
+        where = f"keyframe options at frame {frame_index}"
+        objective, smallest = self._objective(self._objective_text(overrides, where), where)
+        changes = {}
+        for name in SETTING_OPTIONS:
+            if name in overrides:
+                value = overrides[name]
+                if isinstance(getattr(self.settings, name), int) and isinstance(value, float) and value.is_integer():
+                    value = int(value)
+                changes[name] = value
+        settings = replace(self.settings, **changes) if changes else self.settings
+        if smallest > settings.min_octave_size:
+            settings = replace(settings, min_octave_size=smallest)
+        return objective, settings
+
+    def _objective_text(self, overrides: dict, where: str) -> str:
+        if "objective" in overrides:
+            if "layer" in overrides or "channel" in overrides:
+                raise ReverieError(f"{where}: give objective= or layer=/channel=, not both")
+            return str(overrides["objective"])
+        layer_name = overrides.get("layer")
+        if "channel" in overrides:
+            if layer_name is None:
+                if len(self.base.layers) != 1:
+                    raise ReverieError(f"{where}: channel={overrides['channel']} needs a layer (add layer=NAME)")
+                layer_name = self.base.layers[0]
+            channel = overrides["channel"]
+            if isinstance(channel, float) and channel.is_integer():
+                channel = int(channel)
+            return f"channel({quote_name(str(layer_name))}, {channel})"
+        if layer_name is not None:
+            return f"layer({quote_name(str(layer_name))})"
+        return ""
+
+    def _objective(self, text: str, where: str) -> tuple[Objective, int]:
+        if text not in self._objectives:
+            objective = parse_objective(text) if text else self.base
+            try:
+                objective.check(layer_shapes(self.model, objective.layers))
+            except ReverieError as error:
+                raise ReverieError(f"{where}: {error}") from None
+            self._objectives[text] = (objective, min_input_side(self.model, objective.layers))
+        return self._objectives[text]
+
+
+def animate(recipe: AnimateRecipe, output_dir: str | os.PathLike, *, progress: ProgressCallback | None = None,
+            resume: bool = False, model: nn.Module | None = None, image: torch.Tensor | None = None,
+            device: str | torch.device = "auto", recipe_folder: str | os.PathLike | None = None) -> Animation:
+    """Dream the animation ``recipe`` describes into ``output_dir``, frame by frame.
+
+    Each frame is saved (``frame-00042.png``, atomically) as soon as it is dreamed, so an
+    interruption loses at most the frame in progress. ``resume=True`` continues from the last
+    finished frame in ``output_dir``; its ``recipe.json`` must describe the same frames (only
+    ``fps`` may differ). Without ``resume``, a folder that already holds an animation is refused.
+    ``progress`` is called with a :class:`FrameProgress` after each frame is on disk.
+    ``model``/``image`` override the recipe's (for library callers); ``recipe_folder`` is where a
+    relative input path is also looked for (see :func:`reverie.pipelines.dream.locate_source`).
+    """
+    folder = Path(output_dir)
+    stored = _check_folder(folder, resume)
+
+    # Inputs first, each mistake a ReverieError, before any long work or any file is written.
+    device = resolve_device(device)
+    if image is None:
+        image, digest = load_source(recipe, check_hash=False, recipe_folder=recipe_folder)
+        recipe = replace(recipe, source_sha256=digest)
+    check_image(image)
+    if image.shape[0] != 1:
+        raise ReverieError(f"an animation starts from one image, got a batch of {image.shape[0]}")
+    if model is None:
+        model = load_model(ModelSpec(recipe.model, recipe.weights, recipe.normalize), device)
+    else:
+        model.eval()
+    parameter = next(iter(model.parameters()), None)
+    model_device = parameter.device if parameter is not None else device
+    transforms = parse_frame_transforms(list(recipe.transforms))
+    plan = FramePlan(recipe, model)
+    recipe = replace(recipe, objective=plan.base.expression(), transforms=tuple(t.expression() for t in transforms),
+                     keyframes=plan.keyframe_texts(), frame_index=None,
+                     size=recipe.size or (image.shape[-1], image.shape[-2]))
+    for frame_index in range(recipe.frames):  # every frame's options are valid before frame 0 is dreamed
+        plan(frame_index)
+
+    if stored is not None:
+        _check_same_frames(stored, recipe, folder)
+        recipe = replace(recipe, fps=stored.fps)
+    else:
+        _write_recipe(folder, recipe)
+    for stale in folder.glob(".frame-*.tmp"):  # left by a run killed while writing a frame
+        stale.unlink(missing_ok=True)
+
+    first_index = min(finished_frames(folder), recipe.frames)
+    start = image if first_index == 0 else read_image(frame_path(folder, first_index - 1))
+    if start.shape[-2:] != image.shape[-2:]:
+        raise ReverieError(f"frame {first_index - 1} in {folder} is {start.shape[-1]}x{start.shape[-2]}, "
+                           f"not the animation's {image.shape[-1]}x{image.shape[-2]}")
+    source = image.to(model_device)
+    frames = dream_frames(model, start.to(model_device), plan, transforms, recipe.frames, recipe.seed,
+                          first_index, source)
+    began, done = time.monotonic(), 0
+    for frame in frames:
+        save_image(frame_path(folder, frame.frame_index), frame.image,
+                   replace(recipe, frame_index=frame.frame_index).to_json())
+        done += 1
+        if progress is not None:
+            left = recipe.frames - frame.frame_index - 1
+            seconds_left = (time.monotonic() - began) / done * left
+            progress(FrameProgress(f"frame {frame.frame_index + 1}/{recipe.frames}", frame.frame_index + 1,
+                                   recipe.frames, frame.frame_index + 1, recipe.frames, frame.score,
+                                   lambda image=frame.image: image.cpu().clone(), frame.frame_index, seconds_left))
+    return Animation(folder, recipe, first_index)
+
+
+def read_folder_recipe(folder: str | os.PathLike) -> AnimateRecipe | None:
+    """The recipe an animation folder was made with, or None if it has none."""
+    path = Path(folder) / RECIPE_FILE
+    if not path.is_file():
+        return None
+    try:
+        return AnimateRecipe.from_json(path.read_text(encoding="utf-8"))
+    except ReverieError as error:
+        raise ReverieError(f"{path}: {error}") from None
+
+
+def _check_folder(folder: Path, resume: bool) -> AnimateRecipe | None:
+    """The recipe of the animation already in ``folder`` (when resuming), after checking it may be used."""
+    if folder.exists() and not folder.is_dir():
+        raise ReverieError(f"output folder is a file: {folder}")
+    stored = read_folder_recipe(folder)
+    has_frames = folder.is_dir() and any(folder.glob("frame-*.png"))
+    if not resume:
+        if stored is not None or has_frames:
+            raise ReverieError(f"{folder} already holds an animation; pass --resume to continue it, "
+                               "or choose another output folder")
+        return None
+    if stored is None and has_frames:
+        raise ReverieError(f"{folder} holds frames but no {RECIPE_FILE} to resume from")
+    return stored
+
+
+def _check_same_frames(stored: AnimateRecipe, given: AnimateRecipe, folder: Path) -> None:
+    """Refuse to resume with options that would make different frames than those on disk."""
+    differences = [item.name for item in fields(AnimateRecipe) if item.name not in _NOT_IN_PIXELS
+                   and getattr(stored, item.name) != getattr(given, item.name)]
+    if not differences:
+        return
+    name = differences[0]
+    if name == "source_sha256":
+        raise ReverieError(f"the input {given.source} differs from the file {folder / RECIPE_FILE} was made from; "
+                           "pass the original image or start a new folder")
+    was, now = getattr(stored, name), getattr(given, name)
+    if name == "settings":
+        name = next(item.name for item in fields(DreamSettings) if getattr(was, item.name) != getattr(now, item.name))
+        was, now = getattr(was, name), getattr(now, name)
+    more = f" (and {len(differences) - 1} more)" if len(differences) > 1 else ""
+    raise ReverieError(f"cannot resume {folder}: {name.replace('_', '-')} is {_shown(now)} but the frames there "
+                       f"were made with {_shown(was)}{more}; give the same options, or start a new folder")
+
+
+def _shown(value: object) -> str:
+    return json.dumps(list(value) if isinstance(value, tuple) else value)
+
+
+def _write_recipe(folder: Path, recipe: AnimateRecipe) -> None:
+    text = json.dumps(json.loads(recipe.to_json()), indent=2, sort_keys=True) + "\n"
+    write_text_atomically(folder / RECIPE_FILE, text)
