@@ -189,7 +189,7 @@ def test_keyframe_mistakes_are_reported_before_any_frame(tiny_cnn, tmp_path):
         animate(tiny_recipe(keyframes=("2: step=5",)), tmp_path / "a", model=tiny_cnn)
     with pytest.raises(ReverieError, match="keyframe options at frame 4: .*unknown layer 'features.relu9'"):
         animate(tiny_recipe(keyframes=("4: layer=features.relu9",)), tmp_path / "b", model=tiny_cnn)
-    with pytest.raises(ReverieError, match="steps must be a positive whole number"):
+    with pytest.raises(ReverieError, match="keyframe options at frame 3: steps must be a positive whole number"):
         animate(tiny_recipe(keyframes=("3: steps=0",)), tmp_path / "c", model=tiny_cnn)
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists() and not (tmp_path / "c").exists()
 
@@ -236,7 +236,7 @@ def test_the_command_refuses_to_resume_with_different_options(tmp_path, reverie_
                           "were made with 0") and err.count("\n") == 1
     code, _, err = reverie_cli("animate", "-o", tmp_path / "out", "--resume", "--quiet")  # the folder's own recipe
     assert code == 0, err
-    assert "wrote 2 frames" in err
+    assert err == f"all 2 frames in {tmp_path / 'out'} were already finished\n"
 
 
 def test_a_bad_transform_is_one_line_and_writes_nothing(tmp_path, reverie_cli):

@@ -45,6 +45,15 @@ class DreamRecipe(_Recipe):
     objective: str = ""               # expression text, e.g. "layer(blocks.6) + layer(blocks.9)"
     settings: DreamSettings = field(default_factory=DreamSettings)
     seed: int = 0
+    text: str = ""                    # CLIP prompt to steer toward; "" for none
+    text_weight: float = 1.0          # weight of the CLIP term when added to the objective
+    clip_model: str = "ViT-B-32"      # open_clip architecture name
+    clip_weights: str | None = None   # open_clip checkpoint file, or a pretrained tag in the HF cache
+    cutouts: int = 32                 # CLIP cutouts per step
+    mask: str | None = None           # image file confining the dream (alpha, else luminance); path as given
+    mask_sha256: str | None = None    # of the mask file's bytes, to notice a changed mask on replay
+    blend: str = ""                   # "a | b | c": objectives dreamed side by side along blend_ramp
+    blend_ramp: str = "horizontal"    # horizontal | vertical | radial
     kind: str = "dream"
     version: str = __version__
 
@@ -54,6 +63,8 @@ class DreamRecipe(_Recipe):
                                           and self.size[0] * self.size[1] <= 16384 * 16384):
             raise ReverieError(f"recipe field 'size' must be a positive [width, height] of at most "
                                f"16384x16384 pixels, got {list(self.size)}")
+        _check_text(self)
+        _check_blend(self)
 
 
 @dataclass(frozen=True)
@@ -76,6 +87,13 @@ class VisualizeRecipe(_Recipe):
     transforms: str = "standard"      # standard | none
     settings: RenderSettings = field(default_factory=RenderSettings)
     seed: int = 0
+    text: str = ""                    # CLIP prompt to steer toward; "" for none
+    text_weight: float = 1.0          # weight of the CLIP term when added to the objective
+    clip_model: str = "ViT-B-32"      # open_clip architecture name
+    clip_weights: str | None = None   # open_clip checkpoint file, or a pretrained tag in the HF cache
+    cutouts: int = 32                 # CLIP cutouts per step
+    blend: str = ""                   # "a | b | c": objectives painted side by side along blend_ramp
+    blend_ramp: str = "horizontal"    # horizontal | vertical | radial
     kind: str = "visualize"
     version: str = __version__
 
@@ -87,6 +105,8 @@ class VisualizeRecipe(_Recipe):
         if len(self.channels) > MAX_CHANNELS or any(channel < 0 for channel in self.channels):
             raise ReverieError(f"visualize channels must be at most {MAX_CHANNELS} indices of 0 or more, "
                                f"got {len(self.channels)} starting {list(self.channels[:3])}")
+        _check_text(self)
+        _check_blend(self)
 
 
 @dataclass(frozen=True)
@@ -172,6 +192,27 @@ def _check_optimised_size(size: tuple[int, int], what: str) -> None:
                            f"got {list(size)}")
 
 
+def _check_text(recipe) -> None:
+    """The CLIP fields of a dream or visualize recipe (which may come from a stranger's image)."""
+    if len(recipe.text) > 1000:
+        raise ReverieError(f"text must be at most 1000 characters, got {len(recipe.text)}")
+    _check_count(recipe.cutouts, "cutouts", 1, 256)
+    if not math.isfinite(recipe.text_weight):
+        raise ReverieError(f"text-weight must be a finite number, got {recipe.text_weight!r}")
+
+
+def _check_blend(recipe) -> None:
+    """The blend fields of a dream or visualize recipe: known ramp, bounded text."""
+    from reverie.masks import RAMPS
+
+    if len(recipe.blend) > 10_000:
+        raise ReverieError(f"blend must be at most 10000 characters, got {len(recipe.blend)}")
+    if recipe.blend_ramp not in RAMPS:
+        raise ReverieError(f"blend ramp must be one of {', '.join(RAMPS)}, got {recipe.blend_ramp!r}")
+    if recipe.blend.strip() and recipe.objective.strip():
+        raise ReverieError("a recipe has an objective or a blend, not both")
+
+
 def _check_count(value: int, name: str, low: int, high: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ReverieError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
@@ -239,8 +280,8 @@ def _convert(value: Any, hint: Any, where: str) -> Any:
 
 # A video frame starts from its source frame plus most of the previous frame's dream detail, moved
 # along the optical flow, so like an animation frame it needs far less dreaming than a still: the
-# detail settles at about steps / (1 - blend) steps' worth (here 20, a still's), and the first frame
-# takes that many at once. Measured on EfficientNet-Lite0 at 320x240 (a panned photo, 12 fps): 2
+# detail settles at the strength of about steps / (1 - blend) / 2 steps from scratch (here 10), and
+# the first frame takes that many at once. Measured on EfficientNet-Lite0 at 320x240 (a panned photo, 12 fps): 2
 # octaves x 4 steps at blend 0.8 gave the least flicker of 2x4/2x6 at blends 0.5-0.85, as strong a
 # dream as 2x6 at 0.7, in two thirds of the time; lower blends flicker more, higher ones smear.
 VIDEO_SETTINGS = DreamSettings(octaves=2, octave_scale=1.4, steps=4, step_size=0.01, jitter=16)
@@ -286,3 +327,125 @@ class VideoRecipe(_Recipe):
 
 
 RECIPES["video"] = VideoRecipe
+
+
+# Caricature and style transfer render a whole image per output, like a visualization, so their
+# sizes share visualize's cap. Their images are named by source text as a dream's is.
+CARICATURE_SETTINGS = RenderSettings(steps=256)
+STYLE_SETTINGS = RenderSettings(steps=200, redirect_steps=0)  # starts from the photo: no dead ReLUs to revive
+MAX_RECIPE_LAYERS = 64
+
+
+def _check_layers(layers: tuple[str, ...], what: str, low: int = 1) -> None:
+    if not low <= len(layers) <= MAX_RECIPE_LAYERS or not all(isinstance(name, str) and name for name in layers):
+        raise ReverieError(f"{what} must be {low} to {MAX_RECIPE_LAYERS} layer names, got {list(layers)[:4]}")
+
+
+@dataclass(frozen=True)
+class CaricatureRecipe(_Recipe):
+    """A feature-inversion caricature of a photo at one or more layers (one image per layer)."""
+
+    KIND: ClassVar[str] = "caricature"
+    source: str = "sample:chelsea"    # "sample:NAME" or an image file path
+    source_sha256: str | None = None  # of the input file's bytes, to notice a changed input on replay
+    model: str = "efficientnet-lite0"
+    weights: str | None = None
+    normalize: str = "none"
+    layers: tuple[str, ...] = ("blocks.8",)  # one image per layer, early to late
+    power: float = 1.0                # exponent of the cosine-similarity weight
+    size: tuple[int, int] | None = None  # (width, height); None: the photo's aspect, long side 224
+    decay_power: float = 1.0
+    transforms: str = "standard"
+    settings: RenderSettings = field(default_factory=lambda: CARICATURE_SETTINGS)
+    seed: int = 0
+    kind: str = "caricature"
+    version: str = __version__
+
+    def __post_init__(self):
+        if self.size is not None:
+            _check_optimised_size(self.size, "caricature")
+        _check_layers(self.layers, "caricature layers")
+        if not 0 <= self.power <= 8:
+            raise ReverieError(f"caricature power must be a number from 0 to 8, got {self.power!r}")
+        if not 0 <= self.decay_power <= 8:
+            raise ReverieError(f"decay-power must be a number from 0 to 8, got {self.decay_power!r}")
+
+
+@dataclass(frozen=True)
+class StyleRecipe(_Recipe):
+    """Style transfer: the style image's Gram matrices at ``style_layers`` plus the content photo's
+    activations at ``content_layers``, optimised in the decorrelated Fourier parameterization."""
+
+    KIND: ClassVar[str] = "style"
+    content: str = "sample:chelsea"   # "sample:NAME" or an image file path
+    content_sha256: str | None = None
+    style: str = "sample:coffee"      # "sample:NAME" or an image file path
+    style_sha256: str | None = None
+    model: str = "efficientnet-lite0"
+    weights: str | None = None
+    normalize: str = "none"
+    content_layers: tuple[str, ...] = ("blocks.9",)
+    style_layers: tuple[str, ...] = ("stem", "blocks.1", "blocks.3", "blocks.5", "blocks.8")
+    style_weight: float = 1.0
+    content_weight: float = 1.0
+    init: str = "content"             # content | noise: where the image starts
+    size: tuple[int, int] | None = None  # (width, height); None: the content's aspect, long side 256
+    style_scale: float = 1.0          # the style image's long side, relative to the output's
+    decay_power: float = 1.0
+    transforms: str = "none"
+    settings: RenderSettings = field(default_factory=lambda: STYLE_SETTINGS)
+    seed: int = 0
+    kind: str = "style"
+    version: str = __version__
+
+    def __post_init__(self):
+        if self.size is not None:
+            _check_optimised_size(self.size, "style")
+        _check_layers(self.content_layers, "content layers", low=0)
+        _check_layers(self.style_layers, "style layers")
+        for name in ("style_weight", "content_weight"):
+            if not 0 <= getattr(self, name) <= 1e6:
+                raise ReverieError(f"{name.replace('_', '-')} must be a number from 0 to 1e6, got {getattr(self, name)!r}")
+        if self.init not in ("content", "noise"):
+            raise ReverieError(f"init must be 'content' or 'noise', got {self.init!r}")
+        if not 0.1 <= self.style_scale <= 4:
+            raise ReverieError(f"style-scale must be a number from 0.1 to 4, got {self.style_scale!r}")
+        if not 0 <= self.decay_power <= 8:
+            raise ReverieError(f"decay-power must be a number from 0 to 8, got {self.decay_power!r}")
+
+
+RECIPES["caricature"] = CaricatureRecipe
+RECIPES["style"] = StyleRecipe
+
+
+@dataclass(frozen=True)
+class TextureRecipe(_Recipe):
+    """Everything needed to replay a mesh texture: a UV texture optimised so that renders of the
+    textured mesh from random viewpoints maximise an objective."""
+
+    KIND: ClassVar[str] = "texture"
+    mesh: str = ""                    # the mesh file path (OBJ or anything trimesh reads), with UVs
+    mesh_sha256: str | None = None    # of the mesh file's bytes, to notice a changed mesh on replay
+    model: str = "efficientnet-lite0"
+    weights: str | None = None
+    normalize: str = "none"
+    objective: str = "channel(blocks.6, 12)"  # bold, large-scale stripes on EfficientNet-Lite0 (chosen by looking)
+    size: tuple[int, int] = (256, 256)  # (width, height) of the texture
+    render_size: int = 160            # side in px of each rendered view the model sees
+    views: int = 2                    # random viewpoints rendered (as one batch) per step
+    decay_power: float = 1.0          # the texture's FFT spectrum decay
+    transforms: str = "standard"      # robustness transforms on each view: standard | none
+    settings: RenderSettings = field(default_factory=lambda: RenderSettings(steps=256))
+    seed: int = 0
+    kind: str = "texture"
+    version: str = __version__
+
+    def __post_init__(self):
+        _check_optimised_size(self.size, "texture")
+        _check_count(self.render_size, "render_size", 16, 1024)
+        _check_count(self.views, "views", 1, MAX_BATCH)
+        if not self.decay_power >= 0:
+            raise ReverieError(f"decay_power must be zero or positive, got {self.decay_power!r}")
+
+
+RECIPES["texture"] = TextureRecipe

@@ -11,6 +11,8 @@ import typer
 from rich.console import Console
 
 from reverie.cli.common import parse_size, refuse_code_models
+from reverie.cli.visualize import (ClipModelOption, ClipWeightsOption, CutoutsOption, TextOption,
+                                   TextWeightOption, text_changes)
 from reverie.errors import ReverieError
 from reverie.version import __version__
 
@@ -82,8 +84,13 @@ def dream(
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     recipe: Annotated[Optional[Path], typer.Option(help="Replay the recipe in a Reverie image or .json file; other flags override it.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    mask: Annotated[Optional[str], typer.Option(help="Dream only inside this mask: an image's alpha channel, else its luminance (black = untouched).")] = None,
+    blend: Annotated[Optional[str], typer.Option(help='Objectives side by side, e.g. "channel(blocks.9, 3) | channel(blocks.9, 9)".')] = None,
+    blend_ramp: Annotated[Optional[str], typer.Option(help="How --blend's objectives are laid out: horizontal, vertical or radial. [default: horizontal]", show_default=False)] = None,
+    text: TextOption = None, text_weight: TextWeightOption = None, clip_model: ClipModelOption = None,
+    clip_weights: ClipWeightsOption = None, cutouts: CutoutsOption = None,
 ) -> None:
-    """DeepDream a photo (or noise) toward a layer, channels, or an objective expression."""
+    """DeepDream a photo (or noise) toward a layer, channels, an objective expression, or a text prompt."""
     from reverie.engine.deepdream import DreamSettings
     from reverie.imaging import SAMPLES
     from reverie.io.images import check_output_path, read_recipe_text
@@ -104,6 +111,10 @@ def dream(
         raise ReverieError(unknown_name_message("sample", sample_name, SAMPLES))
     if objective is not None and (layer or channel):
         raise ReverieError("give either --objective or --layer/--channel, not both")
+    if blend is not None and (objective is not None or layer or channel):
+        raise ReverieError("--blend names its own objectives; give --blend or --objective/--layer/--channel, not both")
+    if blend_ramp is not None and blend is None and not base.blend:
+        raise ReverieError("--blend-ramp needs --blend")
     if channel and not layer and not all(":" in c for c in channel):
         raise ReverieError("--channel needs a --layer (or write --channel LAYER:INDEX)")
 
@@ -122,15 +133,23 @@ def dream(
         if normalize is not None:
             changes["normalize"] = normalize
     if objective is not None:
-        changes["objective"] = objective
+        changes.update(objective=objective, blend="")
     elif layer or channel:
-        changes["objective"] = _objective_from_flags(layer or [], channel or [])
+        changes.update(objective=_objective_from_flags(layer or [], channel or []), blend="")
+    elif blend is not None:
+        changes.update(objective="", blend=blend)
     elif model is not None and not recipe:
         changes["objective"] = ""
     if size is not None:
         changes["size"] = parse_size(size)
     if seed is not None:
         changes["seed"] = seed
+    if blend_ramp is not None:
+        changes["blend_ramp"] = blend_ramp
+    if mask is not None:
+        changes.update(mask=mask, mask_sha256=None)
+    changes.update(text_changes(base, text=text, text_weight=text_weight, clip_model=clip_model,
+                                clip_weights=clip_weights, cutouts=cutouts))
     final = replace(base, **changes, version=__version__)
     if not isinstance(final.settings, DreamSettings):
         raise ReverieError("recipe settings are invalid")
@@ -147,7 +166,8 @@ def dream(
             result = run(final, device=device, progress=callback, check_hash=recipe is not None,
                           recipe_folder=recipe_folder)
     saved = result.save(output)
-    stderr.print(f"wrote {saved} ({result.image.shape[-1]}x{result.image.shape[-2]}, objective {result.recipe.objective})")
+    target = f"blend {result.recipe.blend}" if result.recipe.blend else f"objective {result.recipe.objective}"
+    stderr.print(f"wrote {saved} ({result.image.shape[-1]}x{result.image.shape[-2]}, {target})")
 
 
 @app.command()
@@ -198,6 +218,19 @@ from reverie.cli.animate import animate, encode  # noqa: E402
 
 app.command()(animate)
 app.command()(encode)
+
+from reverie.cli.recipes import caricature, style  # noqa: E402
+
+app.command()(caricature)
+app.command()(style)
+
+from reverie.cli.texture import texture  # noqa: E402
+
+app.command()(texture)
+
+from reverie.cli.video import dream_video  # noqa: E402
+
+app.command("dream-video")(dream_video)
 
 
 def _version_callback(value: bool) -> None:

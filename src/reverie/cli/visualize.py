@@ -29,6 +29,22 @@ RecipeOption = Annotated[Optional[Path], typer.Option(help="Replay the recipe in
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 
 
+TextOption = Annotated[Optional[str], typer.Option("--text", help='Steer toward a text prompt with CLIP, e.g. "a watercolour of a lighthouse" (needs the clip extra).', show_default=False)]
+TextWeightOption = Annotated[Optional[float], typer.Option(help="Weight of the CLIP term when combined with an objective. [default: 1]", show_default=False)]
+ClipModelOption = Annotated[Optional[str], typer.Option(help="open_clip architecture for --text. [default: ViT-B-32]", show_default=False)]
+ClipWeightsOption = Annotated[Optional[str], typer.Option(help="open_clip checkpoint file, or a pretrained tag already in the Hugging Face cache.")]
+CutoutsOption = Annotated[Optional[int], typer.Option(help="CLIP cutouts per step (more: steadier, slower). [default: 32]", show_default=False)]
+
+
+def text_changes(base, *, text, text_weight, clip_model, clip_weights, cutouts) -> dict:
+    """Recipe changes for the CLIP flags; CLIP settings without a prompt are a mistake worth saying."""
+    changes = {k: v for k, v in dict(text=text, text_weight=text_weight, clip_model=clip_model,
+                                     clip_weights=clip_weights, cutouts=cutouts).items() if v is not None}
+    if not changes.get("text", base.text) and len(changes) > ("text" in changes):
+        raise ReverieError("--text-weight, --clip-model, --clip-weights and --cutouts need --text PROMPT")
+    return changes
+
+
 def _common_changes(base, *, model, weights, normalize, size, steps, lr, optimizer, transforms, decay_power, seed,
                     param_name: str | None = None) -> dict:
     refuse_code_models(model, base.model)
@@ -82,8 +98,12 @@ def visualize(
     size: SizeOption = None, steps: StepsOption = None, lr: LrOption = None, optimizer: OptimizerOption = None,
     transforms: TransformsOption = None, decay_power: DecayOption = None, seed: SeedOption = None,
     device: DeviceOption = "auto", recipe: RecipeOption = None, quiet: QuietOption = False,
+    text: TextOption = None, text_weight: TextWeightOption = None, clip_model: ClipModelOption = None,
+    clip_weights: ClipWeightsOption = None, cutouts: CutoutsOption = None,
+    blend: Annotated[Optional[str], typer.Option(help='Objectives side by side, e.g. "channel(blocks.9, 3) | channel(blocks.9, 9)".')] = None,
+    blend_ramp: Annotated[Optional[str], typer.Option(help="How --blend's objectives are laid out: horizontal, vertical or radial. [default: horizontal]", show_default=False)] = None,
 ) -> None:
-    """Feature visualization: an image that maximises a channel, neuron, layer or objective expression."""
+    """Feature visualization: an image that maximises a channel, neuron, layer, objective expression or text prompt."""
     from reverie.expressions import quote_name
     from reverie.io.images import check_output_path
     from reverie.pipelines.visualize import visualize as run_visualize
@@ -108,6 +128,18 @@ def visualize(
         changes["batch"] = batch
     if alpha:
         changes["alpha"] = True
+    if blend is not None and (objective is not None or layer is not None or channel is not None
+                              or channels is not None or diversity is not None):
+        raise ReverieError("--blend names its own objectives; give --blend or "
+                           "--objective/--layer/--channel/--channels/--diversity, not both")
+    if blend_ramp is not None and blend is None and not base.blend:
+        raise ReverieError("--blend-ramp needs --blend")
+    if blend_ramp is not None:
+        changes["blend_ramp"] = blend_ramp
+    if blend is not None:
+        changes.update(layer="", channels=(), objective="", blend=blend)
+    elif objective is not None or layer is not None or channel is not None or channels is not None:
+        changes["blend"] = ""  # flags that name an objective replace a replayed recipe's blend
     extra = objective
     if channels is not None:
         changes.update(layer=layer or base.layer, channels=parse_channels(channels), objective=extra or "")
@@ -125,6 +157,8 @@ def visualize(
         current = changes.get("objective", base.objective)
         changes["objective"] = f"{current} + {diversity:g}*diversity({quote_name(target)})" if current else \
             f"{diversity:g}*diversity({quote_name(target)})"
+    changes.update(text_changes(base, text=text, text_weight=text_weight, clip_model=clip_model,
+                                clip_weights=clip_weights, cutouts=cutouts))
     final = replace(base, **changes)
     if final.batch > 1 and final.channels:
         raise ReverieError("--batch applies to one objective; with --channels each channel gets one image")

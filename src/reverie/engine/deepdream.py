@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -10,6 +11,7 @@ from torch import nn
 from reverie.engine.progress import Progress, ProgressCallback
 from reverie.errors import ReverieError
 from reverie.imaging import check_image, resize
+from reverie.masks import check_mask, fit_mask
 from reverie.objectives import Objective
 from reverie.randomness import generator as make_generator
 from reverie.randomness import randint
@@ -118,17 +120,54 @@ class DreamGradient:
         return gradient, float(score.detach())
 
 
-def deep_dream(model: nn.Module, objective: Objective, image: torch.Tensor,
+def _masked_step(gradients_of: list[DreamGradient], masks: torch.Tensor, image: torch.Tensor,
+                 step_size: float) -> tuple[torch.Tensor, float]:
+    """One step's update when objective i dreams only where mask i is on (``masks`` [N, 1, H, W]).
+
+    update = step_size * sum_i mask_i * gradient_i / (mean |gradient_i| inside mask_i): each
+    objective moves its own region by ``step_size`` per step on average, whatever its gradient's
+    scale, and a pixel where every mask is 0 gets an update of exactly 0.
+    """
+    update = torch.zeros_like(image)
+    total = 0.0
+    for gradient_of, mask in zip(gradients_of, masks):
+        mask = mask[None]  # [1, H, W] -> [1, 1, H, W], broadcast over the channels
+        gradient, score = gradient_of(image)
+        total += score
+        area = float(mask.sum()) * image.shape[1]
+        if area == 0:
+            continue
+        magnitude = (gradient.abs() * mask).sum() / area
+        update.add_(gradient.mul_(mask).mul_(step_size / magnitude.clamp_min(1e-12)))
+    return update, total
+
+
+def deep_dream(model: nn.Module, objective: Objective | Sequence[Objective], image: torch.Tensor,
                settings: DreamSettings = DreamSettings(), seed: int = 0,
-               progress: ProgressCallback | None = None) -> torch.Tensor:
+               progress: ProgressCallback | None = None, mask: torch.Tensor | None = None) -> torch.Tensor:
     """Dream ``image`` [1, 3, H, W] in [0, 1] toward ``objective``; returns the dreamed image.
 
     Each octave starts from the image at that scale plus the detail dreamed so far (upscaled), and
     takes ``steps`` ascent steps of size ``step_size / mean|gradient|``. Pixels stay in [0, 1].
+
+    ``mask`` [1, 1, H, W] in [0, 1] (resampled to the image if its size differs) confines the dream:
+    the update is multiplied by it, and every pixel where it is 0 is returned exactly as it came in.
+    With a sequence of N objectives, ``mask`` holds one mask per objective, [N, 1, H, W] (for a
+    blend, :func:`reverie.masks.ramp_masks`), and each objective dreams inside its own mask.
     """
     check_image(image)
     if image.shape[0] != 1:
         raise ReverieError(f"deep_dream takes one image at a time, got a batch of {image.shape[0]}")
+    objectives = [objective] if isinstance(objective, Objective) else list(objective)
+    if not objectives or not all(isinstance(item, Objective) for item in objectives):
+        raise ReverieError("deep_dream needs an objective or a sequence of objectives")
+    if mask is not None:
+        mask = check_mask(mask).to(image)  # the device and dtype of the image
+        if mask.shape[0] != len(objectives):
+            raise ReverieError(f"deep_dream got {len(objectives)} objective(s) but {mask.shape[0]} mask(s); "
+                               "give one mask per objective, [N, 1, H, W]")
+    elif len(objectives) > 1:
+        raise ReverieError("several objectives need one mask each, [N, 1, H, W] (see reverie.masks.ramp_masks)")
     jitter_generator = make_generator(seed, "jitter")
     height, width = image.shape[-2:]
     # An image smaller than the network can usefully see is dreamed larger, then scaled back.
@@ -141,19 +180,26 @@ def deep_dream(model: nn.Module, objective: Objective, image: torch.Tensor,
     work_done = 0.0
     detail = None  # dreamed minus photo, carried from octave to octave
     dreamed = source
-    with ActivationRecorder(model, objective.layers) as recorder:
-        gradient_of = DreamGradient(recorder, objective, settings, jitter_generator)
+    layers = tuple(dict.fromkeys(name for item in objectives for name in item.layers))
+    with ActivationRecorder(model, layers) as recorder:
+        gradients_of = [DreamGradient(recorder, item, settings, jitter_generator) for item in objectives]
+        gradient_of = gradients_of[0]
         for octave, size in enumerate(sizes):
             octave_base = resize(source, size)
             dreamed = octave_base.clone() if detail is None else (octave_base + resize(detail, size)).clamp_(0, 1)
             detail = None
+            octave_mask = None if mask is None else fit_mask(mask, size)  # [N, 1, h, w]
             for step in range(settings.steps):
-                gradient, score = gradient_of(dreamed)
-                # Normalizing by the mean magnitude makes step_size mean "pixels per step" on any
-                # layer of any network, whose raw gradient scales differ by orders of magnitude.
-                # In place: at 4096 px every full-size temporary costs 200 MB.
-                scale = settings.step_size / gradient.abs().mean().clamp_min(1e-12)
-                dreamed.add_(gradient.mul_(scale)).clamp_(0, 1)
+                if octave_mask is None:
+                    gradient, score = gradient_of(dreamed)
+                    # Normalizing by the mean magnitude makes step_size mean "pixels per step" on any
+                    # layer of any network, whose raw gradient scales differ by orders of magnitude.
+                    # In place: at 4096 px every full-size temporary costs 200 MB.
+                    scale = settings.step_size / gradient.abs().mean().clamp_min(1e-12)
+                    gradient.mul_(scale)
+                else:
+                    gradient, score = _masked_step(gradients_of, octave_mask, dreamed, settings.step_size)
+                dreamed.add_(gradient).clamp_(0, 1)
                 del gradient
                 work_done += size[0] * size[1]
                 if progress is not None:
@@ -162,4 +208,10 @@ def deep_dream(model: nn.Module, objective: Objective, image: torch.Tensor,
                                       work_done, work_total, score, dreamed.clone))
             detail = dreamed - octave_base
             del octave_base
-    return resize(dreamed, (height, width)) if upscale > 1 else dreamed
+    dreamed = resize(dreamed, (height, width)) if upscale > 1 else dreamed
+    if mask is not None:
+        # Octave resizing blurs a little detail across the mask's edge; outside the mask the input
+        # comes back bit for bit.
+        outside = fit_mask(mask.sum(dim=0, keepdim=True).clamp_(max=1), (height, width)) == 0  # [1, 1, H, W]
+        dreamed = torch.where(outside, image.detach(), dreamed)
+    return dreamed

@@ -5,7 +5,6 @@ import io
 import os
 import re
 import struct
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from PIL import Image
 
 from reverie.errors import ReverieError
 from reverie.imaging import flatten_alpha, to_pil
+from reverie.io.atomic import atomic_path
 from reverie.io.images import read_image, save_image
 
 FRAME_DIGITS = 5  # frame-00000.png ... frame-99999.png: names sort in frame order
@@ -217,14 +217,8 @@ def _write_atomically(path: Path, write) -> Path:
         raise ReverieError(f"cannot create output folder {path.parent}: {error.strerror or error}") from None
     if path.is_dir():
         raise ReverieError(f"output path is a folder: {path}")
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            write(stream)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as temporary, open(temporary, "wb") as stream:
+        write(stream)
     return path
 
 

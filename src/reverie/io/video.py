@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from reverie.errors import ReverieError
+from reverie.io.atomic import atomic_path
 from reverie.io.frames import frame_picture
 
 # x264's constant rate factor: 0 is lossless, 51 the worst; around 18 most people see no loss.
@@ -76,27 +77,13 @@ def write_mp4(path: str | os.PathLike, frames: Iterable, fps: float = 12.0, qual
         raise ReverieError(f"cannot create output folder {path.parent}: {error.strerror or error}") from None
     if path.is_dir():
         raise ReverieError(f"output path is a folder: {path}")
-    temporaries = []
-    try:
-        video = _temporary(path, temporaries)
-        _encode(video, iter(frames), Fraction(fps).limit_denominator(100_000), quality)
+    with atomic_path(path, suffix=".mp4") as temporary:
+        _encode(str(temporary), iter(frames), Fraction(fps).limit_denominator(100_000), quality)
         codec = audio_codec(audio_from) if audio_from is not None else None
         if codec is not None:
-            muxed = _temporary(path, temporaries)
-            _add_audio(video, Path(audio_from), muxed, codec)
-            video = muxed
-        os.replace(video, path)
-    finally:
-        for temporary in temporaries:
-            Path(temporary).unlink(missing_ok=True)
+            with atomic_path(temporary, suffix=".mp4") as muxed:  # renamed over the silent video
+                _add_audio(str(temporary), Path(audio_from), str(muxed), codec)
     return path
-
-
-def _temporary(path: Path, made: list) -> str:
-    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".mp4")
-    os.close(handle)
-    made.append(name)
-    return name
 
 
 def _encode(target: str, frames: Iterator, fps: Fraction, quality: int) -> None:

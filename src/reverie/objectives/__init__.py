@@ -9,6 +9,7 @@ from reverie.objectives.classes import (ClassLogitObjective, ClassProbabilityObj
 from reverie.objectives.diversity import DiversityObjective, diversity
 from reverie.objectives.alignment import AlignmentObjective, alignment
 from reverie.objectives.transparency import Transparent, transparent
+from reverie.objectives.masked import MaskedObjective, blend_text, masked, parse_blend
 from reverie.objectives.regularisers import (IMAGE, L1, AlphaPenalty, BlurPenalty, TotalVariation, alpha_penalty,
                                              blur_penalty, l1, total_variation)
 
@@ -20,6 +21,11 @@ FUNCTIONS = {
     "total_variation": total_variation, "l1": l1, "blur_penalty": blur_penalty, "alpha_penalty": alpha_penalty,
     "transparent": transparent, "alignment": alignment,
 }
+# masked() is not in FUNCTIONS: its mask is a tensor, which text cannot carry (blends are ``|`` text).
+
+# ``channel(...).masked(mask)``: defined here rather than in base.py so the algebra module needs
+# nothing from the masks module.
+Objective.masked = masked  # type: ignore[attr-defined]
 
 
 def parse_objective(text: str) -> Objective:
@@ -44,5 +50,5 @@ __all__ = [
     "TotalVariation", "L1", "BlurPenalty", "AlphaPenalty",
     "layer", "channel", "neuron", "direction", "class_logit", "class_probability", "diversity",
     "total_variation", "l1", "blur_penalty", "alpha_penalty", "Transparent", "transparent",
-    "AlignmentObjective", "alignment",
+    "AlignmentObjective", "alignment", "MaskedObjective", "masked", "parse_blend", "blend_text",
 ]

@@ -79,7 +79,10 @@ class FramePlan:
                 if isinstance(getattr(self.settings, name), int) and isinstance(value, float) and value.is_integer():
                     value = int(value)
                 changes[name] = value
-        settings = replace(self.settings, **changes) if changes else self.settings
+        try:
+            settings = replace(self.settings, **changes) if changes else self.settings
+        except ReverieError as error:
+            raise ReverieError(f"{where}: {error}") from None
         if smallest > settings.min_octave_size:
             settings = replace(settings, min_octave_size=smallest)
         return objective, settings
@@ -148,7 +151,7 @@ def animate(recipe: AnimateRecipe, output_dir: str | os.PathLike, *, progress: P
     plan = FramePlan(recipe, model)
     recipe = replace(recipe, objective=plan.base.expression(), transforms=tuple(t.expression() for t in transforms),
                      keyframes=plan.keyframe_texts(), frame_index=None,
-                     size=recipe.size or (image.shape[-1], image.shape[-2]))
+                     size=(image.shape[-1], image.shape[-2]))
     for frame_index in range(recipe.frames):  # every frame's options are valid before frame 0 is dreamed
         plan(frame_index)
 

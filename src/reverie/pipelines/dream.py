@@ -16,6 +16,7 @@ from reverie.imaging import check_image, from_pil, noise, resize, sample
 from reverie.io.images import file_sha256, read_image, save_image
 from reverie.models import ModelSpec, default_layers, layer_shapes, load_model, min_input_side, resolve_device
 from reverie.objectives import Objective, layer, parse_objective
+from reverie.objectives.clip import Clip, clip_objective, load_clip
 from reverie.randomness import generator
 from reverie.recipe import DreamRecipe
 
@@ -99,25 +100,104 @@ def build_objective(recipe_objective: str, model_name: str, model: nn.Module) ->
     return objective
 
 
+def text_objective(recipe, clip: Clip | None, device: torch.device, seed: int) -> Objective | None:
+    """``text_weight * clip(text)`` for a recipe with a CLIP prompt (loading CLIP unless given), else None.
+
+    The recipe's ``objective`` text never includes this term: it is replayed from ``text``.
+    """
+    if not recipe.text:
+        return None
+    if clip is None:
+        clip = load_clip(recipe.clip_model, recipe.clip_weights, device)
+    return recipe.text_weight * clip_objective(clip, recipe.text, generator(seed, "cutouts"), recipe.cutouts)
+
+
+def load_mask(recipe: DreamRecipe, size: tuple[int, int], check_hash: bool,
+              recipe_folder: str | os.PathLike | None = None) -> tuple[torch.Tensor, str]:
+    """The recipe's mask file as [1, 1, H, W] in [0, 1] at ``size`` = (height, width), and its hash.
+
+    An image with an alpha channel gives its alpha; any other image its luminance.
+    """
+    from PIL import UnidentifiedImageError
+
+    from reverie.masks import fit_mask, mask_from_pil
+
+    path = Path(recipe.mask)
+    if not path.exists() and recipe_folder is not None and not path.is_absolute():
+        if (Path(recipe_folder) / path).exists():  # a replay from another folder: beside the recipe
+            path = Path(recipe_folder) / path
+    if not path.exists():
+        raise ReverieError(f"mask image not found: {recipe.mask}")
+    if path.is_dir():
+        raise ReverieError(f"mask image is a folder, not a file: {recipe.mask}")
+    try:
+        with Image.open(path) as picture:
+            picture.load()
+            mask = mask_from_pil(picture)
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as error:
+        raise ReverieError(f"cannot read mask {recipe.mask}: not an image file PIL can decode "
+                           f"({type(error).__name__})") from None
+    digest = file_sha256(path)
+    if check_hash and recipe.mask_sha256 and digest != recipe.mask_sha256:
+        raise ReverieError(f"mask {recipe.mask} differs from the file the recipe was made from (sha256 mismatch); "
+                           "pass the original mask")
+    mask = fit_mask(mask, size)
+    if not bool(mask.any()):
+        raise ReverieError(f"mask {recipe.mask} is empty (all black or fully transparent): nothing would be dreamed")
+    return mask, digest
+
+
+def blend_targets(recipe: DreamRecipe, size: tuple[int, int],
+                  mask: torch.Tensor | None) -> tuple[list[Objective], torch.Tensor]:
+    """A blend's objectives and their masks [N, 1, H, W] along the recipe's ramp (times ``mask``, if any)."""
+    from reverie.masks import ramp_masks
+    from reverie.objectives import parse_blend
+
+    objectives = parse_blend(recipe.blend)
+    masks = ramp_masks(len(objectives), size[0], size[1], recipe.blend_ramp)
+    return objectives, masks if mask is None else masks * mask
+
+
 def run(recipe: DreamRecipe, *, model: nn.Module | None = None, image: torch.Tensor | None = None,
         device: str | torch.device = "auto", progress: ProgressCallback | None = None,
-        check_hash: bool = False, recipe_folder: str | os.PathLike | None = None) -> Dream:
-    """Dream as ``recipe`` says. ``model``/``image`` override the recipe's (for library callers).
+        check_hash: bool = False, recipe_folder: str | os.PathLike | None = None,
+        clip: Clip | None = None) -> Dream:
+    """Dream as ``recipe`` says. ``model``/``image``/``clip`` override the recipe's (for library callers).
 
     ``recipe_folder``: where the recipe was read from, for finding a relative input path on replay
-    (see :func:`locate_source`); the new recipe keeps the path text as it was.
+    (see :func:`locate_source`); the new recipe keeps the path text as it was. With ``text`` and
+    no objective, only CLIP steers the dream and the model's forward is skipped.
     """
     device = resolve_device(device)
+    text_term = text_objective(recipe, clip, device, recipe.seed)  # missing CLIP weights fail first
     if image is None:
         image, digest = load_source(recipe, check_hash, recipe_folder)
         recipe = replace(recipe, source_sha256=digest)
     check_image(image)
+    mask = None
+    if recipe.mask is not None:
+        mask, mask_digest = load_mask(recipe, tuple(image.shape[-2:]), check_hash, recipe_folder)
+        recipe = replace(recipe, mask_sha256=mask_digest)
+    if recipe.blend.strip() and text_term is not None:
+        raise ReverieError("a blend cannot be combined with a text prompt; give --blend or --text")
     if model is None:
         model = load_model(ModelSpec(recipe.model, recipe.weights, recipe.normalize), device)
     else:
         model.eval()
-    objective = build_objective(recipe.objective, recipe.model, model)
-    recipe = replace(recipe, objective=objective.expression())
+    targets = None  # a blend's objectives, each dreamed inside its own mask
+    if recipe.blend.strip():
+        from reverie.objectives import blend_text
+
+        targets, mask = blend_targets(recipe, tuple(image.shape[-2:]), mask)
+        recipe = replace(recipe, blend=blend_text(targets))
+        objective = sum(targets[1:], targets[0])  # all of them, for the checks below
+    elif text_term is not None and not recipe.objective.strip():
+        objective = text_term  # the prompt alone: no layer of the model is read
+    else:
+        objective = build_objective(recipe.objective, recipe.model, model)
+        recipe = replace(recipe, objective=objective.expression())
+        if text_term is not None:
+            objective = objective + text_term
 
     # Check names and channel ranges on a small probe input before any long work.
     objective.check(layer_shapes(model, objective.layers))
@@ -128,14 +208,18 @@ def run(recipe: DreamRecipe, *, model: nn.Module | None = None, image: torch.Ten
 
     parameter = next(iter(model.parameters()), None)
     model_device = parameter.device if parameter is not None else device
-    dreamed = deep_dream(model, objective, image.to(model_device), settings, recipe.seed, progress)
+    if mask is not None:
+        mask = mask.to(model_device)
+    dreamed = deep_dream(model, targets or objective, image.to(model_device), settings, recipe.seed, progress,
+                         mask=mask)
     return Dream(dreamed.detach().cpu(), recipe)
 
 
 def dream(image: str | os.PathLike | torch.Tensor | Image.Image | None = None, *,
           model: str | nn.Module = "efficientnet-lite0", objective: str | Objective | None = None,
           settings: DreamSettings = DreamSettings(), seed: int = 0, size: tuple[int, int] | None = None,
-          device: str | torch.device = "auto", progress: ProgressCallback | None = None) -> Dream:
+          device: str | torch.device = "auto", progress: ProgressCallback | None = None,
+          mask: str | os.PathLike | None = None, blend: str = "", blend_ramp: str = "horizontal") -> Dream:
     """DeepDream an image and return a :class:`Dream` (``.image``, ``.recipe``, ``.save(path)``).
 
     ``image``: a file path, a sample name (``"chelsea"``, ``"coffee"``, ``"astronaut"``),
@@ -144,6 +228,9 @@ def dream(image: str | os.PathLike | torch.Tensor | Image.Image | None = None, *
     ``objective``: an Objective, expression text such as ``"channel(blocks.9, 7)"``, or None for
     the model's default layers. ``size``: (width, height) to resize the input to.
     ``progress``: called with a :class:`reverie.Progress` after every step.
+    ``mask``: an image file (alpha channel, else luminance) outside of which nothing changes.
+    ``blend``: objectives separated by ``|`` (instead of ``objective``), dreamed side by side along
+    ``blend_ramp`` (horizontal, vertical or radial).
     """
     from reverie.imaging import SAMPLES
 
@@ -163,6 +250,7 @@ def dream(image: str | os.PathLike | torch.Tensor | Image.Image | None = None, *
     if isinstance(objective, Objective):
         objective = objective.expression()
     recipe = DreamRecipe(source=source, size=size, model=model_name, objective=objective or "",
-                         settings=settings, seed=seed)
+                         settings=settings, seed=seed, mask=None if mask is None else str(mask), blend=blend,
+                         blend_ramp=blend_ramp)
     return run(recipe, model=None if isinstance(model, str) else model, image=pixels,
                device=device, progress=progress)

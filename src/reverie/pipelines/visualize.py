@@ -117,11 +117,35 @@ class _Chunks:
                                   work_total=self.chunks * event.work_total))
 
 
+def blend_objective(text: str, ramp: str, size: tuple[int, int]) -> Objective:
+    """``"a | b"`` -> ``masked(a, band 0) + masked(b, band 1)``: the objectives side by side along ``ramp``
+    on an image of ``size`` = (width, height), meeting in a smooth transition (see ``ramp_masks``)."""
+    from reverie.masks import ramp_masks
+    from reverie.objectives import masked, parse_blend
+
+    objectives = parse_blend(text)
+    width, height = size
+    masks = ramp_masks(len(objectives), height, width, ramp)  # [N, 1, H, W]
+    terms = [masked(objective, masks[i:i + 1]) for i, objective in enumerate(objectives)]
+    return sum(terms[1:], terms[0])
+
+
 def visualize(recipe: VisualizeRecipe, *, model: nn.Module | None = None, device: str | torch.device = "auto",
-              progress: ProgressCallback | None = None) -> Visualization:
-    """Render the recipe: one objective over a batch, or one image per channel of ``layer``."""
+              progress: ProgressCallback | None = None, clip=None) -> Visualization:
+    """Render the recipe: one objective over a batch, or one image per channel of ``layer``.
+
+    With ``text``, CLIP similarity to the prompt is added (or, with no objective, is the objective);
+    ``clip`` (a :class:`reverie.objectives.clip.Clip`) overrides the recipe's CLIP model.
+    """
+    from reverie.objectives.clip import load_clip
+    from reverie.pipelines.dream import text_objective
+
+    if recipe.text and clip is None:
+        clip = load_clip(recipe.clip_model, recipe.clip_weights, resolve_device(device))  # fails before rendering
     model, device = _model_and_device(recipe, model, device)
     transforms = _transforms(recipe.transforms)
+    if recipe.channels and recipe.blend.strip():
+        raise ReverieError("a blend paints one image; it cannot be combined with --channels")
     if recipe.channels:
         if not recipe.layer:
             raise ReverieError("channels need a layer (--layer)")
@@ -131,15 +155,23 @@ def visualize(recipe: VisualizeRecipe, *, model: nn.Module | None = None, device
         labels = [f"{c}" for c in recipe.channels]
         extra = recipe.objective
     else:
-        if not recipe.objective.strip():
-            raise ReverieError("nothing to visualize: give --layer/--channel or --objective")
+        if not recipe.objective.strip() and not recipe.text and not recipe.blend.strip():
+            raise ReverieError("nothing to visualize: give --layer/--channel, --objective or --text")
         chunks, texts, labels, extra = [None], [None], [], ""
     objectives = []
-    for chunk, text in zip(chunks, texts):
+    for index, (chunk, text) in enumerate(zip(chunks, texts)):
+        text_term = text_objective(recipe, clip, device, recipe.seed + index)
+        if recipe.blend.strip():
+            objective = blend_objective(recipe.blend, recipe.blend_ramp, recipe.size)
+            objectives.append(objective if text_term is None else objective + text_term)
+            continue
+        if not text and not recipe.objective.strip():
+            objectives.append(text_term)  # the prompt alone: the model's forward is skipped
+            continue
         objective = parse_objective(text) if text else parse_objective(recipe.objective)
         if text and extra.strip():
             objective = objective + parse_objective(extra)
-        objectives.append(objective)
+        objectives.append(objective if text_term is None else objective + text_term)
     if recipe.alpha:
         # Semi-transparent output: opaque pixels must earn their place (see Transparent).
         objectives = [o if o.expression().startswith("transparent(") else transparent(o) for o in objectives]
