@@ -4,7 +4,7 @@ The baseline runs the same model, stopped at the same deepest layer, on a 256x25
 requires grad, and back-propagates the sum of the recorded activations: what any step must pay.
 The ratio is the overhead of the parameterization (FFT, colour), the Gram matrices and Adam.
 
-    .venv/bin/python bench/style_step.py [--steps 10] [--device cpu]
+    .venv/bin/python bench/style_step.py [--steps 10] [--rounds 3] [--device cpu]
 """
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ SIZE = 256
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--device", default="cpu")
     options = parser.parse_args()
     device = torch.device(options.device)
@@ -43,18 +44,18 @@ def main() -> None:
             torch.cuda.synchronize()
 
     # Baseline: forward to the deepest layer the objective reads, then backward, on a plain image.
-    image = content.clone().requires_grad_(True)
-    with ActivationRecorder(model, objective.layers) as recorder:
-        for repeat in range(options.steps + 2):
-            if repeat == 2:  # two warm-up passes
-                synchronise()
-                start = time.perf_counter()
-            activations = recorder(image)
-            sum(activation.sum() for activation in activations.values() if activation.requires_grad).backward()
-        synchronise()
-        bare = (time.perf_counter() - start) / options.steps
+    def bare_time(steps: int) -> float:
+        image = content.clone(memory_format=torch.contiguous_format).requires_grad_(True)
+        with ActivationRecorder(model, objective.layers) as recorder:
+            synchronise()
+            start = time.perf_counter()
+            for _ in range(steps):
+                activations = recorder(image)
+                sum(activation.sum() for activation in activations.values()).backward()
+            synchronise()
+        return (time.perf_counter() - start) / steps
 
-    # Style transfer: the render loop itself (one warm-up render of 2 steps first).
+    # Style transfer: the render loop itself.
     def step_time(steps: int) -> float:
         param = FourierParam(SIZE, SIZE, generator=generator(0, "param"), init=content.cpu()).to(device)
         synchronise()
@@ -63,9 +64,15 @@ def main() -> None:
         synchronise()
         return (time.perf_counter() - start) / steps
 
-    step_time(2)
-    styled = step_time(options.steps)
-    print(f"style transfer at {SIZE}x{SIZE} on {device} ({torch.get_num_threads()} threads, {options.steps} steps): "
+    bare_time(2), step_time(2)  # warm-up
+    # Interleaved rounds, best of each: a busy shared machine slows one round, not the comparison.
+    bares, styled_times = [], []
+    for _ in range(options.rounds):
+        bares.append(bare_time(options.steps))
+        styled_times.append(step_time(options.steps))
+    bare, styled = min(bares), min(styled_times)
+    print("rounds (s): bare", [round(t, 4) for t in bares], "style", [round(t, 4) for t in styled_times])
+    print(f"style transfer at {SIZE}x{SIZE} on {device} ({torch.get_num_threads()} threads, best of {options.rounds} rounds of {options.steps} steps): "
           f"{styled:.4f} s/step; bare forward+backward to {objective.layers[-1]}... {bare:.4f} s; "
           f"ratio {styled / bare:.2f} (load average {os.getloadavg()[0]:.1f})")
 

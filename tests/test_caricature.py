@@ -64,8 +64,11 @@ def test_caricature_activations_correlate_with_the_photo_more_than_a_random_imag
 def test_caricature_of_several_layers_at_a_non_square_size_is_a_labelled_sheet(tiny_cnn, photo64):
     recipe = CaricatureRecipe(layers=("features.relu1", LAYER), size=(40, 24),
                               settings=RenderSettings(steps=3, redirect_steps=0), model="tiny")
-    result = run_caricature(recipe, model=tiny_cnn, photo=photo64, device="cpu")
+    events = []
+    result = run_caricature(recipe, model=tiny_cnn, photo=photo64, device="cpu", progress=events.append)
     assert result.images.shape == (2, 3, 24, 40)
+    assert [event.stage for event in events] == ["layer 1/2"] * 3 + ["layer 2/2"] * 3
+    assert events[-1].fraction == 1 and events[-1].preview().shape == (1, 3, 24, 40)  # the photo is left out
     assert result.labels == ["features.relu1", LAYER]
     assert result.picture().size == (2 * 40 + 4, 24)  # two cells side by side, a 4 px gap
 

@@ -1,6 +1,7 @@
 """GIF and MP4 encoding: frame counts, delays, loop flags, order, audio, and ``reverie encode``."""
 from __future__ import annotations
 
+import re
 import subprocess
 
 import numpy as np
@@ -151,6 +152,32 @@ def test_write_mp4_copies_the_audio_track_of_another_video(tmp_path, video_with_
     assert audio_codec(tmp_path / "a.mp4") == "aac"
     _, fps, count, has_audio = read_video(tmp_path / "a.mp4")
     assert has_audio and count == 5 and fps == 5.0
+
+
+def sine(path, seconds: float) -> str:
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", f"sine=duration={seconds}", "-c:a", "aac",
+                    str(path)], check=True, capture_output=True)
+    return str(path)
+
+
+def duration(path) -> float:
+    """The container's duration in seconds, as ``ffmpeg -i`` reports it."""
+    from reverie.io.video import _probe
+
+    hours, minutes, seconds = re.search(r"Duration: (\d+):(\d+):([\d.]+)", _probe(path)).groups()
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+
+
+def test_audio_longer_than_the_frames_is_cut_at_the_last_frame(tmp_path):
+    write_mp4(tmp_path / "a.mp4", coloured_frames(), fps=10, audio_from=sine(tmp_path / "long.m4a", 2))
+    assert read_video(tmp_path / "a.mp4")[2] == 5
+    assert 0.5 <= duration(tmp_path / "a.mp4") < 0.6  # 5 frames at 10 fps, not the 2 s of sound
+
+
+def test_audio_shorter_than_the_frames_keeps_every_frame(tmp_path):
+    write_mp4(tmp_path / "a.mp4", coloured_frames(), fps=10, audio_from=sine(tmp_path / "short.m4a", 0.2))
+    _, _, count, has_audio = read_video(tmp_path / "a.mp4")
+    assert count == 5 and has_audio
 
 
 def test_write_mp4_from_a_silent_video_has_no_audio(tmp_path):

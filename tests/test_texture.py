@@ -157,3 +157,27 @@ def test_cli_mesh_without_uvs_exits_2_with_one_line(tmp_path, reverie_cli):
     assert code == 2
     assert err.strip().count("\n") == 0 and "no texture coordinates" in err
     assert not (tmp_path / "t.png").exists()
+
+
+def test_style_texture_moves_towards_the_style_grams(cube, tiny_cnn, score):
+    from reverie.params import FourierParam
+    from reverie.pipelines.texture import texture_objective
+    from reverie.randomness import generator
+
+    recipe = tiny_recipe(cube, objective="", style="sample:chelsea", style_layers=("features.relu1", "features.relu2"),
+                         settings=RenderSettings(steps=24, lr=0.2, redirect_steps=0))
+    result = texture(recipe, model=tiny_cnn, device="cpu")
+    assert result.recipe.style == "sample:chelsea" and result.recipe.objective == ""
+    # Judged on fixed views over grey: the step history is dominated by each step's random backgrounds.
+    mesh = load_mesh(cube)
+    style, _ = texture_objective(recipe, tiny_cnn, torch.device("cpu"), False)
+    with torch.no_grad():
+        start = FourierParam(32, 32, generator=generator(recipe.seed, "texture"))()
+        before, after = (score(tiny_cnn, style, render_mesh(mesh, image, orbit([0.3, 1.9, 3.4, 5.0], 0.35), 32))
+                         for image in (start, result.texture))
+    assert after > before + 0.3 * abs(before), f"style score went from {before:.4g} to {after:.4g}"
+
+
+def test_nothing_to_optimise_is_an_error(cube, tiny_cnn):
+    with pytest.raises(ReverieError, match="nothing to optimise"):
+        texture(tiny_recipe(cube, objective=""), model=tiny_cnn, device="cpu")

@@ -45,7 +45,7 @@ def animate(
     octave_scale: Annotated[Optional[float], typer.Option(help="Size ratio between octaves. \\[default: 1.4]", show_default=False)] = None,
     steps: Annotated[Optional[int], typer.Option(help="Steps per octave per frame. \\[default: 6]", show_default=False)] = None,
     step_size: Annotated[Optional[float], typer.Option(help="Pixel change per step (0-1 scale). \\[default: 0.01]", show_default=False)] = None,
-    jitter: Annotated[Optional[int], typer.Option(help="Max random shift per step, in px. \\[default: 16]", show_default=False)] = None,
+    jitter: Annotated[Optional[int], typer.Option(help="Max random shift per step, in px. \\[default: 32]", show_default=False)] = None,
     tile: Annotated[Optional[int], typer.Option(help="Max tile side in px. \\[default: 512]", show_default=False)] = None,
     size: Annotated[Optional[str], typer.Option(help="Frame size WIDTHxHEIGHT (the input, or noise, is resized).")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed; the same seed gives the same frames. \\[default: 0]", show_default=False)] = None,

@@ -9,7 +9,7 @@ import typer
 
 from reverie.cli.common import load_recipe, parse_size, refuse_code_models
 from reverie.cli.visualize import (DecayOption, DeviceOption, LrOption, ModelOption, NormalizeOption, QuietOption,
-                                   RecipeOption, SeedOption, SizeOption, WeightsOption, stderr)
+                                   RecipeOption, SeedOption, WeightsOption, stderr)
 from reverie.errors import ReverieError
 from reverie.version import __version__
 
@@ -97,13 +97,13 @@ def style(
     output: Annotated[Path, typer.Option("--output", "-o", help="Output image.")] = Path("style.png"),
     content_layers: Annotated[Optional[list[str]], typer.Option("--content-layers", help="Content layer (repeatable, or comma-separated). [default: blocks.9]", show_default=False)] = None,
     style_layers: Annotated[Optional[list[str]], typer.Option("--style-layers", help="Style layers (repeatable, or comma-separated). [default: stem,blocks.1,blocks.3,blocks.5,blocks.8]", show_default=False)] = None,
-    style_weight: Annotated[Optional[float], typer.Option(help="Weight of the style term. [default: 1]", show_default=False)] = None,
+    style_weight: Annotated[Optional[float], typer.Option(help="Weight of the style term. [default: 10]", show_default=False)] = None,
     content_weight: Annotated[Optional[float], typer.Option(help="Weight of the content term. [default: 1]", show_default=False)] = None,
     noise: Annotated[bool, typer.Option("--noise", help="Start from noise instead of the content photo.")] = False,
     style_scale: Annotated[Optional[float], typer.Option(help="Style image's long side relative to the output's (bigger: coarser texture). [default: 1]", show_default=False)] = None,
     model: ModelOption = None, weights: WeightsOption = None, normalize: NormalizeOption = None,
     size: Annotated[Optional[str], typer.Option(help="Output WIDTHxHEIGHT. [default: the content's aspect, long side 256]", show_default=False)] = None,
-    steps: Annotated[Optional[int], typer.Option(help="Optimisation steps. [default: 200]", show_default=False)] = None,
+    steps: Annotated[Optional[int], typer.Option(help="Optimisation steps. [default: 150]", show_default=False)] = None,
     lr: LrOption = None,
     transforms: Annotated[Optional[str], typer.Option(help="Robustness transforms: none or standard. [default: none]", show_default=False)] = None,
     decay_power: DecayOption = None, seed: SeedOption = None,

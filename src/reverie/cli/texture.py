@@ -25,6 +25,8 @@ def texture(
     size: Annotated[Optional[str], typer.Option(help="Texture WIDTHxHEIGHT. [default: 256x256]", show_default=False)] = None,
     render_size: Annotated[Optional[int], typer.Option(help="Side in px of each rendered view. [default: 160]", show_default=False)] = None,
     steps: Annotated[Optional[int], typer.Option(help="Optimisation steps. [default: 256]", show_default=False)] = None,
+    style: Annotated[Optional[str], typer.Option(help="Style image (a path or sample:NAME): match its Gram matrices; without --objective, style alone.")] = None,
+    style_weight: Annotated[Optional[float], typer.Option(help="Weight of the style term. [default: 1.0]", show_default=False)] = None,
     preview: Annotated[Optional[Path], typer.Option(help="Also write a turntable GIF of the textured mesh here.")] = None,
     frames: Annotated[int, typer.Option(help="Frames of the turntable GIF.")] = 24,
     model: ModelOption = None, weights: WeightsOption = None, normalize: NormalizeOption = None,
@@ -62,6 +64,12 @@ def texture(
     flags = dict(objective=objective, views=views, render_size=render_size, transforms=transforms,
                  decay_power=decay_power, seed=seed)
     changes.update({k: v for k, v in flags.items() if v is not None})
+    if style is not None:
+        changes.update(style=style, style_sha256=None)
+        if objective is None:
+            changes["objective"] = ""  # the style alone, unless an objective is given too
+    if style_weight is not None:
+        changes["style_weight"] = style_weight
     settings = {k: v for k, v in dict(steps=steps, lr=lr, optimizer=optimizer).items() if v is not None}
     if settings:
         changes["settings"] = replace(base.settings, **settings)

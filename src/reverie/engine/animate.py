@@ -71,13 +71,8 @@ def dream_frames(model: nn.Module, start: torch.Tensor, plan: FramePlan, transfo
         dream_seed = randint(frame_generator, 0, 2**62)  # drawn first, so transforms cannot shift it
         if frame_index > 0:
             context = FrameContext(frame_index, frame_count, frame_generator, source)
-            with torch.no_grad():
-                moved = apply_frame_transforms(transforms, frame, context)
-            if not torch.is_tensor(moved) or moved.shape != frame.shape:
-                shape = list(moved.shape) if torch.is_tensor(moved) else type(moved).__name__
-                raise ReverieError(f"frame transforms must keep the frame's shape {list(frame.shape)}, "
-                                   f"got {shape} at frame {frame_index}")
-            frame = moved.clamp(0, 1)
+            with torch.no_grad():  # frame transforms need no gradient (and may not have one)
+                frame = apply_frame_transforms(transforms, frame, context).clamp(0, 1)
         objective, settings = plan(frame_index)
         last_score = [float("nan")]
         frame = deep_dream(model, objective, frame, settings, dream_seed,

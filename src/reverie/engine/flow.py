@@ -61,6 +61,10 @@ def warp(image: torch.Tensor, flow: torch.Tensor, padding: str = "border") -> to
 
     Bilinear. Positions that come from outside the image take the nearest edge pixel
     (``padding="border"``) or 0 (``padding="zeros"``, right for signed detail, where 0 means none).
+
+    >>> row = torch.arange(4.0).reshape(1, 1, 1, 4)
+    >>> warp(row, torch.tensor([1.0, 0.0]).expand(1, 4, 2))  # everything 1 px to the right
+    tensor([[[[0., 0., 1., 2.]]]])
     """
     if not (torch.is_tensor(image) and image.ndim == 4 and image.is_floating_point()):
         shape = list(image.shape) if torch.is_tensor(image) else type(image).__name__

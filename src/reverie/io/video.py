@@ -5,6 +5,7 @@ pip package. Frames stream through a pipe one at a time, so memory does not grow
 """
 from __future__ import annotations
 
+import math
 import os
 import re
 import subprocess
@@ -62,7 +63,8 @@ def write_mp4(path: str | os.PathLike, frames: Iterable, fps: float = 12.0, qual
     a :class:`reverie.io.frames.FrameFolder` or :func:`reverie.io.frames.ordered_frames`. An odd
     width or height is made even by repeating the last column or row (yuv420p needs even sides).
     ``quality``: x264's CRF, 0 (lossless) to 51 (worst); 18 by default. ``audio_from``: a video
-    whose audio track (if it has one) is copied in, trimmed to the shorter of the two.
+    whose audio track (if it has one) is copied in; audio past the last frame is cut, and every
+    frame is kept however short the audio is.
     """
     if isinstance(quality, bool) or not isinstance(quality, int) or not 0 <= quality <= 51:
         raise ReverieError(f"MP4 quality (x264 CRF) must be a whole number from 0 (lossless) to 51, got {quality!r}")
@@ -78,16 +80,17 @@ def write_mp4(path: str | os.PathLike, frames: Iterable, fps: float = 12.0, qual
     if path.is_dir():
         raise ReverieError(f"output path is a folder: {path}")
     with atomic_path(path, suffix=".mp4") as temporary:
-        _encode(str(temporary), iter(frames), Fraction(fps).limit_denominator(100_000), quality)
+        rate = Fraction(fps).limit_denominator(100_000)
+        count = _encode(str(temporary), iter(frames), rate, quality)
         codec = audio_codec(audio_from) if audio_from is not None else None
         if codec is not None:
             with atomic_path(temporary, suffix=".mp4") as muxed:  # renamed over the silent video
-                _add_audio(str(temporary), Path(audio_from), str(muxed), codec)
+                _add_audio(str(temporary), Path(audio_from), str(muxed), codec, count / rate)
     return path
 
 
-def _encode(target: str, frames: Iterator, fps: Fraction, quality: int) -> None:
-    """Pipe raw RGB frames into ffmpeg's libx264."""
+def _encode(target: str, frames: Iterator, fps: Fraction, quality: int) -> int:
+    """Pipe raw RGB frames into ffmpeg's libx264; returns how many frames were written."""
     first = next(frames, None)
     if first is None:
         raise ReverieError("no frames to write to the MP4")
@@ -104,7 +107,7 @@ def _encode(target: str, frames: Iterator, fps: Fraction, quality: int) -> None:
         process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log,
                                    **_quiet_child())
         try:
-            array = first
+            array, count = first, 0
             while array is not None:
                 if array.shape[:2] != (height, width):
                     raise ReverieError(f"MP4 frames must all be one size: {width}x{height}, then "
@@ -113,6 +116,7 @@ def _encode(target: str, frames: Iterator, fps: Fraction, quality: int) -> None:
                     # [H, W, 3] -> [H + H%2, W + W%2, 3], repeating the edge rather than adding a black line
                     array = np.pad(array, ((0, even_height - height), (0, even_width - width), (0, 0)), mode="edge")
                 process.stdin.write(np.ascontiguousarray(array, dtype=np.uint8).tobytes())
+                count += 1
                 following = next(frames, None)
                 array = None if following is None else np.asarray(frame_picture(following))
             process.stdin.close()
@@ -126,17 +130,23 @@ def _encode(target: str, frames: Iterator, fps: Fraction, quality: int) -> None:
         if code != 0:
             log.seek(0)
             raise ReverieError(f"ffmpeg could not write the MP4: {_last_line(log.read().decode(errors='replace'))}")
+    return count
 
 
 # Audio codecs every MP4 player plays; others (PCM, Vorbis...) are re-encoded as AAC.
 _MP4_AUDIO = ("aac", "mp3")
 
 
-def _add_audio(video: str, source: Path, target: str, codec: str) -> None:
-    """``video``'s picture with ``source``'s first audio track, trimmed to the shorter of the two:
-    copied as it is when it is AAC or MP3, else (or if copying fails) re-encoded as AAC."""
-    command = ["-y", "-i", video, "-i", str(source), "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy",
-               "-shortest", "-movflags", "+faststart"]
+def _add_audio(video: str, source: Path, target: str, codec: str, seconds: Fraction) -> None:
+    """``video``'s picture with ``source``'s first audio track, read for at most ``seconds`` (the
+    video's length): copied as it is when it is AAC or MP3, else (or if copying fails) re-encoded as AAC.
+
+    The audio input is limited, not the output: ``-shortest`` would also cut the video where an
+    audio track a few milliseconds shorter than the picture ends, losing the last frames.
+    """
+    limit = f"{math.ceil(seconds * 1_000_000) / 1_000_000:.6f}"  # rounded up: never cuts into the last frame
+    command = ["-y", "-i", video, "-t", limit, "-i", str(source), "-map", "0:v:0", "-map", "1:a:0",
+               "-c:v", "copy", "-movflags", "+faststart"]
     if codec in _MP4_AUDIO:
         try:
             _run_ffmpeg([*command, "-c:a", "copy", "-f", "mp4", target], "copying the audio track")

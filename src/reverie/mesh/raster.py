@@ -137,9 +137,10 @@ def rasterize(screen: torch.Tensor, faces: torch.Tensor, height: int, width: int
             inverse_depth = w0 / z[:, 0] + w1 / z[:, 1] + w2 / z[:, 2]  # linear in screen space
             view = torch.div(chunk, faces.shape[0], rounding_mode="floor")[:, None, None]
             flat = (view * height + py) * width + px  # [C, bh, bw] index into [N*H*W]
-            pixels.append(flat[inside])
-            depths.append(inverse_depth[inside])
-            owners.append(chunk[:, None, None].expand_as(inside)[inside])
+            hits = torch.nonzero(inside.reshape(-1)).squeeze(1)  # one mask-to-index pass, three gathers
+            pixels.append(flat.reshape(-1)[hits])
+            depths.append(inverse_depth.reshape(-1)[hits])
+            owners.append(chunk[torch.div(hits, bh * bw, rounding_mode="floor")])
 
         total = count * height * width
         face_index = torch.full((total,), -1, dtype=torch.int64, device=screen.device)

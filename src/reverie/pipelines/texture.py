@@ -14,7 +14,8 @@ from reverie.errors import ReverieError
 from reverie.io.images import file_sha256, save_image
 from reverie.mesh import Mesh, TexturedMeshParam, load_mesh, turntable
 from reverie.models import ModelSpec, layer_shapes, load_model, resolve_device
-from reverie.objectives import parse_objective
+from reverie.objectives import Objective, parse_objective
+from reverie.objectives.style import StyleObjective, style_targets
 from reverie.params import FourierParam
 from reverie.randomness import generator
 from reverie.recipe import TextureRecipe
@@ -50,6 +51,31 @@ def load_recipe_mesh(recipe: TextureRecipe, check_hash: bool = False) -> tuple[M
     return mesh, digest
 
 
+def texture_objective(recipe: TextureRecipe, model: nn.Module, device: torch.device,
+                      check_hash: bool = False) -> tuple[Objective, TextureRecipe]:
+    """The recipe's objective text plus, with a style image, ``style_weight`` times its Gram-matrix match."""
+    objective: Objective | None = None
+    if recipe.objective.strip():
+        objective = parse_objective(recipe.objective)
+        objective.check(layer_shapes(model, objective.layers))
+    if recipe.style:
+        from reverie.imaging import resize
+        from reverie.pipelines.caricature import fit_size, load_picture
+        from reverie.pipelines.style import record
+
+        picture, digest = load_picture(recipe.style, recipe.style_sha256, check_hash)
+        recipe = replace(recipe, style_sha256=digest)
+        width, height = fit_size(picture, recipe.render_size)  # the style at the scale the model sees the mesh
+        layer_shapes(model, recipe.style_layers)  # unknown names fail here, with the nearest valid ones
+        picture = resize(picture, (height, width)).to(device)
+        style = recipe.style_weight * StyleObjective(style_targets(record(model, picture, recipe.style_layers),
+                                                                   recipe.style_layers))
+        objective = style if objective is None else objective + style
+    if objective is None:
+        raise ReverieError("nothing to optimise: give --objective or --style")
+    return objective, recipe
+
+
 def texture(recipe: TextureRecipe, *, model: nn.Module | None = None, device: str | torch.device = "auto",
             progress: ProgressCallback | None = None, check_hash: bool = False) -> Texturing:
     """Optimise a UV texture for the recipe's mesh so renders from random viewpoints maximise its objective.
@@ -67,10 +93,7 @@ def texture(recipe: TextureRecipe, *, model: nn.Module | None = None, device: st
         model.eval()
     parameter = next(iter(model.parameters()), None)
     device = parameter.device if parameter is not None else torch.device(device)
-    if not recipe.objective.strip():
-        raise ReverieError("nothing to optimise: give --objective")
-    objective = parse_objective(recipe.objective)
-    objective.check(layer_shapes(model, objective.layers))
+    objective, recipe = texture_objective(recipe, model, device, check_hash)
 
     width, height = recipe.size
     texture_param = FourierParam(height, width, decay_power=recipe.decay_power,

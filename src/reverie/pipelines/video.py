@@ -136,6 +136,8 @@ def run(recipe: VideoRecipe, output: str | os.PathLike, *, frames_dir: str | os.
     ``recipe_folder``: where a relative input path is also looked for.
     """
     output = _check_output(output)
+    if isinstance(quality, bool) or not isinstance(quality, int) or not 0 <= quality <= 51:
+        raise ReverieError(f"MP4 quality (x264 CRF) must be a whole number from 0 (lossless) to 51, got {quality!r}")
     folder = Path(frames_dir) if frames_dir is not None else default_frames_dir(output)
     stored = _check_folder(folder, resume)
 
