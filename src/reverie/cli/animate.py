@@ -16,7 +16,7 @@ from reverie.version import __version__
 
 stderr = Console(stderr=True)
 
-FpsOption = Annotated[Optional[float], typer.Option(help="Frames per second of the GIF/MP4. \\[default: the recipe's, 12]", show_default=False)]
+FpsOption = Annotated[Optional[float], typer.Option(help="Frames per second of the GIF/MP4. [default: the recipe's, 12]", show_default=False)]
 GifOption = Annotated[Optional[Path], typer.Option(help="Also write an animated GIF here.")]
 Mp4Option = Annotated[Optional[Path], typer.Option(help="Also write an H.264 MP4 here.")]
 LoopOption = Annotated[int, typer.Option(help="GIF plays: 0 = for ever, 1 = once, N = N times.")]
@@ -28,27 +28,27 @@ PingpongOption = Annotated[bool, typer.Option("--pingpong", help="Play forward, 
 def animate(
     input: Annotated[Optional[str], typer.Argument(help="Image to start from; omit for the bundled sample photo.", show_default=False)] = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the numbered frames and recipe.json.")] = Path("animation"),
-    frames: Annotated[Optional[int], typer.Option(help="Number of frames. \\[default: 100]", show_default=False)] = None,
-    transform: Annotated[Optional[list[str]], typer.Option("--transform", "-t", help='Frame transform before each dream (repeatable), e.g. "zoom(0.02)", "rotate(1)"; "none" for none. \\[default: zoom(0.02)]', show_default=False)] = None,
+    frames: Annotated[Optional[int], typer.Option(help="Number of frames. [default: 100]", show_default=False)] = None,
+    transform: Annotated[Optional[list[str]], typer.Option("--transform", "-t", help='Frame transform before each dream (repeatable), e.g. "zoom(0.02)", "rotate(1)"; "none" for none. [default: zoom(0.02)]', show_default=False)] = None,
     keyframe: Annotated[Optional[list[str]], typer.Option("--keyframe", "-k", help='Dream options from a frame on (repeatable), e.g. "100: layer=blocks.12, steps=8".')] = None,
     gif: GifOption = None, mp4: Mp4Option = None, fps: FpsOption = None, loop: LoopOption = 0,
     quality: QualityOption = 18,
     sample_name: Annotated[Optional[str], typer.Option("--sample", help="Bundled photo: chelsea, coffee, astronaut, rocket.")] = None,
     noise_start: Annotated[bool, typer.Option("--noise", help="Start from noise instead of a photo.")] = False,
-    model: Annotated[Optional[str], typer.Option(help="Model name, module:callable, or .pt2 torch.export file. \\[default: efficientnet-lite0]", show_default=False)] = None,
+    model: Annotated[Optional[str], typer.Option(help="Model name, module:callable, or .pt2 torch.export file. [default: efficientnet-lite0]", show_default=False)] = None,
     weights: Annotated[Optional[str], typer.Option(help="State-dict file to load into the model.")] = None,
     normalize: Annotated[Optional[str], typer.Option(help="Input normalization the model expects: none, imagenet, inception.")] = None,
     layer: Annotated[Optional[list[str]], typer.Option("--layer", "-l", help="Layer to amplify (repeatable; LAYER=WEIGHT to weight).")] = None,
     channel: Annotated[Optional[list[str]], typer.Option("--channel", "-c", help="Channel index of the layer, or LAYER:INDEX (repeatable).")] = None,
     objective: Annotated[Optional[str], typer.Option(help='Objective expression, e.g. "layer(blocks.6) + 0.5*channel(blocks.9, 7)".')] = None,
-    octaves: Annotated[Optional[int], typer.Option(help="Octaves per frame. \\[default: 2]", show_default=False)] = None,
-    octave_scale: Annotated[Optional[float], typer.Option(help="Size ratio between octaves. \\[default: 1.4]", show_default=False)] = None,
-    steps: Annotated[Optional[int], typer.Option(help="Steps per octave per frame. \\[default: 6]", show_default=False)] = None,
-    step_size: Annotated[Optional[float], typer.Option(help="Pixel change per step (0-1 scale). \\[default: 0.01]", show_default=False)] = None,
-    jitter: Annotated[Optional[int], typer.Option(help="Max random shift per step, in px. \\[default: 32]", show_default=False)] = None,
-    tile: Annotated[Optional[int], typer.Option(help="Max tile side in px. \\[default: 512]", show_default=False)] = None,
+    octaves: Annotated[Optional[int], typer.Option(help="Octaves per frame. [default: 2]", show_default=False)] = None,
+    octave_scale: Annotated[Optional[float], typer.Option(help="Size ratio between octaves. [default: 1.4]", show_default=False)] = None,
+    steps: Annotated[Optional[int], typer.Option(help="Steps per octave per frame. [default: 6]", show_default=False)] = None,
+    step_size: Annotated[Optional[float], typer.Option(help="Pixel change per step (0-1 scale). [default: 0.01]", show_default=False)] = None,
+    jitter: Annotated[Optional[int], typer.Option(help="Max random shift per step, in px. [default: 32]", show_default=False)] = None,
+    tile: Annotated[Optional[int], typer.Option(help="Max tile side in px. [default: 512]", show_default=False)] = None,
     size: Annotated[Optional[str], typer.Option(help="Frame size WIDTHxHEIGHT (the input, or noise, is resized).")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Random seed; the same seed gives the same frames. \\[default: 0]", show_default=False)] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed; the same seed gives the same frames. [default: 0]", show_default=False)] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     recipe: Annotated[Optional[Path], typer.Option(help="Start from the recipe in a recipe.json or frame file; other flags override it.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the animation in the output folder from its last finished frame.")] = False,

@@ -17,7 +17,7 @@ from reverie.errors import ReverieError
 from reverie.version import __version__
 
 app = typer.Typer(
-    add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+    add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
     help="Reverie: neural dreaming with any PyTorch image model.",
 )
 stderr = Console(stderr=True)
