@@ -257,23 +257,63 @@ class RandomRotate:
 
 
 @dataclass(frozen=True)
+class ScaleRotate:
+    """A RandomScale followed by a RandomRotate, done as one resample (same draws, one matrix).
+
+    ``Compose`` builds it from such a pair: it saves a grid_sample forward and backward per step
+    and blurs less than two bilinear resamples in a row.
+    """
+
+    scale: RandomScale
+    rotate: RandomRotate
+
+    def sample(self, batch: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """Scales then angles, drawn in the order the separate transforms would draw them."""
+        return self.scale.sample(batch, generator), self.rotate.sample(batch, generator)
+
+    def apply(self, image: torch.Tensor, params: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        check_image(image, "random_scale")
+        scales, angles = params
+        return apply_affine(image, affine_matrices(scales, angles, *image.shape[-2:]), self.scale.fill)
+
+    def __call__(self, image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        return self.apply(image, self.sample(image.shape[0], generator))
+
+    def __str__(self) -> str:
+        return f"{self.scale} -> {self.rotate}"
+
+
+@dataclass(frozen=True)
 class Compose:
-    """Apply ``transforms`` in order; sampling draws each one's values in the same order."""
+    """Apply ``transforms`` in order; sampling draws each one's values in the same order.
+
+    A random_scale directly followed by a random_rotate (same fill) runs as one ScaleRotate.
+    """
 
     transforms: tuple[Any, ...]
 
+    def _steps(self) -> list[Any]:
+        steps: list[Any] = []
+        for transform in self.transforms:
+            if (steps and isinstance(transform, RandomRotate) and isinstance(steps[-1], RandomScale)
+                    and steps[-1].fill == transform.fill):
+                steps[-1] = ScaleRotate(steps[-1], transform)
+            else:
+                steps.append(transform)
+        return steps
+
     def sample(self, batch: int, generator: torch.Generator) -> list[Any]:
-        """Each transform's sampled values, in order (None for a transform that draws nothing)."""
-        return [_sample(t, batch, generator) for t in self.transforms]
+        """Each step's sampled values, in order (None for a step that draws nothing)."""
+        return [_sample(t, batch, generator) for t in self._steps()]
 
     def apply(self, image: torch.Tensor, params: Sequence[Any]) -> torch.Tensor:
-        for transform, values in zip(self.transforms, params, strict=True):
+        for transform, values in zip(self._steps(), params, strict=True):
             image = transform.apply(image, values)
         return image
 
     def __call__(self, image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        # Sample-then-apply per transform, so plain callables without ``sample`` also work here.
-        for transform in self.transforms:
+        # Sample-then-apply per step, so plain callables without ``sample`` also work here.
+        for transform in self._steps():
             image = transform(image, generator)
         return image
 

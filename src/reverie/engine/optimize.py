@@ -15,6 +15,7 @@ from reverie.objectives import Objective
 from reverie.optim import OPTIMIZERS, make_optimizer
 from reverie.randomness import generator as make_generator
 from reverie.recorder import ActivationRecorder
+from reverie.robustness import compose
 
 Transform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 IMAGE = "@image"  # activation key of the parameterization's raw output, before transforms
@@ -57,15 +58,6 @@ class Rendering:
         return self.images[max(self.images)]
 
 
-def compose(transforms: Sequence[Transform]) -> Transform:
-    """Apply ``transforms`` in order, each with the same generator."""
-    def apply(image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        for transform in transforms:
-            image = transform(image, generator)
-        return image
-    return apply
-
-
 def render(model: nn.Module, objective: Objective, param: nn.Module, transforms: Sequence[Transform] = (),
            settings: RenderSettings = RenderSettings(), seed: int = 0,
            progress: ProgressCallback | None = None) -> Rendering:
@@ -80,7 +72,7 @@ def render(model: nn.Module, objective: Objective, param: nn.Module, transforms:
     from reverie.params.alpha import composite, random_background  # params depend on nothing here
     from reverie.redirect import redirected_relus
 
-    transform = compose(transforms)
+    transform = compose(transforms)  # merges scale + rotate into one resample
     transform_generator = make_generator(seed, "transforms")
     background_generator = make_generator(seed, "background")
     optimizer = make_optimizer(settings.optimizer, param.parameters(), settings.lr, make_generator(seed, "optimizer"))

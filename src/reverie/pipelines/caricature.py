@@ -10,7 +10,8 @@ import torch
 from PIL import Image
 from torch import nn
 
-from reverie.engine.optimize import Transform, compose, render
+from reverie.engine.optimize import Transform, render
+from reverie.robustness import compose
 from reverie.engine.progress import ProgressCallback
 from reverie.errors import ReverieError
 from reverie.imaging import grid, resize, sample, to_pil
