@@ -192,9 +192,9 @@ def test_version_is_printed(reverie_cli):
 
 
 def test_layer_weights_from_flags_are_written_exactly():
-    from reverie.cli.main import _objective_from_flags
+    from reverie.cli.common import objective_from_flags
 
-    assert _objective_from_flags(["blocks.6=0.123456789", "blocks.9=2", "blocks.3"], []) == \
+    assert objective_from_flags(["blocks.6=0.123456789", "blocks.9=2", "blocks.3"], []) == \
         "0.123456789*layer(blocks.6) + 2*layer(blocks.9) + layer(blocks.3)"
 
 

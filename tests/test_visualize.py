@@ -12,7 +12,7 @@ from reverie.engine.optimize import RenderSettings, render
 from reverie.imaging import resize
 from reverie.objectives import parse_objective
 from reverie.optim import ClampSGD
-from reverie.params import PixelParam, make_param
+from reverie.params import make_param
 from reverie.pipelines.visualize import interpolate, visualize
 from reverie.randomness import generator
 from reverie.recipe import InterpolateRecipe, VisualizeRecipe

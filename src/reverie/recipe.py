@@ -58,11 +58,7 @@ class DreamRecipe(_Recipe):
     version: str = __version__
 
     def __post_init__(self):
-        # A size from a stranger's recipe must neither crash the resize nor exhaust memory.
-        if self.size is not None and not (len(self.size) == 2 and all(side > 0 for side in self.size)
-                                          and self.size[0] * self.size[1] <= 16384 * 16384):
-            raise ReverieError(f"recipe field 'size' must be a positive [width, height] of at most "
-                               f"16384x16384 pixels, got {list(self.size)}")
+        _check_dream_size(self.size)
         _check_text(self)
         _check_blend(self)
 
@@ -164,10 +160,7 @@ class AnimateRecipe(_Recipe):
     version: str = __version__
 
     def __post_init__(self):
-        if self.size is not None and not (len(self.size) == 2 and all(side > 0 for side in self.size)
-                                          and self.size[0] * self.size[1] <= 16384 * 16384):
-            raise ReverieError(f"recipe field 'size' must be a positive [width, height] of at most "
-                               f"16384x16384 pixels, got {list(self.size)}")
+        _check_dream_size(self.size)
         _check_count(self.frames, "frames", 1, MAX_ANIMATION_FRAMES)
         if not 0 < self.fps <= 240:
             raise ReverieError(f"fps must be a number above 0 and at most 240, got {self.fps!r}")
@@ -183,6 +176,14 @@ MAX_OPTIMISED_SIDE = 4096  # visualize/interpolate images: at most 4096x4096 pix
 MAX_BATCH = 64
 MAX_FRAMES = 256
 MAX_CHANNELS = 4096       # as many as --channels accepts
+
+
+def _check_dream_size(size: tuple[int, int] | None) -> None:
+    """A size from a stranger's recipe must neither crash the resize nor exhaust memory."""
+    if size is not None and not (len(size) == 2 and all(side > 0 for side in size)
+                                 and size[0] * size[1] <= 16384 * 16384):
+        raise ReverieError(f"recipe field 'size' must be a positive [width, height] of at most "
+                           f"16384x16384 pixels, got {list(size)}")
 
 
 def _check_optimised_size(size: tuple[int, int], what: str) -> None:
@@ -312,10 +313,7 @@ class VideoRecipe(_Recipe):
     version: str = __version__
 
     def __post_init__(self):
-        if self.size is not None and not (len(self.size) == 2 and all(side > 0 for side in self.size)
-                                          and self.size[0] * self.size[1] <= 16384 * 16384):
-            raise ReverieError(f"recipe field 'size' must be a positive [width, height] of at most "
-                               f"16384x16384 pixels, got {list(self.size)}")
+        _check_dream_size(self.size)
         if not 0 <= self.blend <= 1:
             raise ReverieError(f"blend must be a number from 0 (each frame dreamed afresh) to 1, got {self.blend!r}")
         if self.fps is not None and not 0 < self.fps <= 1000:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import sys
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Optional
@@ -10,7 +9,12 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from reverie.cli.common import parse_size, refuse_code_models
+from reverie.cli.common import (ChannelsOption, DeviceOption, DreamObjectiveOption, FrameOctavesOption,
+                                FrameRecipeOption, FrameSeedOption, FrameTileOption, LayersOption, ModelOption,
+                                NormalizeOption, OctaveScaleOption, QuietOption, SampleOption, StepSizeOption,
+                                WeightsOption, check_objective_flags, frame_dream_changes, parse_size,
+                                refuse_code_models, start_sources)
+from reverie.cli.progress import frame_bar, quoted
 from reverie.errors import ReverieError
 from reverie.version import __version__
 
@@ -33,32 +37,22 @@ def animate(
     keyframe: Annotated[Optional[list[str]], typer.Option("--keyframe", "-k", help='Dream options from a frame on (repeatable), e.g. "100: layer=blocks.12, steps=8".')] = None,
     gif: GifOption = None, mp4: Mp4Option = None, fps: FpsOption = None, loop: LoopOption = 0,
     quality: QualityOption = 18,
-    sample_name: Annotated[Optional[str], typer.Option("--sample", help="Bundled photo: chelsea, coffee, astronaut, rocket.")] = None,
+    sample_name: SampleOption = None,
     noise_start: Annotated[bool, typer.Option("--noise", help="Start from noise instead of a photo.")] = False,
-    model: Annotated[Optional[str], typer.Option(help="Model name, module:callable, or .pt2 torch.export file. [default: efficientnet-lite0]", show_default=False)] = None,
-    weights: Annotated[Optional[str], typer.Option(help="State-dict file to load into the model.")] = None,
-    normalize: Annotated[Optional[str], typer.Option(help="Input normalization the model expects: none, imagenet, inception.")] = None,
-    layer: Annotated[Optional[list[str]], typer.Option("--layer", "-l", help="Layer to amplify (repeatable; LAYER=WEIGHT to weight).")] = None,
-    channel: Annotated[Optional[list[str]], typer.Option("--channel", "-c", help="Channel index of the layer, or LAYER:INDEX (repeatable).")] = None,
-    objective: Annotated[Optional[str], typer.Option(help='Objective expression, e.g. "layer(blocks.6) + 0.5*channel(blocks.9, 7)".')] = None,
-    octaves: Annotated[Optional[int], typer.Option(help="Octaves per frame. [default: 2]", show_default=False)] = None,
-    octave_scale: Annotated[Optional[float], typer.Option(help="Size ratio between octaves. [default: 1.4]", show_default=False)] = None,
+    model: ModelOption = None, weights: WeightsOption = None, normalize: NormalizeOption = None,
+    layer: LayersOption = None, channel: ChannelsOption = None, objective: DreamObjectiveOption = None,
+    octaves: FrameOctavesOption = None, octave_scale: OctaveScaleOption = None,
     steps: Annotated[Optional[int], typer.Option(help="Steps per octave per frame. [default: 6]", show_default=False)] = None,
-    step_size: Annotated[Optional[float], typer.Option(help="Pixel change per step (0-1 scale). [default: 0.01]", show_default=False)] = None,
+    step_size: StepSizeOption = None,
     jitter: Annotated[Optional[int], typer.Option(help="Max random shift per step, in px. [default: 32]", show_default=False)] = None,
-    tile: Annotated[Optional[int], typer.Option(help="Max tile side in px. [default: 512]", show_default=False)] = None,
+    tile: FrameTileOption = None,
     size: Annotated[Optional[str], typer.Option(help="Frame size WIDTHxHEIGHT (the input, or noise, is resized).")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Random seed; the same seed gives the same frames. [default: 0]", show_default=False)] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
-    recipe: Annotated[Optional[Path], typer.Option(help="Start from the recipe in a recipe.json or frame file; other flags override it.")] = None,
+    seed: FrameSeedOption = None, device: DeviceOption = "auto", recipe: FrameRecipeOption = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the animation in the output folder from its last finished frame.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Dream animation: each frame is the dream of the previous frame, moved by frame transforms."""
-    from reverie.cli.main import _objective_from_flags
     from reverie.engine.deepdream import DreamSettings
-    from reverie.errors import unknown_name_message
-    from reverie.imaging import SAMPLES
     from reverie.io.images import read_recipe_text
     from reverie.pipelines.animate import animate as run_animate
     from reverie.pipelines.animate import read_folder_recipe
@@ -75,36 +69,14 @@ def animate(
         _say(f"note: recipe made by Reverie {base.version}, continuing with {__version__}")
     refuse_code_models(model, base.model)
 
-    sources = [s for s in (input, sample_name and f"sample:{sample_name}", noise_start and "noise") if s]
-    if len(sources) > 1:
-        raise ReverieError("give only one of INPUT, --sample and --noise")
-    if sample_name is not None and sample_name not in SAMPLES:
-        raise ReverieError(unknown_name_message("sample", sample_name, SAMPLES))
-    if objective is not None and (layer or channel):
-        raise ReverieError("give either --objective or --layer/--channel, not both")
-    if channel and not layer and not all(":" in c for c in channel):
-        raise ReverieError("--channel needs a --layer (or write --channel LAYER:INDEX)")
+    sources = start_sources(input, sample_name, noise_start)
+    check_objective_flags(objective, layer, channel)
 
-    setting_flags = dict(octaves=octaves, octave_scale=octave_scale, steps=steps, step_size=step_size,
-                         jitter=jitter, tile=tile)
-    changes: dict = {"frame_index": None, "version": __version__}
-    if any(value is not None for value in setting_flags.values()):
-        changes["settings"] = replace(base.settings, **{k: v for k, v in setting_flags.items() if v is not None})
+    changes = frame_dream_changes(base, recipe=recipe, model=model, weights=weights, normalize=normalize, layer=layer,
+                                  channel=channel, objective=objective, octaves=octaves, octave_scale=octave_scale,
+                                  steps=steps, step_size=step_size, jitter=jitter, tile=tile)
     if sources:
         changes.update(source=sources[0], source_sha256=None)
-    if model is not None:
-        changes.update(model=model, weights=weights, normalize=normalize or "none")
-    else:
-        if weights is not None:
-            changes["weights"] = weights
-        if normalize is not None:
-            changes["normalize"] = normalize
-    if objective is not None:
-        changes["objective"] = objective
-    elif layer or channel:
-        changes["objective"] = _objective_from_flags(layer or [], channel or [])
-    elif model is not None and not recipe:
-        changes["objective"] = ""
     if transform is not None:
         changes["transforms"] = () if [t.strip().lower() for t in transform] == ["none"] else tuple(transform)
     if keyframe is not None:
@@ -120,7 +92,7 @@ def animate(
 
     recipe_folder = recipe.parent if recipe is not None and not sources else output if resume else None
     try:
-        with _frame_bar(quiet) as callback:
+        with frame_bar("animating", quiet, stderr) as callback:
             result = run_animate(final, output, progress=callback, resume=resume, device=device,
                                  recipe_folder=recipe_folder)
     except KeyboardInterrupt:
@@ -128,7 +100,7 @@ def animate(
 
         done = finished_frames(output)
         print(f"reverie: interrupted; {done} of {final.frames} frames are finished in {output}; "
-              f"continue with: reverie animate -o {_quoted(output)} --resume", file=sys.stderr)
+              f"continue with: reverie animate -o {quoted(output)} --resume", file=sys.stderr)
         raise SystemExit(130) from None  # typer.Exit would be returned, not raised, by app(standalone_mode=False)
     count, first = result.recipe.frames, result.first_index
     if first == count and resume:
@@ -139,7 +111,7 @@ def animate(
         written = _encode(result.frames(), gif, mp4, fps or result.recipe.fps, loop, quality, False, False)
     except KeyboardInterrupt:
         print(f"reverie: interrupted while encoding; the {count} frames are in {output}; "
-              f"encode them with: reverie encode {_quoted(output)} --gif FILE --mp4 FILE", file=sys.stderr)
+              f"encode them with: reverie encode {quoted(output)} --gif FILE --mp4 FILE", file=sys.stderr)
         raise SystemExit(130) from None
     _say(message + "".join(f" and {path}" for path in written))
 
@@ -201,45 +173,6 @@ def _encode(frames, gif: Path | None, mp4: Path | None, fps: float, loop: int, q
     return written
 
 
-@contextmanager
-def _frame_bar(quiet: bool):
-    """A progress bar of frames with the engine's ETA; the bar appears with the first finished frame."""
-    if quiet:
-        yield None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeElapsedColumn
-
-    bar = Bar(TextColumn("[bold]animating"), BarColumn(), MofNCompleteColumn(), TextColumn("frames"),
-              TextColumn("score {task.fields[score]}"), TimeElapsedColumn(), TextColumn("ETA {task.fields[eta]}"),
-              console=stderr, transient=False)
-    task = None
-
-    def update(event) -> None:
-        nonlocal task
-        if task is None:
-            bar.start()
-            task = bar.add_task("animating", total=event.steps, completed=event.step - 1, score="", eta="")
-        bar.update(task, completed=event.step, score=f"{event.score:.3g}", eta=_duration(event.seconds_left))
-    try:
-        yield update
-    finally:
-        if task is not None:
-            bar.stop()
-
-
 def _say(text: str) -> None:
     """One line on stderr, unwrapped (paths stay whole for copying) and not read as Rich markup."""
     stderr.print(text, soft_wrap=True, markup=False, highlight=False)
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = round(seconds)
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
-
-
-def _quoted(path: Path) -> str:
-    import shlex
-
-    return shlex.quote(str(path))

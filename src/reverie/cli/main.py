@@ -10,7 +10,10 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from reverie.cli.common import parse_size, refuse_code_models
+from reverie.cli.common import (ChannelsOption, DeviceOption, DreamObjectiveOption, LayersOption, ModelOption,
+                                NormalizeOption, OctaveScaleOption, QuietOption, RecipeOption, SampleOption,
+                                StepSizeOption, WeightsOption, dream_settings, model_changes, objective_from_flags,
+                                parse_size, refuse_code_models, start_sources)
 from reverie.cli.visualize import (ClipModelOption, ClipWeightsOption, CutoutsOption, TextOption,
                                    TextWeightOption, text_changes)
 from reverie.errors import ReverieError
@@ -23,67 +26,23 @@ app = typer.Typer(
 stderr = Console(stderr=True)
 
 
-def _objective_from_flags(layers: list[str], channels: list[str]) -> str:
-    """``--layer blocks.6 --layer blocks.9=0.5 --channel 7`` -> objective expression text."""
-    from reverie.expressions import quote_name
-    from reverie.objectives.base import format_weight
-
-    weighted = []
-    for item in layers:
-        name, _, weight_text = item.partition("=")
-        try:
-            weight = float(weight_text) if weight_text else 1.0
-        except ValueError:
-            raise ReverieError(f"layer weight must be a number: '{item}' (write LAYER or LAYER=WEIGHT)") from None
-        weighted.append((name.strip(), weight))
-    by_layer: dict[str, list[int]] = {}
-    for item in channels:
-        layer_name, _, index_text = item.rpartition(":")
-        if not layer_name:
-            if len(weighted) != 1:
-                raise ReverieError(
-                    f"--channel {item} is ambiguous with {len(weighted) or 'no'} --layer; "
-                    "write --channel LAYER:INDEX or give exactly one --layer"
-                )
-            layer_name = weighted[0][0]
-        try:
-            index = int(index_text)
-        except ValueError:
-            raise ReverieError(f"channel must be a whole number (or LAYER:INDEX), got '{item}'") from None
-        by_layer.setdefault(layer_name, []).append(index)
-    terms = []
-    for name, weight in weighted:
-        function = f"channel({quote_name(name)}, {', '.join(map(str, by_layer.pop(name)))})" \
-            if name in by_layer else f"layer({quote_name(name)})"
-        terms.append(function if weight == 1 else f"{format_weight(weight)}*{function}")
-    for name, indices in by_layer.items():  # channels qualified with a layer not given by --layer
-        terms.append(f"channel({quote_name(name)}, {', '.join(map(str, indices))})")
-    return " + ".join(terms)
-
-
 @app.command()
 def dream(
     input: Annotated[Optional[str], typer.Argument(help="Image to dream; omit to dream a bundled sample photo.", show_default=False)] = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="Output image (.png, .jpg, .webp).")] = Path("dream.png"),
-    sample_name: Annotated[Optional[str], typer.Option("--sample", help="Bundled photo: chelsea, coffee, astronaut, rocket.")] = None,
+    sample_name: SampleOption = None,
     noise_start: Annotated[bool, typer.Option("--noise", help="Start from noise (a pure dream) instead of a photo.")] = False,
-    model: Annotated[Optional[str], typer.Option(help="Model name, module:callable, or .pt2 torch.export file. [default: efficientnet-lite0]", show_default=False)] = None,
-    weights: Annotated[Optional[str], typer.Option(help="State-dict file to load into the model.")] = None,
-    normalize: Annotated[Optional[str], typer.Option(help="Input normalization the model expects: none, imagenet, inception.")] = None,
-    layer: Annotated[Optional[list[str]], typer.Option("--layer", "-l", help="Layer to amplify (repeatable; LAYER=WEIGHT to weight).")] = None,
-    channel: Annotated[Optional[list[str]], typer.Option("--channel", "-c", help="Channel index of the layer, or LAYER:INDEX (repeatable).")] = None,
-    objective: Annotated[Optional[str], typer.Option(help='Objective expression, e.g. "layer(blocks.6) + 0.5*channel(blocks.9, 7)".')] = None,
+    model: ModelOption = None, weights: WeightsOption = None, normalize: NormalizeOption = None,
+    layer: LayersOption = None, channel: ChannelsOption = None, objective: DreamObjectiveOption = None,
     octaves: Annotated[Optional[int], typer.Option(help="Number of octaves (image scales). [default: 4]", show_default=False)] = None,
-    octave_scale: Annotated[Optional[float], typer.Option(help="Size ratio between octaves. [default: 1.4]", show_default=False)] = None,
+    octave_scale: OctaveScaleOption = None,
     steps: Annotated[Optional[int], typer.Option(help="Steps per octave. [default: 20]", show_default=False)] = None,
-    step_size: Annotated[Optional[float], typer.Option(help="Pixel change per step (0-1 scale). [default: 0.01]", show_default=False)] = None,
+    step_size: StepSizeOption = None,
     jitter: Annotated[Optional[int], typer.Option(help="Max random shift per step, in px. [default: 32]", show_default=False)] = None,
     tile: Annotated[Optional[int], typer.Option(help="Max tile side in px; bounds memory for large images. [default: 512]", show_default=False)] = None,
     size: Annotated[Optional[str], typer.Option(help="Resize the input (or noise) to WIDTHxHEIGHT.")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed; the same seed gives the same pixels. [default: 0]", show_default=False)] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
-    recipe: Annotated[Optional[Path], typer.Option(help="Replay the recipe in a Reverie image or .json file; other flags override it.")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    device: DeviceOption = "auto", recipe: RecipeOption = None, quiet: QuietOption = False,
     mask: Annotated[Optional[str], typer.Option(help="Dream only inside this mask: an image's alpha channel, else its luminance (black = untouched).")] = None,
     blend: Annotated[Optional[str], typer.Option(help='Objectives side by side, e.g. "channel(blocks.9, 3) | channel(blocks.9, 9)".')] = None,
     blend_ramp: Annotated[Optional[str], typer.Option(help="How --blend's objectives are laid out: horizontal, vertical or radial. [default: horizontal]", show_default=False)] = None,
@@ -92,9 +51,7 @@ def dream(
 ) -> None:
     """DeepDream a photo (or noise) toward a layer, channels, an objective expression, or a text prompt."""
     from reverie.engine.deepdream import DreamSettings
-    from reverie.imaging import SAMPLES
     from reverie.io.images import check_output_path, read_recipe_text
-    from reverie.errors import unknown_name_message
     from reverie.pipelines.dream import run
     from reverie.recipe import DreamRecipe
 
@@ -104,11 +61,7 @@ def dream(
         stderr.print(f"note: recipe made by Reverie {base.version}, replaying with {__version__}")
     refuse_code_models(model, base.model)
 
-    sources = [s for s in (input, sample_name and f"sample:{sample_name}", noise_start and "noise") if s]
-    if len(sources) > 1:
-        raise ReverieError("give only one of INPUT, --sample and --noise")
-    if sample_name is not None and sample_name not in SAMPLES:
-        raise ReverieError(unknown_name_message("sample", sample_name, SAMPLES))
+    sources = start_sources(input, sample_name, noise_start)
     if objective is not None and (layer or channel):
         raise ReverieError("give either --objective or --layer/--channel, not both")
     if blend is not None and (objective is not None or layer or channel):
@@ -118,24 +71,15 @@ def dream(
     if channel and not layer and not all(":" in c for c in channel):
         raise ReverieError("--channel needs a --layer (or write --channel LAYER:INDEX)")
 
-    setting_flags = dict(octaves=octaves, octave_scale=octave_scale, steps=steps, step_size=step_size,
-                         jitter=jitter, tile=tile)
-    settings = replace(base.settings, **{k: v for k, v in setting_flags.items() if v is not None}) \
-        if any(v is not None for v in setting_flags.values()) else base.settings
-    changes: dict = {"settings": settings}
+    changes: dict = {"settings": dream_settings(base.settings, octaves=octaves, octave_scale=octave_scale, steps=steps,
+                                                step_size=step_size, jitter=jitter, tile=tile)}
     if sources:
         changes.update(source=sources[0], source_sha256=None)
-    if model is not None:
-        changes.update(model=model, weights=weights, normalize=normalize or "none")
-    else:
-        if weights is not None:
-            changes["weights"] = weights
-        if normalize is not None:
-            changes["normalize"] = normalize
+    changes.update(model_changes(model, weights, normalize))
     if objective is not None:
         changes.update(objective=objective, blend="")
     elif layer or channel:
-        changes.update(objective=_objective_from_flags(layer or [], channel or []), blend="")
+        changes.update(objective=objective_from_flags(layer or [], channel or []), blend="")
     elif blend is not None:
         changes.update(objective="", blend=blend)
     elif model is not None and not recipe:

@@ -7,9 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from reverie.cli.common import load_recipe, parse_size, refuse_code_models
-from reverie.cli.visualize import (DecayOption, DeviceOption, LrOption, ModelOption, NormalizeOption, QuietOption,
-                                   RecipeOption, SeedOption, WeightsOption, stderr)
+from reverie.cli.common import (DeviceOption, ModelOption, NormalizeOption, QuietOption, RecipeOption, WeightsOption,
+                                load_recipe, model_changes, parse_size, refuse_code_models)
+from reverie.cli.visualize import DecayOption, LrOption, SeedOption, stderr
 from reverie.errors import ReverieError
 from reverie.version import __version__
 
@@ -29,14 +29,7 @@ def _source(text: str) -> str:
 
 def _shared_changes(base, *, model, weights, normalize, size, steps, lr, transforms, decay_power, seed) -> dict:
     refuse_code_models(model, base.model)
-    changes: dict = {"version": __version__}
-    if model is not None:
-        changes.update(model=model, weights=weights, normalize=normalize or "none")
-    else:
-        if weights is not None:
-            changes["weights"] = weights
-        if normalize is not None:
-            changes["normalize"] = normalize
+    changes: dict = {"version": __version__, **model_changes(model, weights, normalize)}
     if size is not None:
         changes["size"] = parse_size(size)
     for name, value in (("transforms", transforms), ("decay_power", decay_power), ("seed", seed)):

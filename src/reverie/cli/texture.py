@@ -8,9 +8,9 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from reverie.cli.common import load_recipe, parse_size, refuse_code_models
-from reverie.cli.visualize import (DecayOption, DeviceOption, LrOption, ModelOption, NormalizeOption, OptimizerOption,
-                                   QuietOption, RecipeOption, SeedOption, TransformsOption, WeightsOption)
+from reverie.cli.common import (DeviceOption, ModelOption, NormalizeOption, QuietOption, RecipeOption, WeightsOption,
+                                load_recipe, model_changes, parse_size, refuse_code_models)
+from reverie.cli.visualize import DecayOption, LrOption, OptimizerOption, SeedOption, TransformsOption
 from reverie.errors import ReverieError
 from reverie.version import __version__
 
@@ -52,13 +52,7 @@ def texture(
     changes: dict = {"version": __version__}
     if mesh is not None:
         changes.update(mesh=str(mesh), mesh_sha256=None)
-    if model is not None:
-        changes.update(model=model, weights=weights, normalize=normalize or "none")
-    else:
-        if weights is not None:
-            changes["weights"] = weights
-        if normalize is not None:
-            changes["normalize"] = normalize
+    changes.update(model_changes(model, weights, normalize))
     if size is not None:
         changes["size"] = parse_size(size)
     flags = dict(objective=objective, views=views, render_size=render_size, transforms=transforms,

@@ -8,15 +8,13 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from reverie.cli.common import load_recipe, parse_channels, parse_size, refuse_code_models
+from reverie.cli.common import (DeviceOption, ModelOption, NormalizeOption, QuietOption, RecipeOption, WeightsOption,
+                                load_recipe, model_changes, parse_channels, parse_size, refuse_code_models)
 from reverie.errors import ReverieError
 from reverie.version import __version__
 
 stderr = Console(stderr=True)
 
-ModelOption = Annotated[Optional[str], typer.Option(help="Model name, module:callable, or .pt2 torch.export file. [default: efficientnet-lite0]", show_default=False)]
-WeightsOption = Annotated[Optional[str], typer.Option(help="State-dict file to load into the model.")]
-NormalizeOption = Annotated[Optional[str], typer.Option(help="Input normalization the model expects: none, imagenet, inception.")]
 SizeOption = Annotated[Optional[str], typer.Option(help="Output WIDTHxHEIGHT.", show_default=False)]
 StepsOption = Annotated[Optional[int], typer.Option(help="Optimisation steps. [default: 512]", show_default=False)]
 LrOption = Annotated[Optional[float], typer.Option(help="Learning rate. [default: 0.05; 0.005 for cppn]", show_default=False)]
@@ -24,9 +22,6 @@ OptimizerOption = Annotated[Optional[str], typer.Option(help="adam, clampsgd or 
 TransformsOption = Annotated[Optional[str], typer.Option(help="Robustness transforms: standard or none. [default: standard]", show_default=False)]
 DecayOption = Annotated[Optional[float], typer.Option(help="FFT spectrum decay power. [default: 1.0]", show_default=False)]
 SeedOption = Annotated[Optional[int], typer.Option(help="Random seed. [default: 0]", show_default=False)]
-DeviceOption = Annotated[str, typer.Option(help="auto, cpu or cuda.")]
-RecipeOption = Annotated[Optional[Path], typer.Option(help="Replay the recipe in a Reverie image or .json file; other flags override it.")]
-QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 
 
 TextOption = Annotated[Optional[str], typer.Option("--text", help='Steer toward a text prompt with CLIP, e.g. "a watercolour of a lighthouse" (needs the clip extra).', show_default=False)]
@@ -48,14 +43,7 @@ def text_changes(base, *, text, text_weight, clip_model, clip_weights, cutouts) 
 def _common_changes(base, *, model, weights, normalize, size, steps, lr, optimizer, transforms, decay_power, seed,
                     param_name: str | None = None) -> dict:
     refuse_code_models(model, base.model)
-    changes: dict = {"version": __version__}
-    if model is not None:
-        changes.update(model=model, weights=weights, normalize=normalize or "none")
-    else:
-        if weights is not None:
-            changes["weights"] = weights
-        if normalize is not None:
-            changes["normalize"] = normalize
+    changes: dict = {"version": __version__, **model_changes(model, weights, normalize)}
     if size is not None:
         changes["size"] = parse_size(size)
     if transforms is not None:

@@ -6,6 +6,7 @@ from reverie.models.loading import (
     ModelSpec,
     default_layers,
     load_model,
+    model_on_device,
     prepare_model,
     resolve_device,
     with_input_normalization,
@@ -13,6 +14,6 @@ from reverie.models.loading import (
 from reverie.models.inspect import LayerInfo, dreamable_layers, layer_shapes, min_input_side
 
 __all__ = [
-    "MODELS", "ModelSpec", "LayerInfo", "load_model", "prepare_model", "resolve_device",
+    "MODELS", "ModelSpec", "LayerInfo", "load_model", "model_on_device", "prepare_model", "resolve_device",
     "with_input_normalization", "default_layers", "dreamable_layers", "layer_shapes", "min_input_side",
 ]

@@ -329,3 +329,19 @@ def default_layers(model_name: str, model: nn.Module) -> tuple[str, ...]:
     if not layers:
         raise ReverieError("the model has no layer with image-shaped output to dream on; name one with --layer")
     return (layers[(len(layers) * 3) // 5].name,)
+
+
+def model_on_device(spec: ModelSpec, model: nn.Module | None = None,
+                    device: str | torch.device = "auto") -> tuple[nn.Module, torch.device]:
+    """The model a pipeline runs on and the device its data must go to.
+
+    ``model`` (a library caller's own module) wins over ``spec`` and is only put in eval mode;
+    the device is then the one its parameters live on.
+    """
+    device = resolve_device(device)
+    if model is None:
+        model = load_model(spec, device)
+    else:
+        model.eval()
+    parameter = next(iter(model.parameters()), None)
+    return model, (parameter.device if parameter is not None else device)

@@ -7,31 +7,30 @@ uninterrupted run's (see :func:`reverie.engine.animate.dream_frames`).
 """
 from __future__ import annotations
 
-import json
 import os
-import time
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from reverie.engine.animate import FrameProgress, dream_frames
+from reverie.engine.animate import dream_frames
 from reverie.engine.deepdream import DreamSettings
 from reverie.engine.progress import ProgressCallback
 from reverie.errors import ReverieError
 from reverie.expressions import quote_name
 from reverie.frame_transforms import parse_frame_transforms
 from reverie.imaging import check_image
-from reverie.io.frames import FrameFolder, finished_frames, frame_path, write_text_atomically
-from reverie.io.images import read_image, save_image
+from reverie.io.frames import FrameFolder, finished_frames, frame_path
+from reverie.io.images import read_image
 from reverie.keyframes import option_keyframes
-from reverie.models import ModelSpec, layer_shapes, load_model, min_input_side, resolve_device
+from reverie.models import ModelSpec, layer_shapes, model_on_device, min_input_side, resolve_device
 from reverie.objectives import Objective, parse_objective
+from reverie.pipelines import frame_folder
 from reverie.pipelines.dream import build_objective, load_source
+from reverie.pipelines.frame_folder import RECIPE_FILE
 from reverie.recipe import AnimateRecipe
 
-RECIPE_FILE = "recipe.json"
 # Dream options a keyframe may change; layer/channel/objective change the objective.
 SETTING_OPTIONS = ("octaves", "octave_scale", "steps", "step_size", "jitter")
 KEYFRAME_OPTIONS = ("layer", "channel", "objective", *SETTING_OPTIONS)
@@ -131,7 +130,9 @@ def animate(recipe: AnimateRecipe, output_dir: str | os.PathLike, *, progress: P
     relative input path is also looked for (see :func:`reverie.pipelines.dream.locate_source`).
     """
     folder = Path(output_dir)
-    stored = _check_folder(folder, resume)
+    stored = frame_folder.check_folder(folder, resume, AnimateRecipe, what="output folder",
+                                       held="already holds an animation; pass --resume to continue it, "
+                                            "or choose another output folder")
 
     # Inputs first, each mistake a ReverieError, before any long work or any file is written.
     device = resolve_device(device)
@@ -141,12 +142,7 @@ def animate(recipe: AnimateRecipe, output_dir: str | os.PathLike, *, progress: P
     check_image(image)
     if image.shape[0] != 1:
         raise ReverieError(f"an animation starts from one image, got a batch of {image.shape[0]}")
-    if model is None:
-        model = load_model(ModelSpec(recipe.model, recipe.weights, recipe.normalize), device)
-    else:
-        model.eval()
-    parameter = next(iter(model.parameters()), None)
-    model_device = parameter.device if parameter is not None else device
+    model, model_device = model_on_device(ModelSpec(recipe.model, recipe.weights, recipe.normalize), model, device)
     transforms = parse_frame_transforms(list(recipe.transforms))
     plan = FramePlan(recipe, model)
     recipe = replace(recipe, objective=plan.base.expression(), transforms=tuple(t.expression() for t in transforms),
@@ -156,12 +152,14 @@ def animate(recipe: AnimateRecipe, output_dir: str | os.PathLike, *, progress: P
         plan(frame_index)
 
     if stored is not None:
-        _check_same_frames(stored, recipe, folder)
+        frame_folder.check_same_frames(
+            stored, recipe, folder, not_in_pixels=_NOT_IN_PIXELS, start_over="start a new folder",
+            source_changed=f"the input {recipe.source} differs from the file {folder / RECIPE_FILE} was made from; "
+                           "pass the original image or start a new folder")
         recipe = replace(recipe, fps=stored.fps)
     else:
-        _write_recipe(folder, recipe)
-    for stale in folder.glob(".frame-*.tmp"):  # left by a run killed while writing a frame
-        stale.unlink(missing_ok=True)
+        frame_folder.write_recipe(folder, recipe)
+    frame_folder.remove_stale_frames(folder)
 
     first_index = min(finished_frames(folder), recipe.frames)
     start = image if first_index == 0 else read_image(frame_path(folder, first_index - 1))
@@ -171,70 +169,10 @@ def animate(recipe: AnimateRecipe, output_dir: str | os.PathLike, *, progress: P
     source = image.to(model_device)
     frames = dream_frames(model, start.to(model_device), plan, transforms, recipe.frames, recipe.seed,
                           first_index, source)
-    began, done = time.monotonic(), 0
-    for frame in frames:
-        save_image(frame_path(folder, frame.frame_index), frame.image,
-                   replace(recipe, frame_index=frame.frame_index).to_json())
-        done += 1
-        if progress is not None:
-            left = recipe.frames - frame.frame_index - 1
-            seconds_left = (time.monotonic() - began) / done * left
-            progress(FrameProgress(f"frame {frame.frame_index + 1}/{recipe.frames}", frame.frame_index + 1,
-                                   recipe.frames, frame.frame_index + 1, recipe.frames, frame.score,
-                                   lambda image=frame.image: image.cpu().clone(), frame.frame_index, seconds_left))
+    frame_folder.save_frames(folder, frames, recipe, recipe.frames, progress)
     return Animation(folder, recipe, first_index)
 
 
 def read_folder_recipe(folder: str | os.PathLike) -> AnimateRecipe | None:
     """The recipe an animation folder was made with, or None if it has none."""
-    path = Path(folder) / RECIPE_FILE
-    if not path.is_file():
-        return None
-    try:
-        return AnimateRecipe.from_json(path.read_text(encoding="utf-8"))
-    except ReverieError as error:
-        raise ReverieError(f"{path}: {error}") from None
-
-
-def _check_folder(folder: Path, resume: bool) -> AnimateRecipe | None:
-    """The recipe of the animation already in ``folder`` (when resuming), after checking it may be used."""
-    if folder.exists() and not folder.is_dir():
-        raise ReverieError(f"output folder is a file: {folder}")
-    stored = read_folder_recipe(folder)
-    has_frames = folder.is_dir() and any(folder.glob("frame-*.png"))
-    if not resume:
-        if stored is not None or has_frames:
-            raise ReverieError(f"{folder} already holds an animation; pass --resume to continue it, "
-                               "or choose another output folder")
-        return None
-    if stored is None and has_frames:
-        raise ReverieError(f"{folder} holds frames but no {RECIPE_FILE} to resume from")
-    return stored
-
-
-def _check_same_frames(stored: AnimateRecipe, given: AnimateRecipe, folder: Path) -> None:
-    """Refuse to resume with options that would make different frames than those on disk."""
-    differences = [item.name for item in fields(AnimateRecipe) if item.name not in _NOT_IN_PIXELS
-                   and getattr(stored, item.name) != getattr(given, item.name)]
-    if not differences:
-        return
-    name = differences[0]
-    if name == "source_sha256":
-        raise ReverieError(f"the input {given.source} differs from the file {folder / RECIPE_FILE} was made from; "
-                           "pass the original image or start a new folder")
-    was, now = getattr(stored, name), getattr(given, name)
-    if name == "settings":
-        name = next(item.name for item in fields(DreamSettings) if getattr(was, item.name) != getattr(now, item.name))
-        was, now = getattr(was, name), getattr(now, name)
-    more = f" (and {len(differences) - 1} more)" if len(differences) > 1 else ""
-    raise ReverieError(f"cannot resume {folder}: {name.replace('_', '-')} is {_shown(now)} but the frames there "
-                       f"were made with {_shown(was)}{more}; give the same options, or start a new folder")
-
-
-def _shown(value: object) -> str:
-    return json.dumps(list(value) if isinstance(value, tuple) else value)
-
-
-def _write_recipe(folder: Path, recipe: AnimateRecipe) -> None:
-    text = json.dumps(json.loads(recipe.to_json()), indent=2, sort_keys=True) + "\n"
-    write_text_atomically(folder / RECIPE_FILE, text)
+    return frame_folder.read_folder_recipe(folder, AnimateRecipe)

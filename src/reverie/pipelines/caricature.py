@@ -16,7 +16,7 @@ from reverie.engine.progress import ProgressCallback
 from reverie.errors import ReverieError
 from reverie.imaging import grid, resize, sample, to_pil
 from reverie.io.images import file_sha256, read_image, save_image
-from reverie.models import ModelSpec, layer_shapes, load_model, resolve_device
+from reverie.models import ModelSpec, layer_shapes, model_on_device
 from reverie.objectives.caricature import caricature as caricature_objective
 from reverie.randomness import generator
 from reverie.recipe import CaricatureRecipe
@@ -67,13 +67,8 @@ def fit_size(image: torch.Tensor, long_side: int) -> tuple[int, int]:
 
 
 def model_and_device(recipe, model: nn.Module | None, device) -> tuple[nn.Module, torch.device]:
-    device = resolve_device(device)
-    if model is None:
-        model = load_model(ModelSpec(recipe.model, recipe.weights, recipe.normalize), device)
-    else:
-        model.eval()
-    parameter = next(iter(model.parameters()), None)
-    return model, (parameter.device if parameter is not None else device)
+    """The recipe's model (or the caller's) and the device to put data on."""
+    return model_on_device(ModelSpec(recipe.model, recipe.weights, recipe.normalize), model, device)
 
 
 # --- caricature -----------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from reverie.engine.progress import Progress, ProgressCallback
 from reverie.errors import ReverieError
 from reverie.io.images import file_sha256, save_image
 from reverie.mesh import Mesh, TexturedMeshParam, load_mesh, turntable
-from reverie.models import ModelSpec, layer_shapes, load_model, resolve_device
+from reverie.models import ModelSpec, layer_shapes, model_on_device
 from reverie.objectives import Objective, parse_objective
 from reverie.objectives.style import StyleObjective, style_targets
 from reverie.params import FourierParam
@@ -86,13 +86,7 @@ def texture(recipe: TextureRecipe, *, model: nn.Module | None = None, device: st
 
     mesh, digest = load_recipe_mesh(recipe, check_hash)
     recipe = replace(recipe, mesh_sha256=digest)
-    device = resolve_device(device)
-    if model is None:
-        model = load_model(ModelSpec(recipe.model, recipe.weights, recipe.normalize), device)
-    else:
-        model.eval()
-    parameter = next(iter(model.parameters()), None)
-    device = parameter.device if parameter is not None else torch.device(device)
+    model, device = model_on_device(ModelSpec(recipe.model, recipe.weights, recipe.normalize), model, device)
     objective, recipe = texture_objective(recipe, model, device, check_hash)
 
     width, height = recipe.size

@@ -14,29 +14,27 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import math
 import os
 import tempfile
-import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from reverie.engine.animate import FrameProgress, quantize
+from reverie.engine.animate import quantize
 from reverie.engine.deepdream import DreamSettings, deep_dream
 from reverie.engine.flow import optical_flow, warp
 from reverie.engine.progress import ProgressCallback
 from reverie.errors import ReverieError
 from reverie.imaging import check_image, resize
 from reverie.io.frames import FrameFolder, finished_frames, frame_path
-from reverie.io.images import read_image, save_image
+from reverie.io.images import read_image
 from reverie.io.video import DEFAULT_QUALITY, read_video, write_mp4
-from reverie.models import ModelSpec, layer_shapes, load_model, min_input_side, resolve_device
+from reverie.models import ModelSpec, layer_shapes, model_on_device, min_input_side
 from reverie.objectives import Objective
-from reverie.pipelines.animate import RECIPE_FILE, _shown, _write_recipe
+from reverie.pipelines import frame_folder
 from reverie.pipelines.dream import build_objective, locate_source
 from reverie.randomness import generator, randint
 from reverie.recipe import MAX_ANIMATION_FRAMES, VIDEO_BLEND, VIDEO_SETTINGS, VideoRecipe
@@ -139,7 +137,9 @@ def run(recipe: VideoRecipe, output: str | os.PathLike, *, frames_dir: str | os.
     if isinstance(quality, bool) or not isinstance(quality, int) or not 0 <= quality <= 51:
         raise ReverieError(f"MP4 quality (x264 CRF) must be a whole number from 0 (lossless) to 51, got {quality!r}")
     folder = Path(frames_dir) if frames_dir is not None else default_frames_dir(output)
-    stored = _check_folder(folder, resume)
+    stored = frame_folder.check_folder(folder, resume, VideoRecipe, what="frames folder",
+                                       held="already holds dreamed frames; pass --resume to continue them, "
+                                            "or choose another --frames-dir")
 
     # Inputs first, each mistake a ReverieError, before any long work or any file is written.
     if not recipe.source:
@@ -150,13 +150,7 @@ def run(recipe: VideoRecipe, output: str | os.PathLike, *, frames_dir: str | os.
         raise ReverieError(f"video {path} has no frames")
     if frame_count > MAX_ANIMATION_FRAMES:
         raise ReverieError(f"video {path} has {frame_count} frames; at most {MAX_ANIMATION_FRAMES} can be dreamed")
-    device = resolve_device(device)
-    if model is None:
-        model = load_model(ModelSpec(recipe.model, recipe.weights, recipe.normalize), device)
-    else:
-        model.eval()
-    parameter = next(iter(model.parameters()), None)
-    model_device = parameter.device if parameter is not None else device
+    model, model_device = model_on_device(ModelSpec(recipe.model, recipe.weights, recipe.normalize), model, device)
     objective = build_objective(recipe.objective, recipe.model, model)
     objective.check(layer_shapes(model, objective.layers))
     settings = recipe.settings
@@ -169,11 +163,13 @@ def run(recipe: VideoRecipe, output: str | os.PathLike, *, frames_dir: str | os.
     for where in (output.parent, folder):
         _check_writable(where)
     if stored is not None:
-        _check_same_frames(stored, recipe, folder)
+        frame_folder.check_same_frames(
+            stored, recipe, folder, not_in_pixels=_NOT_IN_PIXELS, start_over="choose another --frames-dir",
+            source_changed=f"the input {recipe.source} differs from the video the frames in {folder} were made "
+                           "from; pass the original video or choose another --frames-dir")
     else:
-        _write_recipe(folder, recipe)
-    for stale in folder.glob(".frame-*.tmp"):  # left by a run killed while writing a frame
-        stale.unlink(missing_ok=True)
+        frame_folder.write_recipe(folder, recipe)
+    frame_folder.remove_stale_frames(folder)
 
     # [1, 3, H, W] source frames, resized when the recipe says, on the model's device
     sources = (_prepared(frame, recipe.size, model_device) for frame in sources)
@@ -193,18 +189,7 @@ def run(recipe: VideoRecipe, output: str | os.PathLike, *, frames_dir: str | os.
 
     frames = dream_video_frames(model, objective, settings, sources, blend=recipe.blend, flow=recipe.flow,
                                 seed=recipe.seed, first_index=first_index, carried=carried)
-    began, done = time.monotonic(), 0
-    for frame in frames:
-        save_image(frame_path(folder, frame.frame_index), frame.image,
-                   replace(recipe, frame_index=frame.frame_index).to_json())
-        done += 1
-        if progress is not None:
-            left = frame_count - frame.frame_index - 1
-            finished = frame.image
-            progress(FrameProgress(f"frame {frame.frame_index + 1}/{frame_count}", frame.frame_index + 1,
-                                   frame_count, frame.frame_index + 1, frame_count, frame.score,
-                                   lambda: finished.detach().cpu().clone(), frame.frame_index,
-                                   (time.monotonic() - began) / done * left))
+    frame_folder.save_frames(folder, frames, recipe, frame_count, progress)
     write_mp4(output, FrameFolder(folder), fps=fps, quality=quality, audio_from=path)
     return DreamedVideo(output, folder, recipe, first_index)
 
@@ -229,13 +214,7 @@ def dream_video(input: str | os.PathLike, output: str | os.PathLike, *,
 
 def read_folder_recipe(folder: str | os.PathLike) -> VideoRecipe | None:
     """The recipe a dreamed video's frame folder was made with, or None if it has none."""
-    path = Path(folder) / RECIPE_FILE
-    if not path.is_file():
-        return None
-    try:
-        return VideoRecipe.from_json(path.read_text(encoding="utf-8"))
-    except ReverieError as error:
-        raise ReverieError(f"{path}: {error}") from None
+    return frame_folder.read_folder_recipe(folder, VideoRecipe)
 
 
 def _prepared(frame: torch.Tensor, size: tuple[int, int] | None, device: torch.device) -> torch.Tensor:
@@ -270,38 +249,3 @@ def _check_writable(folder: Path) -> None:
             pass
     except OSError as error:
         raise ReverieError(f"cannot write in {folder}: {error.strerror or error}") from None
-
-
-def _check_folder(folder: Path, resume: bool) -> VideoRecipe | None:
-    """The recipe of the frames already in ``folder`` (when resuming), after checking it may be used."""
-    if folder.exists() and not folder.is_dir():
-        raise ReverieError(f"frames folder is a file: {folder}")
-    stored = read_folder_recipe(folder)
-    has_frames = folder.is_dir() and any(folder.glob("frame-*.png"))
-    if not resume:
-        if stored is not None or has_frames:
-            raise ReverieError(f"{folder} already holds dreamed frames; pass --resume to continue them, "
-                               "or choose another --frames-dir")
-        return None
-    if stored is None and has_frames:
-        raise ReverieError(f"{folder} holds frames but no {RECIPE_FILE} to resume from")
-    return stored
-
-
-def _check_same_frames(stored: VideoRecipe, given: VideoRecipe, folder: Path) -> None:
-    """Refuse to resume with options that would make different frames than those on disk."""
-    differences = [item.name for item in fields(VideoRecipe) if item.name not in _NOT_IN_PIXELS
-                   and getattr(stored, item.name) != getattr(given, item.name)]
-    if not differences:
-        return
-    name = differences[0]
-    if name == "source_sha256":
-        raise ReverieError(f"the input {given.source} differs from the video the frames in {folder} were made "
-                           "from; pass the original video or choose another --frames-dir")
-    was, now = getattr(stored, name), getattr(given, name)
-    if name == "settings":
-        name = next(item.name for item in fields(DreamSettings) if getattr(was, item.name) != getattr(now, item.name))
-        was, now = getattr(was, name), getattr(now, name)
-    more = f" (and {len(differences) - 1} more)" if len(differences) > 1 else ""
-    raise ReverieError(f"cannot resume {folder}: {name.replace('_', '-')} is {_shown(now)} but the frames there "
-                       f"were made with {_shown(was)}{more}; give the same options, or choose another --frames-dir")

@@ -9,13 +9,13 @@ import torch
 from PIL import Image
 from torch import nn
 
-from reverie.engine.optimize import Rendering, render
+from reverie.engine.optimize import render
 from reverie.engine.progress import Progress, ProgressCallback
 from reverie.errors import ReverieError
 from reverie.expressions import Call, Number, evaluate, parse
 from reverie.imaging import flatten_alpha, grid
 from reverie.io.images import save_image
-from reverie.models import ModelSpec, layer_shapes, load_model, resolve_device
+from reverie.models import ModelSpec, layer_shapes, model_on_device, resolve_device
 from reverie.objectives import FUNCTIONS, Objective, alignment, parse_objective, transparent
 from reverie.randomness import generator
 from reverie.recipe import InterpolateRecipe, VisualizeRecipe
@@ -73,13 +73,7 @@ def _takes_batch(name: str) -> bool:
 
 
 def _model_and_device(recipe, model: nn.Module | None, device) -> tuple[nn.Module, torch.device]:
-    device = resolve_device(device)
-    if model is None:
-        model = load_model(ModelSpec(recipe.model, recipe.weights, recipe.normalize), device)
-    else:
-        model.eval()
-    parameter = next(iter(model.parameters()), None)
-    return model, (parameter.device if parameter is not None else device)
+    return model_on_device(ModelSpec(recipe.model, recipe.weights, recipe.normalize), model, device)
 
 
 def _param(recipe, batch: int, seed_label: object, device: torch.device, aligned: bool = False):
