@@ -110,3 +110,14 @@ def reverie_cli(monkeypatch, capsys):
         return code, out, err
 
     return cli
+
+
+@pytest.fixture
+def dead_channel_cnn(tiny_cnn):
+    """tiny_cnn with channel 3 of its deepest ReLU (features.relu3) dead by 0.1 for a grey image."""
+    channel = 3
+    grey = torch.full((1, 3, 32, 32), 0.5)
+    with torch.no_grad(), ActivationRecorder(tiny_cnn, ["features.conv3"]) as recorder:
+        highest = recorder(grey)["features.conv3"][:, channel].max()
+        tiny_cnn.features.conv3.bias[channel] -= highest + 0.1
+    return tiny_cnn, channel

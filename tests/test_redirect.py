@@ -82,17 +82,6 @@ def test_inplace_relu_is_redirected():
     assert (image.grad < 0).all()  # descent raises the input towards the active range
 
 
-@pytest.fixture
-def dead_channel_cnn(tiny_cnn):
-    """tiny_cnn with channel 3 of its deepest ReLU (features.relu3) dead by 0.1 for a grey image."""
-    channel = 3
-    grey = torch.full((1, 3, 32, 32), 0.5)
-    with torch.no_grad(), ActivationRecorder(tiny_cnn, ["features.conv3"]) as recorder:
-        highest = recorder(grey)["features.conv3"][:, channel].max()
-        tiny_cnn.features.conv3.bias[channel] -= highest + 0.1
-    return tiny_cnn, channel
-
-
 def _optimise_channel(model, channel: int, redirect_steps: int, steps: int = 48) -> tuple[torch.Tensor, float]:
     """Adam on the pixels of a grey image for the mean of ``channel`` at features.relu3."""
     image = torch.full((1, 3, 32, 32), 0.5, requires_grad=True)

@@ -248,17 +248,6 @@ def test_a_channel_sheet_renders_one_image_per_channel_in_order(lite0):
 
 # --- redirected ReLUs -------------------------------------------------------------------------------
 
-@pytest.fixture
-def dead_channel_cnn(tiny_cnn):
-    """tiny_cnn with channel 3 of features.relu3 dead by 0.1 for a grey image (as in test_redirect)."""
-    channel = 3
-    grey = torch.full((1, 3, 32, 32), 0.5)
-    with torch.no_grad(), ActivationRecorder(tiny_cnn, ["features.conv3"]) as recorder:
-        highest = recorder(grey)["features.conv3"][:, channel].max()
-        tiny_cnn.features.conv3.bias[channel] -= highest + 0.1
-    return tiny_cnn, channel
-
-
 @pytest.mark.parametrize("param_name", ["pixel", "fft"])
 def test_redirect_steps_bring_a_dead_channel_to_life(dead_channel_cnn, param_name):
     model, channel = dead_channel_cnn

@@ -19,21 +19,30 @@ OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP
 Image.MAX_IMAGE_PIXELS = 16384 * 16384
 
 
-def read_image(path: str | os.PathLike) -> torch.Tensor:
-    """An image file -> [1, 3, H, W] floats in [0, 1]; a ReverieError says why a file is unusable."""
+def open_picture(path: str | os.PathLike, what: str = "input image", noun: str = "image") -> Image.Image:
+    """A fully decoded PIL image from ``path``; a ReverieError says why a file is unusable.
+
+    ``what`` and ``noun`` name the file in messages: "input image not found: x.png",
+    "cannot read image x.png: ..." (for a mask: "mask image", "mask").
+    """
     path = Path(path)
     if not path.exists():
-        raise ReverieError(f"input image not found: {path}")
+        raise ReverieError(f"{what} not found: {path}")
     if path.is_dir():
-        raise ReverieError(f"input image is a folder, not a file: {path}")
+        raise ReverieError(f"{what} is a folder, not a file: {path}")
     try:
         with Image.open(path) as picture:
             picture.load()
-            return from_pil(picture)
+            return picture.copy()
     except (UnidentifiedImageError, Image.DecompressionBombError) as error:
-        raise ReverieError(f"cannot read image {path}: not an image file PIL can decode ({type(error).__name__})") from None
+        raise ReverieError(f"cannot read {noun} {path}: not an image file PIL can decode ({type(error).__name__})") from None
     except (OSError, SyntaxError, ValueError) as error:
-        raise ReverieError(f"cannot read image {path}: the file is corrupt or truncated ({error})") from None
+        raise ReverieError(f"cannot read {noun} {path}: the file is corrupt or truncated ({error})") from None
+
+
+def read_image(path: str | os.PathLike) -> torch.Tensor:
+    """An image file -> [1, 3, H, W] floats in [0, 1]; a ReverieError says why a file is unusable."""
+    return from_pil(open_picture(path))
 
 
 def file_sha256(path: str | os.PathLike) -> str:

@@ -13,7 +13,7 @@ from reverie.engine.deepdream import DreamSettings, deep_dream
 from reverie.engine.progress import ProgressCallback
 from reverie.errors import ReverieError
 from reverie.imaging import check_image, from_pil, noise, resize, sample
-from reverie.io.images import file_sha256, read_image, save_image
+from reverie.io.images import file_sha256, open_picture, read_image, save_image
 from reverie.models import ModelSpec, default_layers, layer_shapes, load_model, min_input_side, resolve_device
 from reverie.objectives import Objective, layer, parse_objective
 from reverie.objectives.clip import Clip, clip_objective, load_clip
@@ -40,7 +40,7 @@ class Dream:
         return to_pil(self.image)
 
 
-def locate_source(source: str, recipe_folder: str | os.PathLike | None = None) -> Path:
+def locate_source(source: str, recipe_folder: str | os.PathLike | None = None, what: str = "input image") -> Path:
     """The input file a recipe names: relative to the working folder, else to the recipe's folder.
 
     Recipes keep the input path as it was given (never made absolute, which would put the user's
@@ -56,7 +56,7 @@ def locate_source(source: str, recipe_folder: str | os.PathLike | None = None) -
     if Path(recipe_folder).resolve() == Path.cwd().resolve():
         return path
     raise ReverieError(
-        f"input image not found: {source} (looked in the working folder, as {path}, and in the "
+        f"{what} not found: {source} (looked in the working folder, as {path}, and in the "
         f"recipe's folder, as {beside}); pass the image as INPUT"
     )
 
@@ -118,25 +118,10 @@ def load_mask(recipe: DreamRecipe, size: tuple[int, int], check_hash: bool,
 
     An image with an alpha channel gives its alpha; any other image its luminance.
     """
-    from PIL import UnidentifiedImageError
-
     from reverie.masks import fit_mask, mask_from_pil
 
-    path = Path(recipe.mask)
-    if not path.exists() and recipe_folder is not None and not path.is_absolute():
-        if (Path(recipe_folder) / path).exists():  # a replay from another folder: beside the recipe
-            path = Path(recipe_folder) / path
-    if not path.exists():
-        raise ReverieError(f"mask image not found: {recipe.mask}")
-    if path.is_dir():
-        raise ReverieError(f"mask image is a folder, not a file: {recipe.mask}")
-    try:
-        with Image.open(path) as picture:
-            picture.load()
-            mask = mask_from_pil(picture)
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as error:
-        raise ReverieError(f"cannot read mask {recipe.mask}: not an image file PIL can decode "
-                           f"({type(error).__name__})") from None
+    path = locate_source(recipe.mask, recipe_folder, what="mask image")
+    mask = mask_from_pil(open_picture(path, what="mask image", noun="mask"))
     digest = file_sha256(path)
     if check_hash and recipe.mask_sha256 and digest != recipe.mask_sha256:
         raise ReverieError(f"mask {recipe.mask} differs from the file the recipe was made from (sha256 mismatch); "
