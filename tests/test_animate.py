@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from reverie.engine.animate import FrameProgress, dream_frames, quantize
+from reverie.engine.animate import dream_frames, quantize
+from reverie.engine.progress import Progress as FrameProgress
 from reverie.engine.deepdream import DreamSettings
 from reverie.errors import ReverieError
 from reverie.imaging import from_pil, to_pil
@@ -23,7 +24,7 @@ from reverie.io.frames import frame_path
 from reverie.io.images import read_image, read_recipe_text
 from reverie.objectives import layer
 from reverie.pipelines.animate import FramePlan, animate
-from reverie.recipe import AnimateRecipe
+from reverie import AnimateRecipe
 
 REVERIE = Path(sys.executable).parent / "reverie"
 TINY = DreamSettings(octaves=1, steps=2, jitter=2, min_octave_size=16)
@@ -54,8 +55,9 @@ def frame_bytes(folder: Path) -> list[bytes]:
 
 
 def stop_after(frame_index: int):
+    """A hard interrupt (no stop signal) during the frame after ``frame_index``: that frame is lost."""
     def progress(event: FrameProgress) -> None:
-        if event.frame_index == frame_index:
+        if event.frame_index == frame_index + 1:
             raise KeyboardInterrupt
     return progress
 
@@ -147,7 +149,7 @@ def test_memory_stays_flat_over_a_long_run(tiny_cnn, tmp_path):
     samples = {}
 
     def measure(event: FrameProgress) -> None:
-        if event.frame_index in (10, 59):
+        if event.frame_index in (10, 59) and event.frame_index not in samples:
             gc.collect()
             tensors = sum(1 for item in gc.get_objects() if issubclass(type(item), torch.Tensor))
             samples[event.frame_index] = (tensors, tracemalloc.get_traced_memory()[0])
@@ -162,15 +164,16 @@ def test_memory_stays_flat_over_a_long_run(tiny_cnn, tmp_path):
     assert bytes_59 - bytes_10 < 200_000, f"Python memory grew by {bytes_59 - bytes_10} bytes over 49 frames"
 
 
-def test_progress_reports_each_frame_with_an_eta(tiny_cnn, tmp_path):
+def test_progress_reports_every_step_of_every_frame_with_an_eta(tiny_cnn, tmp_path):
     events = []
     animate(tiny_recipe(frames=4), tmp_path / "out", model=tiny_cnn, progress=events.append)
-    assert [e.frame_index for e in events] == [0, 1, 2, 3]
-    assert [(e.step, e.steps) for e in events] == [(1, 4), (2, 4), (3, 4), (4, 4)]
-    assert events[-1].fraction == 1.0 and events[-1].seconds_left == 0.0
-    assert all(e.seconds_left is not None and e.seconds_left >= 0 for e in events)
-    assert events[0].stage == "frame 1/4"
-    assert torch.equal(events[2].preview(), read_image(frame_path(tmp_path / "out", 2)))
+    assert list(dict.fromkeys(e.frame_index for e in events)) == [0, 1, 2, 3]
+    assert len(events) == 4 * TINY.octaves * TINY.steps
+    fractions = [e.fraction for e in events]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and events[-1].seconds_left == 0.0
+    assert all(e.seconds_left is not None and e.seconds_left >= 0 for e in events[1:])
+    assert events[0].stage.startswith("frame 1/4 octave 1/")
+    assert events[-1].preview().shape == (1, 3, 32, 32)
 
 
 def test_keyframes_change_the_dream_options_over_time(tiny_cnn):
@@ -189,7 +192,7 @@ def test_keyframe_mistakes_are_reported_before_any_frame(tiny_cnn, tmp_path):
         animate(tiny_recipe(keyframes=("2: step=5",)), tmp_path / "a", model=tiny_cnn)
     with pytest.raises(ReverieError, match="keyframe options at frame 4: .*unknown layer 'features.relu9'"):
         animate(tiny_recipe(keyframes=("4: layer=features.relu9",)), tmp_path / "b", model=tiny_cnn)
-    with pytest.raises(ReverieError, match="keyframe options at frame 3: steps must be a positive whole number"):
+    with pytest.raises(ReverieError, match="keyframe options at frame 3: steps must be a whole number from 1"):
         animate(tiny_recipe(keyframes=("3: steps=0",)), tmp_path / "c", model=tiny_cnn)
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists() and not (tmp_path / "c").exists()
 

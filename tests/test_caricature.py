@@ -13,8 +13,8 @@ from reverie.engine.optimize import RenderSettings
 from reverie.imaging import resize
 from reverie.io.images import read_recipe_text
 from reverie.objectives.caricature import caricature, caricature_score
-from reverie.pipelines.caricature import caricature as run_caricature
-from reverie.recipe import CaricatureRecipe
+from reverie.pipelines.caricature import run as run_caricature
+from reverie import CaricatureRecipe
 from reverie.recorder import ActivationRecorder
 
 LAYER = "features.relu3"

@@ -10,7 +10,7 @@ from reverie.engine.optimize import RenderSettings, render
 from reverie.objectives.clip import Clip, ClipSimilarity, CutoutSettings, clip_objective, cutouts
 from reverie.params import make_param
 from reverie.randomness import generator
-from reverie.recipe import DreamRecipe, VisualizeRecipe
+from reverie import DreamRecipe, VisualizeRecipe
 from reverie.recorder import INPUT
 
 CONTEXT = 16   # tokens per text

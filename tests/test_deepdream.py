@@ -214,17 +214,17 @@ def test_one_image_at_a_time(tiny_cnn, photo32):
 
 
 @pytest.mark.parametrize("changes, message", [
-    ({"octaves": 0}, "octaves must be a positive whole number, got 0"),
-    ({"steps": -2}, "steps must be a positive whole number, got -2"),
-    ({"steps": 2.5}, "steps must be a positive whole number"),
-    ({"steps": True}, "steps must be a positive whole number"),
-    ({"tile": 0}, "tile must be a positive whole number, got 0"),
-    ({"tile": 16}, "tile must be at least 32 px"),
-    ({"min_octave_size": 0}, "min-octave-size must be a positive whole number"),
-    ({"octave_scale": 0.5}, "octave-scale must be at least 1.0"),
-    ({"step_size": 0.0}, "step-size must be a positive number"),
-    ({"step_size": float("nan")}, "step-size must be a positive number"),
-    ({"jitter": -1}, "jitter must be zero or a positive whole number"),
+    ({"octaves": 0}, "octaves must be a whole number from 1 to 64, got 0"),
+    ({"steps": -2}, "steps must be a whole number from 1 to 100000, got -2"),
+    ({"steps": 2.5}, "steps must be a whole number from 1"),
+    ({"steps": True}, "steps must be a whole number from 1"),
+    ({"tile": 0}, "tile must be a whole number from 32 to 16384, got 0"),
+    ({"tile": 16}, "tile must be a whole number from 32 to 16384, got 16"),
+    ({"min_octave_size": 0}, "min-octave-size must be a whole number from 1"),
+    ({"octave_scale": 0.5}, "octave-scale must be a finite number from 1 to 16"),
+    ({"step_size": 0.0}, "step-size must be a finite number from 1e-09 to 10"),
+    ({"step_size": float("nan")}, "step-size must be a finite number from 1e-09 to 10"),
+    ({"jitter": -1}, "jitter must be a whole number from 0 to 4096, got -1"),
 ])
 def test_bad_settings_are_refused_with_the_reason(changes, message):
     with pytest.raises(ReverieError, match=message):

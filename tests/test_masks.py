@@ -15,7 +15,7 @@ from reverie.io.images import read_recipe_text
 from reverie.masks import mask_from_pil, ramp_masks
 from reverie.objectives import channel, layer, masked, neuron, parse_blend
 from reverie.pipelines.visualize import visualize
-from reverie.recipe import VisualizeRecipe
+from reverie import VisualizeRecipe
 from reverie.engine.optimize import RenderSettings
 from reverie.recorder import ActivationRecorder
 

@@ -227,7 +227,7 @@ def test_an_unknown_model_name_lists_the_nearest_names():
 
 
 def test_an_unknown_normalization_is_refused():
-    with pytest.raises(ReverieError, match=r"unknown normalization 'imagenett' \(nearest: imagenet"):
+    with pytest.raises(ReverieError, match=r"unknown normalize 'imagenett' \(nearest: imagenet"):
         load_model(ModelSpec("efficientnet-lite0", normalize="imagenett"))
 
 
@@ -258,7 +258,7 @@ def test_dream_accepts_a_users_module_object(tiny_cnn, photo64, assert_objective
     result = reverie.dream(photo64, model=tiny_cnn, objective=reverie.layer("features.relu3"),
                            settings=quick, device="cpu")
     assert result.image.shape == photo64.shape
-    assert result.recipe.model == "custom:TinyCNN"
+    assert result.recipe.model.name == "live:TinyCNN"
     assert result.recipe.objective == "layer(features.relu3)"
     assert_objective_rises(tiny_cnn, reverie.layer("features.relu3"), photo64, result.image, factor=1.5)
 

@@ -11,7 +11,7 @@ from PIL import Image
 
 import reverie
 from reverie import DreamRecipe, DreamSettings, ReverieError
-from reverie.recipe import InterpolateRecipe, VisualizeRecipe
+from reverie import InterpolateRecipe, VisualizeRecipe
 from reverie.io.images import read_recipe_text
 
 # The embedded model on a small picture: quick, and still a real dream.
@@ -140,7 +140,7 @@ def test_a_recipe_never_imports_code_unless_the_model_is_given(tmp_path, reverie
     ('{"colour": "blue"}', r"recipe has unknown field\(s\) colour \(valid: .*objective"),
     ('{"settings": {"octaves": 2, "warp": 9}}', r"unknown field\(s\) warp \(valid: octaves"),
     ('{"settings": {"octaves": "many"}}', "'octaves' must be int, got 'many'"),
-    ('{"settings": {"octaves": 0}}', "octaves must be a positive whole number, got 0"),
+    ('{"settings": {"octaves": 0}}', "octaves must be a whole number from 1 to 64, got 0"),
     ('{"settings": {"step_size": true}}', "'step_size' must be float, got True"),
     ('{"settings": {"step_size": 1e999}}', "'step_size' must be finite"),
     ('{"settings": [1]}', "'settings' must be a JSON object"),

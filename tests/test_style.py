@@ -14,9 +14,10 @@ from reverie.imaging import resize
 from reverie.io.images import read_recipe_text
 from reverie.objectives.style import ContentObjective, StyleObjective, gram, style_targets
 from reverie.params import noise_image
-from reverie.pipelines.style import record, style_transfer
+from reverie.pipelines.prepare import record
+from reverie.pipelines.style import style_transfer
 from reverie.randomness import generator
-from reverie.recipe import StyleRecipe
+from reverie import StyleRecipe
 
 STYLE_LAYERS = ("features.relu1", "features.relu2", "features.relu3")
 CONTENT_LAYER = "features.relu3"

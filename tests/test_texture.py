@@ -11,7 +11,7 @@ from reverie.engine.optimize import RenderSettings
 from reverie.errors import ReverieError
 from reverie.mesh import Mesh, load_mesh, orbit, project, rasterize, render_mesh
 from reverie.pipelines.texture import texture
-from reverie.recipe import TextureRecipe
+from reverie import TextureRecipe
 
 # Cube faces in atlas order: (outward normal, right, up) as seen from outside.
 CUBE_FACES = [((0, 0, 1), (1, 0, 0), (0, 1, 0)), ((0, 0, -1), (-1, 0, 0), (0, 1, 0)),

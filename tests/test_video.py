@@ -15,8 +15,9 @@ from reverie.errors import ReverieError
 from reverie.imaging import resize
 from reverie.io.video import ffmpeg_exe, read_video, write_mp4
 from reverie.objectives import layer
-from reverie.pipelines.video import dream_video, dream_video_frames, run
-from reverie.recipe import VideoRecipe, recipe_from_json
+from reverie.engine.video import dream_video_frames
+from reverie.pipelines.video import dream_video, run
+from reverie import VideoRecipe, read_recipe as recipe_from_json
 
 SIDE = 64
 SHIFT = 2            # px the scene moves right each frame
@@ -141,8 +142,8 @@ def test_resume_after_an_interruption_gives_identical_frames(tmp_path, tiny_cnn)
                          settings=TINY, seed=3)
     whole = run(recipe, tmp_path / "whole.mp4", model=tiny_cnn)
 
-    def stop_after_frame_2(event) -> None:
-        if event.frame_index == 2:
+    def stop_after_frame_2(event) -> None:  # a hard interrupt during frame 3: that frame is lost
+        if event.frame_index == 3:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):

@@ -15,7 +15,7 @@ from reverie.optim import ClampSGD
 from reverie.params import make_param
 from reverie.pipelines.visualize import interpolate, visualize
 from reverie.randomness import generator
-from reverie.recipe import InterpolateRecipe, VisualizeRecipe
+from reverie import InterpolateRecipe, VisualizeRecipe
 from reverie.recorder import ActivationRecorder
 from reverie.robustness import transforms_by_name
 

@@ -1,456 +1,301 @@
-"""Recipes: frozen, replayable settings (strings and numbers only) that every output image carries."""
+"""Recipes: frozen, replayable settings (text and numbers only) that every output carries.
+
+A recipe is composed of parts defined once: the model (:class:`ModelSpec`), the seed, where a stopped
+run stopped (:class:`StopPoint`) and, per task, settings dataclasses (``DreamSettings``,
+``RenderSettings``). Each task's recipe class lives beside its task in ``pipelines/`` and registers
+its ``KIND`` here by subclassing :class:`Recipe`. This module also holds the strict JSON reader
+(recipes arrive in image files strangers share) and the JSON Schema writer the studio builds its
+forms from.
+
+The trust rule lives in the reader: a model read from a file is marked untrusted, and
+:func:`reverie.models.load_model` refuses to build an untrusted model that could run code (an import
+or a pickled file) unless the caller names that model again.
+"""
 from __future__ import annotations
 
 import dataclasses
 import json
 import math
+import types
 import typing
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
-from reverie.engine.deepdream import DreamSettings
-from reverie.engine.optimize import RenderSettings
-from reverie.errors import ReverieError
+from reverie.errors import ReverieError, unknown_name_message
+from reverie.fields import check_fields, check_value, option
+from reverie.masks import RAMPS
+from reverie.models import ModelSpec
 from reverie.version import __version__
 
+KINDS: dict[str, type[Recipe]] = {}  # kind -> recipe class, filled as task modules define them
+MAX_RECIPE_BYTES = 1 << 20           # far above any real recipe; a bigger one is refused unread
+MAX_NESTING = 16                     # recipes are at most three levels deep
 
-class _Recipe:
-    """JSON round trip with strict validation: recipes arrive in image files strangers share."""
+
+@dataclass(frozen=True)
+class StopPoint:
+    """Where a stopped run stopped: ``after`` steps (frames, for frame tasks), in ``stage``.
+
+    A replay of a recipe that carries one stops at the same point and gives the same pixels.
+    """
+
+    after: int = option(0, "steps (or frames) finished before the stop", low=0)
+    unit: str = option("step", "what ``after`` counts", choices=("step", "frame"))
+    stage: str = option("", "where the run was, in words (e.g. octave 2/4)", max_length=200)
+
+    def __post_init__(self):
+        check_fields(self)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """The parts every task's recipe shares; subclasses add their own fields and set ``KIND``.
+
+    ``to_json()`` writes the recipe; :func:`from_json` (any kind) and ``SubClass.from_json`` read it.
+    """
 
     KIND: ClassVar[str] = ""
+    model: ModelSpec = option(default_factory=ModelSpec, help="the network", flag=False)
+    seed: int = option(0, "random seed; the same seed gives the same pixels", low=0, high=2**63 - 1)
+    stopped_at: StopPoint | None = option(None, "where a stopped run stopped; a replay stops there too", flag=False)
+    version: str = option(__version__, "the Reverie version that made it", flag=False, max_length=64)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.KIND:
+            KINDS[cls.KIND] = cls
+
+    def __post_init__(self):
+        if isinstance(self.model, str):  # Recipe(model="efficientnet-lite0"): a name is a spec
+            object.__setattr__(self, "model", ModelSpec(self.model))
+        check_fields(self)
+
+    @property
+    def kind(self) -> str:
+        return self.KIND
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        return json.dumps(to_data(self), sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str):
-        data = _load_json(text)
-        kind = data.get("kind", cls.KIND)
+    def from_json(cls, text: str) -> Recipe:
+        data = load_json(text)
+        kind = data.pop("kind", cls.KIND)
         if kind != cls.KIND:
             raise ReverieError(f"recipe is for '{kind}', not '{cls.KIND}'")
-        return _build(cls, data, "recipe")
+        return build(cls, upgrade(data), "recipe")
 
 
-@dataclass(frozen=True)
-class DreamRecipe(_Recipe):
-    """Everything needed to replay a dream, and nothing that could run code when read back."""
-
-    KIND: ClassVar[str] = "dream"
-    source: str = "sample:chelsea"   # "sample:NAME", "noise", or an image file path
-    source_sha256: str | None = None  # of the input file's bytes, to notice a changed input on replay
-    size: tuple[int, int] | None = None  # (width, height) the input is resized to; None keeps it
-    model: str = "efficientnet-lite0"
-    weights: str | None = None
-    normalize: str = "none"
-    objective: str = ""               # expression text, e.g. "layer(blocks.6) + layer(blocks.9)"
-    settings: DreamSettings = field(default_factory=DreamSettings)
-    seed: int = 0
-    text: str = ""                    # CLIP prompt to steer toward; "" for none
-    text_weight: float = 1.0          # weight of the CLIP term when added to the objective
-    clip_model: str = "ViT-B-32"      # open_clip architecture name
-    clip_weights: str | None = None   # open_clip checkpoint file, or a pretrained tag in the HF cache
-    cutouts: int = 32                 # CLIP cutouts per step
-    mask: str | None = None           # image file confining the dream (alpha, else luminance); path as given
-    mask_sha256: str | None = None    # of the mask file's bytes, to notice a changed mask on replay
-    blend: str = ""                   # "a | b | c": objectives dreamed side by side along blend_ramp
-    blend_ramp: str = "horizontal"    # horizontal | vertical | radial
-    kind: str = "dream"
-    version: str = __version__
-
-    def __post_init__(self):
-        _check_dream_size(self.size)
-        _check_text(self)
-        _check_blend(self)
+def to_data(part: Any) -> Any:
+    """A recipe or part as JSON data: stored fields only, tuples as lists, the kind named."""
+    if dataclasses.is_dataclass(part):
+        data = {item.name: to_data(getattr(part, item.name)) for item in fields(part)
+                if item.metadata.get("stored", True)}
+        if isinstance(part, Recipe):
+            data["kind"] = part.KIND
+        return data
+    if isinstance(part, tuple):
+        return [to_data(item) for item in part]
+    return part
 
 
-@dataclass(frozen=True)
-class VisualizeRecipe(_Recipe):
-    """Everything needed to replay a feature visualization (one image, a batch, or a sheet)."""
-
-    KIND: ClassVar[str] = "visualize"
-    model: str = "efficientnet-lite0"
-    weights: str | None = None
-    normalize: str = "none"
-    objective: str = ""               # for the whole batch; per-item targets use batch=i
-    layer: str = ""                   # with channels: one image per channel of this layer (a sheet)
-    channels: tuple[int, ...] = ()
-    param: str = "fft"                # fft | pixel | cppn
-    decay_power: float = 1.0          # fft only: how fast the spectrum's scale falls with frequency
-    decorrelate: bool = True          # optimise in ImageNet's decorrelated colour space
-    alpha: bool = False               # RGBA output, optimised over random backgrounds
-    size: tuple[int, int] = (224, 224)  # (width, height)
-    batch: int = 1
-    transforms: str = "standard"      # standard | none
-    settings: RenderSettings = field(default_factory=RenderSettings)
-    seed: int = 0
-    text: str = ""                    # CLIP prompt to steer toward; "" for none
-    text_weight: float = 1.0          # weight of the CLIP term when added to the objective
-    clip_model: str = "ViT-B-32"      # open_clip architecture name
-    clip_weights: str | None = None   # open_clip checkpoint file, or a pretrained tag in the HF cache
-    cutouts: int = 32                 # CLIP cutouts per step
-    blend: str = ""                   # "a | b | c": objectives painted side by side along blend_ramp
-    blend_ramp: str = "horizontal"    # horizontal | vertical | radial
-    kind: str = "visualize"
-    version: str = __version__
-
-    def __post_init__(self):
-        # Fields from a stranger's recipe must not exhaust memory or run for days: every image is
-        # optimised, so its size is capped well below a dream's.
-        _check_optimised_size(self.size, "visualize")
-        _check_count(self.batch, "batch", 1, MAX_BATCH)
-        if len(self.channels) > MAX_CHANNELS or any(channel < 0 for channel in self.channels):
-            raise ReverieError(f"visualize channels must be at most {MAX_CHANNELS} indices of 0 or more, "
-                               f"got {len(self.channels)} starting {list(self.channels[:3])}")
-        _check_text(self)
-        _check_blend(self)
+def from_json(text: str) -> Recipe:
+    """Any recipe, by its ``kind`` (task modules must have been imported: see :mod:`reverie.tasks`)."""
+    data = load_json(text)
+    kind = data.get("kind", "dream")
+    if not isinstance(kind, str) or kind not in KINDS:
+        raise ReverieError(unknown_name_message("recipe kind", str(kind)[:40], KINDS))
+    return KINDS[kind].from_json(text)
 
 
-@dataclass(frozen=True)
-class InterpolateRecipe(_Recipe):
-    """Frames that morph from one objective to another, with aligned (shared) parameters."""
-
-    KIND: ClassVar[str] = "interpolate"
-    model: str = "efficientnet-lite0"
-    weights: str | None = None
-    normalize: str = "none"
-    start: str = ""                   # objective expression of the first frame
-    end: str = ""                     # objective expression of the last frame
-    frames: int = 12
-    alignment: float = 1.0            # weight of the alignment term between neighbouring frames
-    decay_power: float = 1.0
-    size: tuple[int, int] = (128, 128)  # (width, height)
-    transforms: str = "standard"
-    settings: RenderSettings = field(default_factory=RenderSettings)
-    seed: int = 0
-    kind: str = "interpolate"
-    version: str = __version__
-
-    def __post_init__(self):
-        _check_optimised_size(self.size, "interpolate")
-        _check_count(self.frames, "frames", 2, MAX_FRAMES)
-
-
-# Each frame starts from an already dreamed image, so a frame needs far less dreaming than a still
-# (4 x 20 steps): with 2 octaves x 6 steps the photo is fully dreamed by about frame 5, and over 100
-# frames of zoom(0.02) the dream keeps recognisable structure instead of boiling into noise or
-# saturating (looked at on EfficientNet-Lite0 at 256 px). The rest are the still dream's settings.
-ANIMATION_SETTINGS = DreamSettings(octaves=2, steps=6)
-
-
-@dataclass(frozen=True)
-class AnimateRecipe(_Recipe):
-    """Everything needed to replay a dream animation: frame k+1 = dream(transform(frame k))."""
-
-    KIND: ClassVar[str] = "animate"
-    source: str = "sample:chelsea"   # "sample:NAME", "noise", or an image file path
-    source_sha256: str | None = None  # of the input file's bytes, to notice a changed input on resume
-    size: tuple[int, int] | None = None  # (width, height) of every frame; None keeps the input's
-    model: str = "efficientnet-lite0"
-    weights: str | None = None
-    normalize: str = "none"
-    objective: str = ""               # expression text; "" targets the model's default layers
-    settings: DreamSettings = field(default_factory=lambda: ANIMATION_SETTINGS)
-    transforms: tuple[str, ...] = ("zoom(0.02)",)  # frame transform expressions, applied in order
-    keyframes: tuple[str, ...] = ()   # dream options over time: "200: layer=blocks.12, steps=8"
-    frames: int = 100
-    seed: int = 0
-    fps: float = 12.0                 # for the GIF/MP4; the frames themselves do not depend on it
-    frame_index: int | None = None    # set in a frame file's copy: which frame it is
-    kind: str = "animate"
-    version: str = __version__
-
-    def __post_init__(self):
-        _check_dream_size(self.size)
-        _check_count(self.frames, "frames", 1, MAX_ANIMATION_FRAMES)
-        if not 0 < self.fps <= 240:
-            raise ReverieError(f"fps must be a number above 0 and at most 240, got {self.fps!r}")
-        for what, texts in (("transforms", self.transforms), ("keyframes", self.keyframes)):
-            if len(texts) > 256 or any(len(text) > 10_000 for text in texts):
-                raise ReverieError(f"recipe field '{what}' must be at most 256 texts of at most 10000 characters")
-        if self.frame_index is not None:
-            _check_count(self.frame_index, "frame_index", 0, self.frames - 1)
-
-
-MAX_ANIMATION_FRAMES = 100_000  # frame file names have five digits: frame-00000.png ... frame-99999.png
-MAX_OPTIMISED_SIDE = 4096  # visualize/interpolate images: at most 4096x4096 pixels (a dream: 16384x16384)
-MAX_BATCH = 64
-MAX_FRAMES = 256
-MAX_CHANNELS = 4096       # as many as --channels accepts
-
-
-def _check_dream_size(size: tuple[int, int] | None) -> None:
-    """A size from a stranger's recipe must neither crash the resize nor exhaust memory."""
-    if size is not None and not (len(size) == 2 and all(side > 0 for side in size)
-                                 and size[0] * size[1] <= 16384 * 16384):
-        raise ReverieError(f"recipe field 'size' must be a positive [width, height] of at most "
-                           f"16384x16384 pixels, got {list(size)}")
-
-
-def _check_optimised_size(size: tuple[int, int], what: str) -> None:
-    limit = MAX_OPTIMISED_SIDE
-    if not (len(size) == 2 and all(side > 0 for side in size) and size[0] * size[1] <= limit * limit):
-        raise ReverieError(f"{what} size must be a positive [width, height] of at most {limit}x{limit} pixels, "
-                           f"got {list(size)}")
-
-
-def _check_text(recipe) -> None:
-    """The CLIP fields of a dream or visualize recipe (which may come from a stranger's image)."""
-    if len(recipe.text) > 1000:
-        raise ReverieError(f"text must be at most 1000 characters, got {len(recipe.text)}")
-    _check_count(recipe.cutouts, "cutouts", 1, 256)
-    if not math.isfinite(recipe.text_weight):
-        raise ReverieError(f"text-weight must be a finite number, got {recipe.text_weight!r}")
-
-
-def _check_blend(recipe) -> None:
-    """The blend fields of a dream or visualize recipe: known ramp, bounded text."""
-    from reverie.masks import RAMPS
-
-    if len(recipe.blend) > 10_000:
-        raise ReverieError(f"blend must be at most 10000 characters, got {len(recipe.blend)}")
-    if recipe.blend_ramp not in RAMPS:
-        raise ReverieError(f"blend ramp must be one of {', '.join(RAMPS)}, got {recipe.blend_ramp!r}")
-    if recipe.blend.strip() and recipe.objective.strip():
-        raise ReverieError("a recipe has an objective or a blend, not both")
-
-
-def _check_count(value: int, name: str, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ReverieError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
-
-
-RECIPES: dict[str, type[_Recipe]] = {"dream": DreamRecipe, "visualize": VisualizeRecipe, "interpolate": InterpolateRecipe,
-                                     "animate": AnimateRecipe}
-
-
-def recipe_from_json(text: str) -> _Recipe:
-    """Any recipe, by its ``kind``."""
-    kind = _load_json(text).get("kind", "dream")
-    if kind not in RECIPES:
-        raise ReverieError(f"unknown recipe kind '{kind}' (valid: {', '.join(RECIPES)})")
-    return RECIPES[kind].from_json(text)
-
-
-def _load_json(text: str) -> dict:
+def load_json(text: str | bytes) -> dict:
+    """Parse recipe JSON, refusing what is not a bounded JSON object."""
+    if len(text) > MAX_RECIPE_BYTES:
+        raise ReverieError(f"recipe is {len(text)} bytes; a recipe is at most {MAX_RECIPE_BYTES}")
     try:
         data = json.loads(text)
-    except (json.JSONDecodeError, TypeError) as error:
-        raise ReverieError(f"recipe is not valid JSON: {error}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, TypeError, RecursionError) as error:
+        reason = "nested too deeply" if isinstance(error, RecursionError) else str(error)
+        raise ReverieError(f"recipe is not valid JSON: {reason}") from None
     if not isinstance(data, dict):
         raise ReverieError("recipe must be a JSON object")
+    if _depth(data) > MAX_NESTING:
+        raise ReverieError(f"recipe is nested more than {MAX_NESTING} levels deep")
     return data
 
 
-def _build(cls, data: dict, where: str):
-    """Instantiate dataclass ``cls`` from JSON data, checking every field's type."""
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(item) for item in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(item) for item in value), default=0)
+    return 0
+
+
+def upgrade(data: dict) -> dict:
+    """Recipe data as Reverie writes it now: older files kept the model's fields flat
+    (``"model": "name", "weights": ..., "normalize": ...``) where it is one part today."""
+    if isinstance(data.get("model"), str) or "weights" in data or "normalize" in data:
+        data = dict(data)
+        data["model"] = {"name": data.get("model", ModelSpec.name), "weights": data.pop("weights", None),
+                         "normalize": data.pop("normalize", "none")}
+    return data
+
+
+def build(cls: type, data: Any, where: str) -> Any:
+    """Instantiate dataclass ``cls`` from JSON data, checking every field's type.
+
+    A model read here is marked untrusted (see the module docstring).
+    """
     if not isinstance(data, dict):
         raise ReverieError(f"{where} must be a JSON object")
     hints = typing.get_type_hints(cls)
-    known = [f.name for f in fields(cls)]
+    known = [item.name for item in fields(cls) if item.metadata.get("stored", True)]
     unknown = sorted(set(data) - set(known))
     if unknown:
-        raise ReverieError(f"{where} has unknown field(s) {', '.join(unknown)} (valid: {', '.join(known)})")
-    return cls(**{name: _convert(value, hints[name], f"{where} field '{name}'") for name, value in data.items()})
+        raise ReverieError(f"{where} has unknown field(s) {', '.join(map(str, unknown))[:200]} "
+                           f"(valid: {', '.join(known)})")
+    values = {name: _convert(value, hints[name], f"{where} field '{name}'") for name, value in data.items()}
+    if cls is ModelSpec:
+        values["trusted"] = False
+    return cls(**values)
 
 
 def _convert(value: Any, hint: Any, where: str) -> Any:
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if dataclasses.is_dataclass(hint):
-        return _build(hint, value, where)
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        return build(hint, value, where)
+    if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
         (inner,) = [arg for arg in args if arg is not type(None)]
         return _convert(value, inner, where)
     if origin is tuple:
         if not isinstance(value, list):
-            raise ReverieError(f"{where} must be a list, got {value!r}")
+            raise ReverieError(f"{where} must be a list, got {_short(value)}")
         if len(args) == 2 and args[1] is Ellipsis:
             return tuple(_convert(item, args[0], where) for item in value)
         if len(value) != len(args):
-            raise ReverieError(f"{where} must have {len(args)} items, got {value!r}")
+            raise ReverieError(f"{where} must have {len(args)} items, got {_short(value)}")
         return tuple(_convert(item, arg, where) for item, arg in zip(value, args))
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        if abs(value) > 1e300:
+            raise ReverieError(f"{where} must be a finite number, got {_short(value)}")
         value = float(value)
     if not isinstance(value, hint) or (hint is not bool and isinstance(value, bool)):
-        raise ReverieError(f"{where} must be {hint.__name__}, got {value!r}")
+        raise ReverieError(f"{where} must be {hint.__name__}, got {_short(value)}")
     if isinstance(value, float) and not math.isfinite(value):
         raise ReverieError(f"{where} must be finite, got {value!r}")
     return value
 
 
-# A video frame starts from its source frame plus most of the previous frame's dream detail, moved
-# along the optical flow, so like an animation frame it needs far less dreaming than a still: the
-# detail settles at the strength of about steps / (1 - blend) / 2 steps from scratch (here 10), and
-# the first frame takes that many at once. Measured on EfficientNet-Lite0 at 320x240 (a panned photo, 12 fps): 2
-# octaves x 4 steps at blend 0.8 gave the least flicker of 2x4/2x6 at blends 0.5-0.85, as strong a
-# dream as 2x6 at 0.7, in two thirds of the time; lower blends flicker more, higher ones smear.
-VIDEO_SETTINGS = DreamSettings(octaves=2, octave_scale=1.4, steps=4, step_size=0.01, jitter=16)
-VIDEO_BLEND = 0.8
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def schema(cls: type) -> dict:
+    """The JSON Schema of a recipe (or part) class: types, defaults, help, bounds and choices of every
+    stored field; ``x-flag`` names the command-line flag where there is one."""
+    hints = typing.get_type_hints(cls)
+    properties = {}
+    for item in fields(cls):
+        if not item.metadata.get("stored", True):
+            continue
+        entry = _type_schema(hints[item.name], item.metadata)
+        if item.metadata.get("help"):
+            entry["description"] = item.metadata["help"]
+        default = item.default if item.default is not dataclasses.MISSING else (
+            item.default_factory() if item.default_factory is not dataclasses.MISSING else dataclasses.MISSING)
+        if default is not dataclasses.MISSING:
+            entry["default"] = to_data(default)
+        flag = item.metadata.get("flag")
+        if flag is not False:
+            entry["x-flag"] = flag or "--" + item.name.replace("_", "-")
+        properties[item.name] = entry
+    result = {"type": "object", "title": getattr(cls, "KIND", "") or cls.__name__,
+              "description": (cls.__doc__ or "").strip().split("\n")[0],
+              "properties": properties, "additionalProperties": False}
+    if issubclass(cls, Recipe):
+        result["properties"]["kind"] = {"const": cls.KIND}
+    return result
+
+
+def _type_schema(hint: Any, metadata: typing.Mapping[str, Any]) -> dict:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        inner = [arg for arg in args if arg is not type(None)]
+        return {"anyOf": [_type_schema(inner[0], metadata), {"type": "null"}]}
+    if dataclasses.is_dataclass(hint):
+        return schema(hint)
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            entry = {"type": "array", "items": _type_schema(args[0], metadata)}
+            if metadata.get("max_items") is not None:
+                entry["maxItems"] = metadata["max_items"]
+            return entry
+        return {"type": "array", "prefixItems": [_type_schema(arg, metadata) for arg in args],
+                "minItems": len(args), "maxItems": len(args)}
+    entry: dict[str, Any] = {bool: {"type": "boolean"}, int: {"type": "integer"}, float: {"type": "number"},
+                             str: {"type": "string"}}[hint].copy()
+    if hint in (int, float):
+        if metadata.get("low") is not None:
+            entry["minimum"] = metadata["low"]
+        if metadata.get("high") is not None:
+            entry["maximum"] = metadata["high"]
+    if hint is str:
+        if metadata.get("choices"):
+            entry["enum"] = list(metadata["choices"])
+        if metadata.get("max_length") is not None:
+            entry["maxLength"] = metadata["max_length"]
+    return entry
 
 
 @dataclass(frozen=True)
-class VideoRecipe(_Recipe):
-    """Everything needed to replay a dreamed video: frame k is dreamed from source frame k plus
-    ``blend`` times frame k-1's dream detail (dreamed minus source), moved along the optical flow."""
+class Prompted:
+    """The fields of a task a CLIP text prompt can steer (dream, visualize)."""
 
-    KIND: ClassVar[str] = "video"
-    source: str = ""                  # the input video file path, as given
-    source_sha256: str | None = None  # of the input file's bytes, to notice a changed input on resume
-    size: tuple[int, int] | None = None  # (width, height) every frame is resized to; None keeps it
-    model: str = "efficientnet-lite0"
-    weights: str | None = None
-    normalize: str = "none"
-    objective: str = ""               # expression text; "" targets the model's default layers
-    settings: DreamSettings = field(default_factory=lambda: VIDEO_SETTINGS)
-    blend: float = VIDEO_BLEND        # share of the previous frame's dream detail a frame starts with
-    flow: bool = True                 # move that detail along the optical flow; False: leave it in place
-    seed: int = 0
-    fps: float | None = None          # the source's frame rate, kept by the output (not in any pixel)
-    frames: int | None = None         # the source's frame count
-    frame_index: int | None = None    # set in a frame file's copy: which frame it is
-    kind: str = "video"
-    version: str = __version__
-
-    def __post_init__(self):
-        _check_dream_size(self.size)
-        if not 0 <= self.blend <= 1:
-            raise ReverieError(f"blend must be a number from 0 (each frame dreamed afresh) to 1, got {self.blend!r}")
-        if self.fps is not None and not 0 < self.fps <= 1000:
-            raise ReverieError(f"fps must be above 0 and at most 1000, got {self.fps!r}")
-        if self.frames is not None:
-            _check_count(self.frames, "frames", 1, MAX_ANIMATION_FRAMES)
-            if self.frame_index is not None:
-                _check_count(self.frame_index, "frame_index", 0, self.frames - 1)
-
-
-RECIPES["video"] = VideoRecipe
-
-
-# Caricature and style transfer render a whole image per output, like a visualization, so their
-# sizes share visualize's cap. Their images are named by source text as a dream's is.
-CARICATURE_SETTINGS = RenderSettings(steps=256)
-STYLE_SETTINGS = RenderSettings(steps=150, redirect_steps=0)  # starts from the photo: no dead ReLUs to revive
-MAX_RECIPE_LAYERS = 64
-
-
-def _check_layers(layers: tuple[str, ...], what: str, low: int = 1) -> None:
-    if not low <= len(layers) <= MAX_RECIPE_LAYERS or not all(isinstance(name, str) and name for name in layers):
-        raise ReverieError(f"{what} must be {low} to {MAX_RECIPE_LAYERS} layer names, got {list(layers)[:4]}")
+    text: str = option("", "CLIP prompt to steer toward; empty for none", max_length=1000)
+    text_weight: float = option(1.0, "weight of the CLIP term when added to the objective", low=-1e6, high=1e6)
+    clip_model: str = option("ViT-B-32", "open_clip architecture name", max_length=200)
+    clip_weights: str | None = option(None, "open_clip checkpoint file, or a pretrained tag in the HF cache",
+                                      max_length=4096)
+    cutouts: int = option(32, "CLIP cutouts per step", low=1, high=256)
 
 
 @dataclass(frozen=True)
-class CaricatureRecipe(_Recipe):
-    """A feature-inversion caricature of a photo at one or more layers (one image per layer)."""
+class Blended:
+    """The fields of a task that can paint several objectives side by side (dream, visualize)."""
 
-    KIND: ClassVar[str] = "caricature"
-    source: str = "sample:chelsea"    # "sample:NAME" or an image file path
-    source_sha256: str | None = None  # of the input file's bytes, to notice a changed input on replay
-    model: str = "efficientnet-lite0"
-    weights: str | None = None
-    normalize: str = "none"
-    layers: tuple[str, ...] = ("blocks.8",)  # one image per layer, early to late
-    power: float = 1.0                # exponent of the cosine-similarity weight
-    size: tuple[int, int] | None = None  # (width, height); None: the photo's aspect, long side 224
-    decay_power: float = 1.0
-    transforms: str = "standard"
-    settings: RenderSettings = field(default_factory=lambda: CARICATURE_SETTINGS)
-    seed: int = 0
-    kind: str = "caricature"
-    version: str = __version__
-
-    def __post_init__(self):
-        if self.size is not None:
-            _check_optimised_size(self.size, "caricature")
-        _check_layers(self.layers, "caricature layers")
-        if not 0 <= self.power <= 8:
-            raise ReverieError(f"caricature power must be a number from 0 to 8, got {self.power!r}")
-        if not 0 <= self.decay_power <= 8:
-            raise ReverieError(f"decay-power must be a number from 0 to 8, got {self.decay_power!r}")
+    blend: str = option("", 'objectives side by side, e.g. "channel(blocks.9, 3) | channel(blocks.9, 9)"',
+                        max_length=10_000)
+    blend_ramp: str = option("horizontal", "how the blend's objectives are laid out", choices=RAMPS)
 
 
-@dataclass(frozen=True)
-class StyleRecipe(_Recipe):
-    """Style transfer: the style image's Gram matrices at ``style_layers`` plus the content photo's
-    activations at ``content_layers``, optimised in the decorrelated Fourier parameterization."""
+# --- shared checks of recipe fields ---------------------------------------------------------------
 
-    KIND: ClassVar[str] = "style"
-    content: str = "sample:chelsea"   # "sample:NAME" or an image file path
-    content_sha256: str | None = None
-    style: str = "sample:coffee"      # "sample:NAME" or an image file path
-    style_sha256: str | None = None
-    model: str = "efficientnet-lite0"
-    weights: str | None = None
-    normalize: str = "none"
-    content_layers: tuple[str, ...] = ("blocks.9",)
-    style_layers: tuple[str, ...] = ("stem", "blocks.1", "blocks.3", "blocks.5", "blocks.8")
-    style_weight: float = 10.0        # EfficientNet-Lite0, chelsea + coffee: 10 paints the cat's fur with
-    content_weight: float = 1.0       # the coffee's swirls and keeps the face; 100 looks much the same
-    init: str = "content"             # content | noise: where the image starts
-    size: tuple[int, int] | None = None  # (width, height); None: the content's aspect, long side 256
-    style_scale: float = 1.0          # the style image's long side, relative to the output's
-    decay_power: float = 1.0
-    transforms: str = "none"
-    settings: RenderSettings = field(default_factory=lambda: STYLE_SETTINGS)
-    seed: int = 0
-    kind: str = "style"
-    version: str = __version__
-
-    def __post_init__(self):
-        if self.size is not None:
-            _check_optimised_size(self.size, "style")
-        _check_layers(self.content_layers, "content layers", low=0)
-        _check_layers(self.style_layers, "style layers")
-        for name in ("style_weight", "content_weight"):
-            if not 0 <= getattr(self, name) <= 1e6:
-                raise ReverieError(f"{name.replace('_', '-')} must be a number from 0 to 1e6, got {getattr(self, name)!r}")
-        if self.init not in ("content", "noise"):
-            raise ReverieError(f"init must be 'content' or 'noise', got {self.init!r}")
-        if not 0.1 <= self.style_scale <= 4:
-            raise ReverieError(f"style-scale must be a number from 0.1 to 4, got {self.style_scale!r}")
-        if not 0 <= self.decay_power <= 8:
-            raise ReverieError(f"decay-power must be a number from 0 to 8, got {self.decay_power!r}")
+MAX_DREAM_SIDE = 16384    # a dream is tiled, so only the image itself must fit in memory
+MAX_OPTIMISED_SIDE = 4096  # an optimised image (visualize, caricature, style, texture) holds its graph
+MAX_BATCH = 64
+MAX_FRAMES = 100_000      # frame file names have five digits: frame-00000.png ... frame-99999.png
 
 
-RECIPES["caricature"] = CaricatureRecipe
-RECIPES["style"] = StyleRecipe
+def check_size(size: tuple[int, int] | None, what: str, limit: int) -> None:
+    """A (width, height) from a stranger's recipe must neither crash the resize nor exhaust memory."""
+    if size is None:
+        return
+    check_value(size, tuple[int, int], {"low": 1}, f"{what} size")
+    if size[0] * size[1] > limit * limit:
+        raise ReverieError(f"{what} size must be a positive [width, height] of at most {limit}x{limit} pixels, "
+                           f"got {list(size)}")
 
 
-@dataclass(frozen=True)
-class TextureRecipe(_Recipe):
-    """Everything needed to replay a mesh texture: a UV texture optimised so that renders of the
-    textured mesh from random viewpoints maximise an objective."""
-
-    KIND: ClassVar[str] = "texture"
-    mesh: str = ""                    # the mesh file path (OBJ or anything trimesh reads), with UVs
-    mesh_sha256: str | None = None    # of the mesh file's bytes, to notice a changed mesh on replay
-    model: str = "efficientnet-lite0"
-    weights: str | None = None
-    normalize: str = "none"
-    objective: str = "channel(blocks.6, 12)"  # bold, large-scale stripes on EfficientNet-Lite0 (chosen by looking)
-    style: str | None = None          # a style image ("sample:NAME" or a path): match its Gram matrices
-    style_sha256: str | None = None
-    style_layers: tuple[str, ...] = ("stem", "blocks.1", "blocks.3", "blocks.5", "blocks.8")
-    style_weight: float = 1.0         # weight of the style term (a score in [-1, 0]) against the objective
-    size: tuple[int, int] = (256, 256)  # (width, height) of the texture
-    render_size: int = 160            # side in px of each rendered view the model sees
-    views: int = 2                    # random viewpoints rendered (as one batch) per step
-    decay_power: float = 1.0          # the texture's FFT spectrum decay
-    transforms: str = "standard"      # robustness transforms on each view: standard | none
-    settings: RenderSettings = field(default_factory=lambda: RenderSettings(steps=256))
-    seed: int = 0
-    kind: str = "texture"
-    version: str = __version__
-
-    def __post_init__(self):
-        _check_optimised_size(self.size, "texture")
-        _check_count(self.render_size, "render_size", 16, 1024)
-        _check_count(self.views, "views", 1, MAX_BATCH)
-        if not self.style_weight >= 0 or len(self.style_layers) > 64:
-            raise ReverieError(f"style_weight must be zero or positive and style_layers at most 64 names, got "
-                               f"{self.style_weight!r} and {len(self.style_layers)} layers")
-        if not self.decay_power >= 0:
-            raise ReverieError(f"decay_power must be zero or positive, got {self.decay_power!r}")
+def check_exclusive(recipe: Any, *names: str) -> None:
+    """At most one of the text fields ``names`` is non-empty (e.g. an objective or a blend)."""
+    given = [name for name in names if str(getattr(recipe, name) or "").strip()]
+    if len(given) > 1:
+        raise ReverieError(f"a recipe has {' or '.join(given)}, not both")
 
 
-RECIPES["texture"] = TextureRecipe
+__all__ = ["Recipe", "StopPoint", "ModelSpec", "KINDS", "from_json", "load_json", "build", "schema", "to_data",
+           "check_size", "check_exclusive", "option", "Prompted", "Blended", "MAX_BATCH", "MAX_FRAMES"]

@@ -3,115 +3,73 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
 
-from reverie.cli.common import (ChannelsOption, DeviceOption, DreamObjectiveOption, LayersOption, ModelOption,
-                                NormalizeOption, OctaveScaleOption, QuietOption, RecipeOption, SampleOption,
-                                StepSizeOption, WeightsOption, dream_settings, model_changes, objective_from_flags,
-                                parse_size, refuse_code_models, start_sources)
-from reverie.cli.visualize import (ClipModelOption, ClipWeightsOption, CutoutsOption, TextOption,
-                                   TextWeightOption, text_changes)
+from reverie.cli.common import (ChannelsOption, DeviceOption, FinishOption, LayersOption, NoiseOption, QuietOption,
+                                RecipeOption, SampleOption, check_prompt_flags, dream_objective, say,
+                                start_sources)
+from reverie.cli.flags import base_recipe, recipe_flags, with_flags
+from reverie.cli.task import report_stop, run_task
 from reverie.errors import ReverieError
 from reverie.version import __version__
+
+# Heavy modules (torch, reverie.tasks, reverie.pipelines) are imported inside the command bodies, so
+# that `reverie --help` and `reverie dream --help` answer at once.
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
     help="Reverie: neural dreaming with any PyTorch image model.",
 )
-stderr = Console(stderr=True)
 
 
 @app.command()
+@recipe_flags("dream")
 def dream(
     input: Annotated[Optional[str], typer.Argument(help="Image to dream; omit to dream a bundled sample photo.", show_default=False)] = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="Output image (.png, .jpg, .webp).")] = Path("dream.png"),
-    sample_name: SampleOption = None,
-    noise_start: Annotated[bool, typer.Option("--noise", help="Start from noise (a pure dream) instead of a photo.")] = False,
-    model: ModelOption = None, weights: WeightsOption = None, normalize: NormalizeOption = None,
-    layer: LayersOption = None, channel: ChannelsOption = None, objective: DreamObjectiveOption = None,
-    octaves: Annotated[Optional[int], typer.Option(help="Number of octaves (image scales). [default: 4]", show_default=False)] = None,
-    octave_scale: OctaveScaleOption = None,
-    steps: Annotated[Optional[int], typer.Option(help="Steps per octave. [default: 20]", show_default=False)] = None,
-    step_size: StepSizeOption = None,
-    jitter: Annotated[Optional[int], typer.Option(help="Max random shift per step, in px. [default: 32]", show_default=False)] = None,
-    tile: Annotated[Optional[int], typer.Option(help="Max tile side in px; bounds memory for large images. [default: 512]", show_default=False)] = None,
-    size: Annotated[Optional[str], typer.Option(help="Resize the input (or noise) to WIDTHxHEIGHT.")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Random seed; the same seed gives the same pixels. [default: 0]", show_default=False)] = None,
-    device: DeviceOption = "auto", recipe: RecipeOption = None, quiet: QuietOption = False,
-    mask: Annotated[Optional[str], typer.Option(help="Dream only inside this mask: an image's alpha channel, else its luminance (black = untouched).")] = None,
-    blend: Annotated[Optional[str], typer.Option(help='Objectives side by side, e.g. "channel(blocks.9, 3) | channel(blocks.9, 9)".')] = None,
-    blend_ramp: Annotated[Optional[str], typer.Option(help="How --blend's objectives are laid out: horizontal, vertical or radial. [default: horizontal]", show_default=False)] = None,
-    text: TextOption = None, text_weight: TextWeightOption = None, clip_model: ClipModelOption = None,
-    clip_weights: ClipWeightsOption = None, cutouts: CutoutsOption = None,
+    sample_name: SampleOption = None, noise_start: NoiseOption = False,
+    layer: LayersOption = None, channel: ChannelsOption = None,
+    device: DeviceOption = "auto", recipe: RecipeOption = None, finish: FinishOption = False, quiet: QuietOption = False,
+    **flags,
 ) -> None:
     """DeepDream a photo (or noise) toward a layer, channels, an objective expression, or a text prompt."""
-    from reverie.engine.deepdream import DreamSettings
-    from reverie.io.images import check_output_path, read_recipe_text
-    from reverie.pipelines.dream import run
-    from reverie.recipe import DreamRecipe
+    from reverie.io.images import check_output_path
 
     check_output_path(output)
-    base = DreamRecipe.from_json(read_recipe_text(recipe)) if recipe else DreamRecipe()
-    if recipe and base.version != __version__:
-        stderr.print(f"note: recipe made by Reverie {base.version}, replaying with {__version__}")
-    refuse_code_models(model, base.model)
-
+    base = base_recipe("dream", recipe, finish)
     sources = start_sources(input, sample_name, noise_start)
-    if objective is not None and (layer or channel):
-        raise ReverieError("give either --objective or --layer/--channel, not both")
-    if blend is not None and (objective is not None or layer or channel):
+    objective = dream_objective(flags["objective"], layer, channel)
+    if flags["blend"] is not None and objective is not None:
         raise ReverieError("--blend names its own objectives; give --blend or --objective/--layer/--channel, not both")
-    if blend_ramp is not None and blend is None and not base.blend:
+    if flags["blend_ramp"] is not None and flags["blend"] is None and not base.blend:
         raise ReverieError("--blend-ramp needs --blend")
-    if channel and not layer and not all(":" in c for c in channel):
-        raise ReverieError("--channel needs a --layer (or write --channel LAYER:INDEX)")
-
-    changes: dict = {"settings": dream_settings(base.settings, octaves=octaves, octave_scale=octave_scale, steps=steps,
-                                                step_size=step_size, jitter=jitter, tile=tile)}
+    check_prompt_flags(base, flags)
+    changes: dict = {}
     if sources:
         changes.update(source=sources[0], source_sha256=None)
-    changes.update(model_changes(model, weights, normalize))
     if objective is not None:
         changes.update(objective=objective, blend="")
-    elif layer or channel:
-        changes.update(objective=objective_from_flags(layer or [], channel or []), blend="")
-    elif blend is not None:
-        changes.update(objective="", blend=blend)
-    elif model is not None and not recipe:
+    elif flags["blend"] is not None:
         changes["objective"] = ""
-    if size is not None:
-        changes["size"] = parse_size(size)
-    if seed is not None:
-        changes["seed"] = seed
-    if blend_ramp is not None:
-        changes["blend_ramp"] = blend_ramp
-    if mask is not None:
-        changes.update(mask=mask, mask_sha256=None)
-    changes.update(text_changes(base, text=text, text_weight=text_weight, clip_model=clip_model,
-                                clip_weights=clip_weights, cutouts=cutouts))
-    final = replace(base, **changes, version=__version__)
-    if not isinstance(final.settings, DreamSettings):
-        raise ReverieError("recipe settings are invalid")
+    if flags["mask"] is not None:
+        changes["mask_sha256"] = None
+    flags.pop("objective")  # set above, from --objective or --layer/--channel
+    final = with_flags(base, flags, **changes)
 
     # A replayed recipe's relative input path may be relative to the folder it was made in: when
     # it is not found from here, it is looked for next to the recipe file.
     recipe_folder = recipe.parent if recipe is not None and not sources else None
-    if quiet:
-        result = run(final, device=device, check_hash=recipe is not None, recipe_folder=recipe_folder)
-    else:
-        from reverie.cli.progress import progress_bar
-
-        with progress_bar("dreaming", stderr) as callback:
-            result = run(final, device=device, progress=callback, check_hash=recipe is not None,
-                          recipe_folder=recipe_folder)
+    result, interrupted = run_task(final, "dreaming", quiet=quiet, device=device, check_hash=recipe is not None,
+                                   recipe_folder=recipe_folder)
     saved = result.save(output)
+    report_stop(result, saved, interrupted)
     target = f"blend {result.recipe.blend}" if result.recipe.blend else f"objective {result.recipe.objective}"
-    stderr.print(f"wrote {saved} ({result.image.shape[-1]}x{result.image.shape[-2]}, {target})")
+    say(f"wrote {saved} ({result.image.shape[-1]}x{result.image.shape[-2]}, {target})")
 
 
 @app.command()
@@ -196,7 +154,7 @@ def run() -> None:
         print(f"reverie: error: {error}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
-        print("reverie: interrupted; no output was written", file=sys.stderr)
+        print("reverie: interrupted", file=sys.stderr)
         sys.exit(130)
     except Exception as error:  # click's usage errors arrive here in non-standalone mode
         # Typer >= 0.26 vendors click (typer._click) and need not install it, so take the classes

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from reverie.engine.progress import Progress, ProgressCallback
+from reverie.engine.progress import Progress, ProgressCallback, StopSignal, stop_requested
 from reverie.errors import ReverieError
+from reverie.fields import check_fields, option
 from reverie.imaging import check_image, resize
 from reverie.masks import check_mask, fit_mask
 from reverie.objectives import Objective
@@ -22,28 +23,19 @@ from reverie.recorder import ActivationRecorder
 class DreamSettings:
     """How a dream is computed. Defaults are tuned on the embedded EfficientNet-Lite0 at ~500 px."""
 
-    octaves: int = 4             # image scales, smallest first; detail is carried upward
-    octave_scale: float = 1.4    # size ratio between neighbouring octaves
-    steps: int = 20              # gradient steps per octave (10 in the original notebook; 20 at this
-                                 # step size gives a fully formed dream on EfficientNet-Lite0)
-    step_size: float = 0.01      # pixel change per step, in [0, 1] units, after gradient normalization
-    jitter: int = 32             # max random shift (px) each step; hides the network's stride grid
-    tile: int = 512              # max tile side (px); larger images are processed tile by tile
-    min_octave_size: int = 64    # the smallest octave's short side never falls below this
+    octaves: int = option(4, "number of octaves (image scales), smallest first", low=1, high=64)
+    octave_scale: float = option(1.4, "size ratio between neighbouring octaves", low=1.0, high=16.0)
+    # 10 steps in the original notebook; 20 at this step size gives a fully formed dream on EfficientNet-Lite0
+    steps: int = option(20, "gradient steps per octave", low=1, high=100_000)
+    step_size: float = option(0.01, "pixel change per step (0-1 scale), after gradient normalization",
+                              low=1e-9, high=10.0)
+    jitter: int = option(32, "max random shift per step in px; hides the network's stride grid", low=0, high=4096)
+    tile: int = option(512, "max tile side in px; larger images are processed tile by tile", low=32, high=16384)
+    min_octave_size: int = option(64, "the smallest octave's short side never falls below this (px)",
+                                  low=1, high=4096)
 
     def __post_init__(self):
-        for name in ("octaves", "steps", "tile", "min_octave_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ReverieError(f"{name.replace('_', '-')} must be a positive whole number, got {value!r}")
-        if not self.octave_scale >= 1.0:
-            raise ReverieError(f"octave-scale must be at least 1.0, got {self.octave_scale!r}")
-        if not self.step_size > 0 or not math.isfinite(self.step_size):
-            raise ReverieError(f"step-size must be a positive number, got {self.step_size!r}")
-        if isinstance(self.jitter, bool) or not isinstance(self.jitter, int) or self.jitter < 0:
-            raise ReverieError(f"jitter must be zero or a positive whole number of pixels, got {self.jitter!r}")
-        if self.tile < 32:
-            raise ReverieError(f"tile must be at least 32 px, got {self.tile}")
+        check_fields(self)
 
 
 def octave_sizes(height: int, width: int, settings: DreamSettings) -> list[tuple[int, int]]:
@@ -142,9 +134,18 @@ def _masked_step(gradients_of: list[DreamGradient], masks: torch.Tensor, image: 
     return update, total
 
 
+def _full_size(dreamed: torch.Tensor, source: torch.Tensor, detail: torch.Tensor) -> torch.Tensor:
+    """``dreamed`` at the size of ``source``: itself when it is, else the photo plus the upscaled ``detail``
+    (dreamed minus its octave's photo), which is where the next octave would start."""
+    if dreamed.shape[-2:] == source.shape[-2:]:
+        return dreamed
+    return (source + resize(detail, tuple(source.shape[-2:]))).clamp_(0, 1)
+
+
 def deep_dream(model: nn.Module, objective: Objective | Sequence[Objective], image: torch.Tensor,
                settings: DreamSettings = DreamSettings(), seed: int = 0,
-               progress: ProgressCallback | None = None, mask: torch.Tensor | None = None) -> torch.Tensor:
+               progress: ProgressCallback | None = None, mask: torch.Tensor | None = None,
+               stop: StopSignal | None = None) -> torch.Tensor:
     """Dream ``image`` [1, 3, H, W] in [0, 1] toward ``objective``; returns the dreamed image.
 
     Each octave starts from the image at that scale plus the detail dreamed so far (upscaled), and
@@ -154,6 +155,9 @@ def deep_dream(model: nn.Module, objective: Objective | Sequence[Objective], ima
     the update is multiplied by it, and every pixel where it is 0 is returned exactly as it came in.
     With a sequence of N objectives, ``mask`` holds one mask per objective, [N, 1, H, W] (for a
     blend, :func:`reverie.masks.ramp_masks`), and each objective dreams inside its own mask.
+
+    ``stop`` is checked after every step; once set, the dream ends there and the image so far is
+    returned at full size (the photo plus the detail dreamed so far, as the next octave would start).
     """
     check_image(image)
     if image.shape[0] != 1:
@@ -205,9 +209,14 @@ def deep_dream(model: nn.Module, objective: Objective | Sequence[Objective], ima
                 if progress is not None:
                     # The preview is a copy made when asked, valid during the callback.
                     progress(Progress(f"octave {octave + 1}/{len(sizes)}", step + 1, settings.steps,
-                                      work_done, work_total, score, dreamed.clone))
+                                      work_done, work_total, score, lambda: dreamed.detach().cpu().clone()))
+                if stop_requested(stop):
+                    break
             detail = dreamed - octave_base
             del octave_base
+            if stop_requested(stop):
+                break
+    dreamed = _full_size(dreamed, source, detail)
     dreamed = resize(dreamed, (height, width)) if upscale > 1 else dreamed
     if mask is not None:
         # Octave resizing blurs a little detail across the mask's edge; outside the mask the input

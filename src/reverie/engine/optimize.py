@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from reverie.engine.progress import Progress, ProgressCallback
-from reverie.errors import ReverieError, unknown_name_message
+from reverie.engine.progress import Progress, ProgressCallback, StopSignal, stop_requested
+from reverie.errors import ReverieError
+from reverie.fields import check_fields, option
 from reverie.objectives import Objective
 from reverie.optim import OPTIMIZERS, make_optimizer
 from reverie.randomness import generator as make_generator
@@ -25,24 +26,19 @@ IMAGE = "@image"  # activation key of the parameterization's raw output, before 
 class RenderSettings:
     """How a visualization is optimised. Defaults follow Lucid's (Adam, lr 0.05, 512 steps)."""
 
-    steps: int = 512
-    lr: float = 0.05
-    optimizer: str = "adam"            # adam | clampsgd | sgd
-    thresholds: tuple[int, ...] = ()   # steps at which to keep intermediate images (the last is always kept)
-    redirect_steps: int = 16           # early steps whose dead ReLUs pass a redirected gradient
+    steps: int = option(512, "optimization steps", low=1, high=100_000)
+    lr: float = option(0.05, "learning rate", low=1e-9, high=100.0)
+    optimizer: str = option("adam", "the optimizer", choices=tuple(OPTIMIZERS))
+    thresholds: tuple[int, ...] = option((), "steps at which to keep intermediate images (the last is always kept)",
+                                         low=1, max_items=1000, flag=False)
+    redirect_steps: int = option(16, "early steps whose dead ReLUs pass a redirected gradient", low=0,
+                                 high=100_000)
 
     def __post_init__(self):
-        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1:
-            raise ReverieError(f"steps must be a positive whole number, got {self.steps!r}")
-        if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
-            raise ReverieError(f"lr must be a positive number, got {self.lr!r}")
-        if self.optimizer not in OPTIMIZERS:  # here, so a recipe's typo is caught before any rendering
-            raise ReverieError(unknown_name_message("optimizer", self.optimizer, OPTIMIZERS))
-        if isinstance(self.redirect_steps, bool) or not isinstance(self.redirect_steps, int) or self.redirect_steps < 0:
-            raise ReverieError(f"redirect-steps must be zero or a positive whole number, got {self.redirect_steps!r}")
-        bad = [t for t in self.thresholds if not (isinstance(t, int) and 1 <= t <= self.steps)]
+        check_fields(self)
+        bad = [t for t in self.thresholds if t > self.steps]
         if bad:
-            raise ReverieError(f"thresholds must be steps between 1 and {self.steps}, got {bad}")
+            raise ReverieError(f"thresholds must be steps between 1 and {self.steps}, got {bad[:5]}")
 
 
 @dataclass
@@ -51,6 +47,7 @@ class Rendering:
 
     images: dict[int, torch.Tensor]             # step -> image [B, C, H, W] in [0, 1] (C = 4 with alpha)
     history: list[float] = field(default_factory=list)  # objective value after each step
+    stopped: bool = False                       # a stop signal ended the loop before its last step
 
     @property
     def image(self) -> torch.Tensor:
@@ -60,14 +57,15 @@ class Rendering:
 
 def render(model: nn.Module, objective: Objective, param: nn.Module, transforms: Sequence[Transform] = (),
            settings: RenderSettings = RenderSettings(), seed: int = 0,
-           progress: ProgressCallback | None = None) -> Rendering:
+           progress: ProgressCallback | None = None, stop: StopSignal | None = None) -> Rendering:
     """Optimise ``param`` (an ImageParam) so that ``model`` on its image maximises ``objective``.
 
     Each step: image = param(); RGBA images are composited over a fresh random background (so
     alpha means "this part does not matter"); the robustness ``transforms`` perturb it; the
     recorder runs the model only up to the deepest layer the objective reads; the optimizer
     takes a step on ``-score``. During the first ``redirect_steps`` dead ReLUs pass a redirected
-    gradient, so deep units do not leave the image grey.
+    gradient, so deep units do not leave the image grey. ``stop`` is checked after every step; once
+    it is set the loop ends and the image of that step is kept (``rendering.stopped``).
     """
     from reverie.params.alpha import composite, random_background  # params depend on nothing here
     from reverie.redirect import redirected_relus
@@ -104,6 +102,15 @@ def render(model: nn.Module, objective: Objective, param: nn.Module, transforms:
                 with torch.no_grad():
                     rendering.images[step] = param().detach()
             if progress is not None:
-                progress(Progress("optimising", step, settings.steps, step, settings.steps,
-                                  rendering.history[-1], lambda: param().detach()))
+                progress(Progress("optimizing", step, settings.steps, step, settings.steps,
+                                  rendering.history[-1], lambda: _image_now(param).cpu()))
+            if step < settings.steps and stop_requested(stop):
+                rendering.images[step] = _image_now(param)
+                rendering.stopped = True
+                break
     return rendering
+
+
+def _image_now(param: nn.Module) -> torch.Tensor:
+    with torch.no_grad():
+        return param().detach()

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from reverie.errors import ReverieError, unknown_name_message
+from reverie.fields import check_fields, option
 
 
 @dataclass(frozen=True)
@@ -61,9 +62,15 @@ class ModelSpec:
     input to what the model expects.
     """
 
-    name: str = DEFAULT_MODEL
-    weights: str | None = None
-    normalize: str = "none"
+    name: str = option(DEFAULT_MODEL, "model name, module:callable, or .pt2 torch.export file", flag="--model",
+                       max_length=4096)
+    weights: str | None = option(None, "state-dict file to load into the model", max_length=4096)
+    normalize: str = option("none", "input normalization the model expects", choices=tuple(NORMALIZATIONS))
+    # False for a spec read from a file (see reverie.recipe): such a spec may not run code.
+    trusted: bool = option(True, "built from the caller's own words", stored=False, flag=False, compare=False)
+
+    def __post_init__(self):
+        check_fields(self)
 
     def runs_code(self) -> bool:
         """True when building this model may run code from outside Reverie (never done from a
@@ -306,8 +313,10 @@ def load_model(name: str | ModelSpec = DEFAULT_MODEL, device: str | torch.device
     dynamic height and width so it takes any image size), or a full :class:`ModelSpec`.
     """
     spec = name if isinstance(name, ModelSpec) else ModelSpec(name)
-    if spec.normalize not in NORMALIZATIONS:
-        raise ReverieError(unknown_name_message("normalization", spec.normalize, NORMALIZATIONS))
+    if not spec.trusted and spec.runs_code():
+        # The trust rule: a model named by a file a stranger may have sent never gets to run code.
+        raise ReverieError(f"the recipe's model '{spec.name[:200]}' could run code (an import or a pickled file); "
+                           "name it yourself (--model, or model= in Python) to confirm you trust it")
     device = resolve_device(device)
     model = _build(spec, device)
     if spec.weights:

@@ -4,74 +4,62 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
+from typing import ClassVar
 
 import torch
-from PIL import Image
 from torch import nn
 
-from reverie.engine.optimize import Transform, render
-from reverie.robustness import compose
-from reverie.engine.progress import ProgressCallback
+from reverie.engine.optimize import RenderSettings, Transform, render
+from reverie.engine.progress import Progress, ProgressCallback, StopSignal
 from reverie.errors import ReverieError
-from reverie.imaging import grid, resize, sample, to_pil
-from reverie.io.images import file_sha256, read_image, save_image
-from reverie.models import ModelSpec, layer_shapes, model_on_device
+from reverie.fields import option
+from reverie.imaging import resize
+from reverie.models import ModelSpec
 from reverie.objectives.caricature import caricature as caricature_objective
+from reverie.params import make_param
+from reverie.pipelines.prepare import checked, fit_size, model_and_device, model_field, read_input, source_text
+from reverie.pipelines.result import ImageResult, Passes, stopped_recipe, tracker_for
 from reverie.randomness import generator
-from reverie.recipe import CaricatureRecipe
+from reverie.recipe import MAX_OPTIMISED_SIDE, Recipe, check_size
+from reverie.robustness import TRANSFORM_SETS, compose, transforms_by_name
 
 DEFAULT_LONG_SIDE = 224
+MAX_RECIPE_LAYERS = 64
+CARICATURE_SETTINGS = RenderSettings(steps=256)
 
 
 @dataclass(frozen=True)
-class Caricature:
+class CaricatureRecipe(Recipe):
+    """A feature-inversion caricature of a photo at one or more layers (one image per layer)."""
+
+    KIND: ClassVar[str] = "caricature"
+    source: str = option("sample:chelsea", '"sample:NAME" or an image file path', flag=False, max_length=4096)
+    source_sha256: str | None = option(None, "of the input file's bytes, to notice a changed input on replay",
+                                       flag=False, max_length=64)
+    layers: tuple[str, ...] = option(("blocks.8",), "one image per layer, early to late", flag="--layer",
+                                     short="-l", max_items=MAX_RECIPE_LAYERS, max_length=1000)
+    power: float = option(1.0, "exponent of the cosine-similarity weight", low=0, high=8)
+    size: tuple[int, int] | None = option(None, "WIDTHxHEIGHT; default: the photo's aspect, long side 224", low=1)
+    decay_power: float = option(1.0, "how fast the spectrum's scale falls with frequency", low=0, high=8)
+    transforms: str = option("standard", "robustness transforms", choices=tuple(TRANSFORM_SETS))
+    settings: RenderSettings = option(default_factory=lambda: CARICATURE_SETTINGS, help="how it is optimised",
+                                      flag=False)
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_size(self.size, "caricature", MAX_OPTIMISED_SIDE)
+        if not self.layers or not all(self.layers):
+            raise ReverieError(f"caricature layers must be 1 to {MAX_RECIPE_LAYERS} layer names, "
+                               f"got {list(self.layers)[:4]}")
+
+
+@dataclass(frozen=True)
+class CaricatureResult(ImageResult):
     """Caricatures [N, 3, H, W] (one per layer), their labels (layer names), history and recipe."""
 
-    images: torch.Tensor
-    labels: list[str]
-    history: list[float]
-    recipe: CaricatureRecipe
 
-    def picture(self) -> Image.Image:
-        """One image as is; several as a contact sheet labelled with their layers."""
-        return to_pil(self.images) if self.images.shape[0] == 1 else grid(self.images, labels=self.labels)
+Caricature = CaricatureResult  # earlier name
 
-    def save(self, path: str | os.PathLike) -> Path:
-        return save_image(path, self.picture(), self.recipe.to_json())
-
-
-# --- helpers shared with the style pipeline -------------------------------------------------------
-
-def load_picture(source: str, expected_sha256: str | None, check_hash: bool,
-                 recipe_folder: str | os.PathLike | None = None) -> tuple[torch.Tensor, str | None]:
-    """The image [1, 3, H, W] a recipe names ("sample:NAME" or a path) and its file's sha256."""
-    if source.startswith("sample:"):
-        return sample(source.removeprefix("sample:")), None
-    from reverie.pipelines.dream import locate_source
-
-    path = locate_source(source, recipe_folder)
-    image = read_image(path)
-    digest = file_sha256(path)
-    if check_hash and expected_sha256 and digest != expected_sha256:
-        raise ReverieError(f"input {source} differs from the file the recipe was made from (sha256 mismatch); "
-                           "pass the original image")
-    return image, digest
-
-
-def fit_size(image: torch.Tensor, long_side: int) -> tuple[int, int]:
-    """(width, height) with ``image``'s aspect ratio and the given long side."""
-    height, width = image.shape[-2:]
-    scale = long_side / max(height, width)
-    return max(1, round(width * scale)), max(1, round(height * scale))
-
-
-def model_and_device(recipe, model: nn.Module | None, device) -> tuple[nn.Module, torch.device]:
-    """The recipe's model (or the caller's) and the device to put data on."""
-    return model_on_device(ModelSpec(recipe.model, recipe.weights, recipe.normalize), model, device)
-
-
-# --- caricature -----------------------------------------------------------------------------------
 
 class WithReference(nn.Module):
     """An image parameterization whose output carries a fixed reference image as its last batch item."""
@@ -103,50 +91,61 @@ def same_draw_for_each_item(transforms: Sequence[Transform]) -> Transform:
     return apply
 
 
-def caricature(recipe: CaricatureRecipe, *, model: nn.Module | None = None, photo: torch.Tensor | None = None,
-               device: str | torch.device = "auto", progress: ProgressCallback | None = None,
-               check_hash: bool = False, recipe_folder: str | os.PathLike | None = None) -> Caricature:
+def run(recipe: CaricatureRecipe, *, progress: ProgressCallback | None = None, stop: StopSignal | None = None,
+        device: str | torch.device = "auto", model: nn.Module | None = None, photo: torch.Tensor | None = None,
+        check_hash: bool = False, recipe_folder: str | os.PathLike | None = None) -> CaricatureResult:
     """Render the recipe's caricatures: one image per layer, each maximising Lucid's caricature score.
 
     The photo, resized to the output size, rides in the batch behind the image and passes through
     the same robustness transforms, so activations are compared position by position (the result
     keeps the photo's layout). ``photo`` [1, 3, H, W] overrides the recipe's source.
     """
-    from reverie.params import make_param
-    from reverie.robustness import transforms_by_name
-
-    model, device = model_and_device(recipe, model, device)
+    model, device = model_and_device(recipe.model, model, device)
     if photo is None:
-        photo, digest = load_picture(recipe.source, recipe.source_sha256, check_hash, recipe_folder)
+        photo, digest = read_input(recipe.source, recipe.source_sha256, check_hash, recipe_folder)
         recipe = replace(recipe, source_sha256=digest)
     size = recipe.size or fit_size(photo, DEFAULT_LONG_SIDE)
     recipe = replace(recipe, size=size)
     width, height = size
     reference = resize(photo, (height, width)).to(device)
     transform = same_draw_for_each_item(transforms_by_name(recipe.transforms))
-    objectives = [caricature_objective(name, recipe.power) for name in recipe.layers]
-    for objective in objectives:  # names checked on a small probe before any long work
-        objective.check(layer_shapes(model, objective.layers))
+    objectives = [checked(caricature_objective(name, recipe.power), model) for name in recipe.layers]
 
+    tracker = tracker_for(recipe, progress, stop)
+    passes = Passes(tracker, len(objectives), "layer")
+
+    def report(event: Progress) -> None:
+        passes(replace(event, _preview=lambda: event.preview()[:-1]))  # without the reference photo
     images, history = [], []
     for index, objective in enumerate(objectives):
+        passes.index = index
         param = make_param("fft", height, width, generator=generator(recipe.seed, "param", index),
                            decay_power=recipe.decay_power).to(device)
-        tracker = _progress_for(progress, index, len(objectives))
         rendering = render(model, objective, WithReference(param, reference), [transform], recipe.settings,
-                           recipe.seed + index, tracker)
+                           recipe.seed + index, report, stop=tracker)
         images.append(rendering.image[:-1].cpu())  # drop the reference
         history.extend(rendering.history)
-    return Caricature(torch.cat(images), list(recipe.layers), history, recipe)
+        if tracker.stopped:
+            break
+    images_t = torch.cat(images)
+    return CaricatureResult(stopped_recipe(recipe, tracker), tracker.stopped, images_t,
+                            list(recipe.layers[:images_t.shape[0]]), history)
 
 
-def _progress_for(progress: ProgressCallback | None, index: int, count: int) -> ProgressCallback | None:
-    """Progress of render ``index`` of ``count``, reported as one bar."""
-    if progress is None:
-        return None
+def caricature(photo: str | os.PathLike | torch.Tensor | CaricatureRecipe | None = None, *,
+               layers: tuple[str, ...] = ("blocks.8",), power: float = 1.0, size: tuple[int, int] | None = None,
+               model: str | ModelSpec | nn.Module = "efficientnet-lite0",
+               settings: RenderSettings = CARICATURE_SETTINGS, seed: int = 0, decay_power: float = 1.0,
+               transforms: str = "standard", device: str | torch.device = "auto",
+               progress: ProgressCallback | None = None, stop: StopSignal | None = None) -> CaricatureResult:
+    """Caricatures of ``photo`` (a path, a sample name, or a [1, 3, H, W] tensor), one per layer.
 
-    def callback(event):
-        stage = f"layer {index + 1}/{count}" if count > 1 else event.stage
-        progress(replace(event, stage=stage, work_done=index * event.work_total + event.work_done,
-                         work_total=count * event.work_total, _preview=lambda: event.preview()[:1]))
-    return callback
+    A :class:`CaricatureRecipe` as the first argument runs that recipe.
+    """
+    spec, module = model_field(model)
+    if isinstance(photo, CaricatureRecipe):
+        return run(photo, model=module, device=device, progress=progress, stop=stop)
+    recipe = CaricatureRecipe(source=source_text(photo), model=spec, layers=tuple(layers), power=power, size=size,
+                              decay_power=decay_power, transforms=transforms, settings=settings, seed=seed)
+    return run(recipe, model=module, photo=photo if torch.is_tensor(photo) else None, device=device,
+               progress=progress, stop=stop)

@@ -1,115 +1,80 @@
-"""The dream pipeline: recipe or arguments -> model, objective, input image -> DeepDream -> result."""
+"""The dream task: recipe (or keywords with live objects) -> model, objective, input image -> DeepDream -> result."""
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, replace
-from pathlib import Path
+from typing import ClassVar
 
 import torch
 from PIL import Image
 from torch import nn
 
 from reverie.engine.deepdream import DreamSettings, deep_dream
-from reverie.engine.progress import ProgressCallback
+from reverie.engine.progress import ProgressCallback, StopSignal
 from reverie.errors import ReverieError
-from reverie.imaging import check_image, from_pil, noise, resize, sample
-from reverie.io.images import file_sha256, open_picture, read_image, save_image
-from reverie.models import ModelSpec, default_layers, layer_shapes, load_model, min_input_side, resolve_device
-from reverie.objectives import Objective, layer, parse_objective
-from reverie.objectives.clip import Clip, clip_objective, load_clip
+from reverie.imaging import check_image, from_pil, noise, resize
+from reverie.io.images import open_picture
+from reverie.masks import check_mask, fit_mask, mask_from_pil, ramp_masks
+from reverie.models import ModelSpec, resolve_device
+from reverie.objectives import Objective, blend_text, parse_blend
+from reverie.objectives.clip import Clip
+from reverie.pipelines.prepare import (check_unchanged, checked, dream_settings_for, live_name, locate,
+                                       model_and_device, model_field, objective_from, read_input, source_text,
+                                       text_of, text_objective)
+from reverie.pipelines.result import ImageResult, stopped_recipe, tracker_for
 from reverie.randomness import generator
-from reverie.recipe import DreamRecipe
+from reverie.recipe import MAX_DREAM_SIDE, Blended, Prompted, Recipe, check_exclusive, check_size
+from reverie.fields import option
 
 NOISE_SIZE = (512, 512)  # (width, height) of a pure dream when no size is given
 
 
 @dataclass(frozen=True)
-class Dream:
-    """A finished dream: the image [1, 3, H, W] in [0, 1] and the recipe that replays it."""
+class DreamRecipe(Recipe, Prompted, Blended):
+    """Everything needed to replay a dream, and nothing that could run code when read back."""
 
-    image: torch.Tensor
-    recipe: DreamRecipe
+    KIND: ClassVar[str] = "dream"
+    source: str = option("sample:chelsea", 'the image to dream: "sample:NAME", "noise", or a file path',
+                         flag=False, max_length=4096)
+    source_sha256: str | None = option(None, "of the input file's bytes, to notice a changed input on replay",
+                                       flag=False, max_length=64)
+    size: tuple[int, int] | None = option(None, "WIDTHxHEIGHT the input (or noise) is resized to", low=1)
+    objective: str = option("", 'objective expression, e.g. "layer(blocks.6) + 0.5*channel(blocks.9, 7)"; '
+                                "empty: the model's default layers", max_length=10_000)
+    settings: DreamSettings = option(default_factory=DreamSettings, help="how the dream is computed", flag=False)
+    mask: str | None = option(None, "dream only inside this mask: an image's alpha channel, else its luminance "
+                                    "(black = untouched)", max_length=4096)
+    mask_sha256: str | None = option(None, "of the mask file's bytes, to notice a changed mask on replay",
+                                     flag=False, max_length=64)
 
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write the image with its recipe embedded (atomically; PNG, JPEG or WebP by extension)."""
-        return save_image(path, self.image, self.recipe.to_json())
-
-    def to_pil(self) -> Image.Image:
-        from reverie.imaging import to_pil
-
-        return to_pil(self.image)
-
-
-def locate_source(source: str, recipe_folder: str | os.PathLike | None = None, what: str = "input image") -> Path:
-    """The input file a recipe names: relative to the working folder, else to the recipe's folder.
-
-    Recipes keep the input path as it was given (never made absolute, which would put the user's
-    folder names into every shared image), so a replay from another working folder looks for it
-    next to the recipe file too.
-    """
-    path = Path(source)
-    if path.exists() or recipe_folder is None or path.is_absolute():
-        return path  # read_image says plainly when it is missing
-    beside = Path(recipe_folder) / path
-    if beside.exists():
-        return beside
-    if Path(recipe_folder).resolve() == Path.cwd().resolve():
-        return path
-    raise ReverieError(
-        f"{what} not found: {source} (looked in the working folder, as {path}, and in the "
-        f"recipe's folder, as {beside}); pass the image as INPUT"
-    )
+    def __post_init__(self):
+        super().__post_init__()
+        check_size(self.size, "dream", MAX_DREAM_SIDE)
+        check_exclusive(self, "objective", "blend")
 
 
-def load_source(recipe: DreamRecipe, check_hash: bool,
-                recipe_folder: str | os.PathLike | None = None) -> tuple[torch.Tensor, str | None]:
-    """The starting image the recipe names, resized to its size, and the input file's hash.
+@dataclass(frozen=True)
+class DreamResult(ImageResult):
+    """A dream: ``image`` [1, 3, H, W] in [0, 1] and the recipe that replays it."""
 
-    ``recipe_folder``: the folder of the file the recipe was read from; a relative input path that
-    is not found in the working folder is looked for there.
-    """
-    digest = None
+
+Dream = DreamResult  # earlier name
+
+
+def load_start(recipe: DreamRecipe, check_hash: bool,
+               recipe_folder: str | os.PathLike | None = None) -> tuple[torch.Tensor, str | None]:
+    """The starting image the recipe names (a sample, noise or a file), resized to its size, and the file's hash."""
     if recipe.source == "noise":
         width, height = recipe.size or NOISE_SIZE
         return noise((height, width), generator(recipe.seed, "noise")), None
-    if recipe.source.startswith("sample:"):
-        image = sample(recipe.source.removeprefix("sample:"))
-    else:
-        path = locate_source(recipe.source, recipe_folder)
-        image = read_image(path)
-        digest = file_sha256(path)
-        if check_hash and recipe.source_sha256 and digest != recipe.source_sha256:
-            raise ReverieError(
-                f"input {recipe.source} differs from the file the recipe was made from (sha256 mismatch); "
-                "pass the original image"
-            )
+    image, digest = read_input(recipe.source, recipe.source_sha256, check_hash, recipe_folder)
     if recipe.size is not None:
         width, height = recipe.size
         image = resize(image, (height, width))
     return image, digest
 
 
-def build_objective(recipe_objective: str, model_name: str, model: nn.Module) -> Objective:
-    """Parse the objective text, or target the model's default layers when it is empty."""
-    if recipe_objective.strip():
-        return parse_objective(recipe_objective)
-    layers = default_layers(model_name, model)
-    objective = layer(layers[0])
-    for name in layers[1:]:
-        objective = objective + layer(name)
-    return objective
-
-
-def text_objective(recipe, clip: Clip | None, device: torch.device, seed: int) -> Objective | None:
-    """``text_weight * clip(text)`` for a recipe with a CLIP prompt (loading CLIP unless given), else None.
-
-    The recipe's ``objective`` text never includes this term: it is replayed from ``text``.
-    """
-    if not recipe.text:
-        return None
-    if clip is None:
-        clip = load_clip(recipe.clip_model, recipe.clip_weights, device)
-    return recipe.text_weight * clip_objective(clip, recipe.text, generator(seed, "cutouts"), recipe.cutouts)
+load_source = load_start  # earlier name, used by the animate task
 
 
 def load_mask(recipe: DreamRecipe, size: tuple[int, int], check_hash: bool,
@@ -118,124 +83,104 @@ def load_mask(recipe: DreamRecipe, size: tuple[int, int], check_hash: bool,
 
     An image with an alpha channel gives its alpha; any other image its luminance.
     """
-    from reverie.masks import fit_mask, mask_from_pil
-
-    path = locate_source(recipe.mask, recipe_folder, what="mask image")
+    path = locate(recipe.mask, recipe_folder, what="mask image")
     mask = mask_from_pil(open_picture(path, what="mask image", noun="mask"))
-    digest = file_sha256(path)
-    if check_hash and recipe.mask_sha256 and digest != recipe.mask_sha256:
-        raise ReverieError(f"mask {recipe.mask} differs from the file the recipe was made from (sha256 mismatch); "
-                           "pass the original mask")
-    mask = fit_mask(mask, size)
-    if not bool(mask.any()):
-        raise ReverieError(f"mask {recipe.mask} is empty (all black or fully transparent): nothing would be dreamed")
-    return mask, digest
+    digest = check_unchanged(path, recipe.mask_sha256, check_hash, "mask", recipe.mask)
+    return fit_mask(mask, size), digest
 
 
-def blend_targets(recipe: DreamRecipe, size: tuple[int, int],
-                  mask: torch.Tensor | None) -> tuple[list[Objective], torch.Tensor]:
-    """A blend's objectives and their masks [N, 1, H, W] along the recipe's ramp (times ``mask``, if any)."""
-    from reverie.masks import ramp_masks
-    from reverie.objectives import parse_blend
+def run(recipe: DreamRecipe, *, progress: ProgressCallback | None = None, stop: StopSignal | None = None,
+        device: str | torch.device = "auto", model: nn.Module | None = None, image: torch.Tensor | None = None,
+        objective: Objective | None = None, mask: torch.Tensor | None = None, clip: Clip | None = None,
+        check_hash: bool = False, recipe_folder: str | os.PathLike | None = None) -> DreamResult:
+    """Dream as ``recipe`` says. ``model``, ``image``, ``objective``, ``mask`` and ``clip`` are live
+    objects that replace what the recipe names (the keyword API passes them; they never become text).
 
-    objectives = parse_blend(recipe.blend)
-    masks = ramp_masks(len(objectives), size[0], size[1], recipe.blend_ramp)
-    return objectives, masks if mask is None else masks * mask
-
-
-def run(recipe: DreamRecipe, *, model: nn.Module | None = None, image: torch.Tensor | None = None,
-        device: str | torch.device = "auto", progress: ProgressCallback | None = None,
-        check_hash: bool = False, recipe_folder: str | os.PathLike | None = None,
-        clip: Clip | None = None) -> Dream:
-    """Dream as ``recipe`` says. ``model``/``image``/``clip`` override the recipe's (for library callers).
-
-    ``recipe_folder``: where the recipe was read from, for finding a relative input path on replay
-    (see :func:`locate_source`); the new recipe keeps the path text as it was. With ``text`` and
-    no objective, only CLIP steers the dream and the model's forward is skipped.
+    ``recipe_folder``: where the recipe was read from, for finding a relative input path on replay.
+    With ``text`` and no objective, only CLIP steers the dream and the model's forward is skipped.
+    ``stop``: checked after every step; a stopped dream returns the image so far (``result.stopped``),
+    and its recipe records where it stopped.
     """
     device = resolve_device(device)
-    text_term = text_objective(recipe, clip, device, recipe.seed)  # missing CLIP weights fail first
+    text_term = text_objective(recipe.text, recipe.text_weight, recipe.clip_model, recipe.clip_weights,
+                               recipe.cutouts, clip, device, recipe.seed)  # missing CLIP weights fail first
     if image is None:
-        image, digest = load_source(recipe, check_hash, recipe_folder)
+        image, digest = load_start(recipe, check_hash, recipe_folder)
         recipe = replace(recipe, source_sha256=digest)
     check_image(image)
-    mask = None
-    if recipe.mask is not None:
-        mask, mask_digest = load_mask(recipe, tuple(image.shape[-2:]), check_hash, recipe_folder)
-        recipe = replace(recipe, mask_sha256=mask_digest)
+    size = tuple(image.shape[-2:])
+    if mask is None and recipe.mask is not None:
+        mask, digest = load_mask(recipe, size, check_hash, recipe_folder)
+        recipe = replace(recipe, mask_sha256=digest)
+    if mask is not None:
+        mask = fit_mask(check_mask(mask), size)
+        if not bool(mask.any()):
+            what = f"mask {recipe.mask}" if recipe.mask else "the mask"
+            raise ReverieError(f"{what} is empty (all black or fully transparent): nothing would be dreamed")
     if recipe.blend.strip() and text_term is not None:
         raise ReverieError("a blend cannot be combined with a text prompt; give --blend or --text")
-    if model is None:
-        model = load_model(ModelSpec(recipe.model, recipe.weights, recipe.normalize), device)
-    else:
-        model.eval()
+    model, model_device = model_and_device(recipe.model, model, device)
+
     targets = None  # a blend's objectives, each dreamed inside its own mask
     if recipe.blend.strip():
-        from reverie.objectives import blend_text
-
-        targets, mask = blend_targets(recipe, tuple(image.shape[-2:]), mask)
+        targets = parse_blend(recipe.blend)
+        ramps = ramp_masks(len(targets), size[0], size[1], recipe.blend_ramp)
+        mask = ramps if mask is None else ramps * mask
         recipe = replace(recipe, blend=blend_text(targets))
         objective = sum(targets[1:], targets[0])  # all of them, for the checks below
-    elif text_term is not None and not recipe.objective.strip():
+    elif objective is None and text_term is not None and not recipe.objective.strip():
         objective = text_term  # the prompt alone: no layer of the model is read
     else:
-        objective = build_objective(recipe.objective, recipe.model, model)
-        recipe = replace(recipe, objective=objective.expression())
+        if objective is None:
+            objective = objective_from(recipe.objective, recipe.model, model)
+        recipe = replace(recipe, objective=text_of(objective) or live_name(objective))
         if text_term is not None:
             objective = objective + text_term
 
-    # Check names and channel ranges on a small probe input before any long work.
-    objective.check(layer_shapes(model, objective.layers))
-    smallest = min_input_side(model, objective.layers)
-    settings = recipe.settings
-    if smallest > settings.min_octave_size:
-        settings = replace(settings, min_octave_size=smallest)
-
-    parameter = next(iter(model.parameters()), None)
-    model_device = parameter.device if parameter is not None else device
+    checked(objective, model)
+    settings = dream_settings_for(model, objective, recipe.settings)
     if mask is not None:
         mask = mask.to(model_device)
-    dreamed = deep_dream(model, targets or objective, image.to(model_device), settings, recipe.seed, progress,
-                         mask=mask)
-    return Dream(dreamed.detach().cpu(), recipe)
+    tracker = tracker_for(recipe, progress, stop)
+    dreamed = deep_dream(model, targets or objective, image.to(model_device), settings, recipe.seed, tracker,
+                         mask=mask, stop=tracker)
+    return DreamResult(stopped_recipe(recipe, tracker), tracker.stopped, dreamed.detach().cpu())
 
 
 def dream(image: str | os.PathLike | torch.Tensor | Image.Image | None = None, *,
-          model: str | nn.Module = "efficientnet-lite0", objective: str | Objective | None = None,
+          model: str | ModelSpec | nn.Module = "efficientnet-lite0", objective: str | Objective | None = None,
           settings: DreamSettings = DreamSettings(), seed: int = 0, size: tuple[int, int] | None = None,
           device: str | torch.device = "auto", progress: ProgressCallback | None = None,
-          mask: str | os.PathLike | None = None, blend: str = "", blend_ramp: str = "horizontal") -> Dream:
-    """DeepDream an image and return a :class:`Dream` (``.image``, ``.recipe``, ``.save(path)``).
+          stop: StopSignal | None = None, mask: str | os.PathLike | torch.Tensor | None = None,
+          blend: str = "", blend_ramp: str = "horizontal", text: str = "", text_weight: float = 1.0,
+          clip: Clip | None = None) -> DreamResult:
+    """DeepDream an image and return a :class:`DreamResult` (``.image``, ``.recipe``, ``.save(path)``).
 
-    ``image``: a file path, a sample name (``"chelsea"``, ``"coffee"``, ``"astronaut"``),
+    ``image``: a file path, a sample name (``"chelsea"``, ``"coffee"``, ``"astronaut"``, ``"rocket"``),
     ``"noise"``, a PIL image or a [1, 3, H, W] tensor in [0, 1]; None dreams the ``chelsea`` sample.
-    ``model``: a registered name or any ``nn.Module`` taking [0, 1] RGB.
-    ``objective``: an Objective, expression text such as ``"channel(blocks.9, 7)"``, or None for
-    the model's default layers. ``size``: (width, height) to resize the input to.
-    ``progress``: called with a :class:`reverie.Progress` after every step.
-    ``mask``: an image file (alpha channel, else luminance) outside of which nothing changes.
-    ``blend``: objectives separated by ``|`` (instead of ``objective``), dreamed side by side along
-    ``blend_ramp`` (horizontal, vertical or radial).
+    ``model``: a registered name, a :class:`ModelSpec`, or any ``nn.Module`` taking [0, 1] RGB.
+    ``objective``: any Objective (masked, style or CLIP ones too: they are used as they are), expression
+    text such as ``"channel(blocks.9, 7)"``, or None for the model's default layers.
+    ``size``: (width, height) to resize the input to. ``progress``: called with a :class:`reverie.Progress`
+    after every step; ``stop``: anything with ``is_set()`` (a ``threading.Event``).
+    ``mask``: an image file (alpha channel, else luminance) or a [1, 1, H, W] tensor outside of which
+    nothing changes. ``blend``: objectives separated by ``|`` (instead of ``objective``), dreamed side by
+    side along ``blend_ramp``. ``text``: a CLIP prompt, with ``clip`` a loaded :class:`Clip`.
     """
-    from reverie.imaging import SAMPLES
-
     pixels = None
-    source = "sample:chelsea"
     if isinstance(image, Image.Image):
-        pixels, source = from_pil(image), "pil-image"
+        pixels = from_pil(image)
     elif torch.is_tensor(image):
-        pixels, source = image, "tensor"
-    elif image is not None:
-        text = str(image)
-        source = "noise" if text == "noise" else f"sample:{text}" if text in SAMPLES else text
+        pixels = image
     if pixels is not None and size is not None:
         pixels = resize(pixels, (size[1], size[0]))
-
-    model_name = model if isinstance(model, str) else f"custom:{type(model).__name__}"
-    if isinstance(objective, Objective):
-        objective = objective.expression()
-    recipe = DreamRecipe(source=source, size=size, model=model_name, objective=objective or "",
-                         settings=settings, seed=seed, mask=None if mask is None else str(mask), blend=blend,
-                         blend_ramp=blend_ramp)
-    return run(recipe, model=None if isinstance(model, str) else model, image=pixels,
-               device=device, progress=progress)
+    spec, module = model_field(model)
+    live_objective = objective if isinstance(objective, Objective) else None
+    live_mask = mask if torch.is_tensor(mask) else None
+    recipe = DreamRecipe(source=source_text(image), size=size, model=spec,
+                         objective=objective if isinstance(objective, str) else "",
+                         settings=settings, seed=seed,
+                         mask=None if mask is None else live_name(mask) if live_mask is not None else str(mask),
+                         blend=blend, blend_ramp=blend_ramp, text=text, text_weight=text_weight)
+    return run(recipe, model=module, image=pixels, objective=live_objective, mask=live_mask, clip=clip,
+               device=device, progress=progress, stop=stop)

@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Iterable
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import TypeVar
 
-from reverie.engine.animate import FrameProgress
 from reverie.engine.deepdream import DreamSettings
-from reverie.engine.progress import ProgressCallback
 from reverie.errors import ReverieError
-from reverie.io.frames import frame_path, write_text_atomically
+from reverie.io.frames import finished_frames, frame_path, write_text_atomically
 from reverie.io.images import save_image
+from reverie.recipe import StopPoint
 
 RECIPE_FILE = "recipe.json"
 
@@ -96,18 +94,28 @@ def remove_stale_frames(folder: Path) -> None:
         stale.unlink(missing_ok=True)
 
 
-def save_frames(folder: Path, frames: Iterable, recipe, total: int, progress: ProgressCallback | None) -> None:
-    """Save each of ``frames`` (with ``frame_index``, ``image``, ``score``) as its frame file, carrying
-    ``recipe`` and the frame index, and call ``progress`` with a :class:`FrameProgress` after each is on disk.
-    """
-    began, done = time.monotonic(), 0
+def save_frames(folder: Path, frames: Iterable, recipe) -> int:
+    """Save each of ``frames`` (with ``frame_index``, ``image``) as its frame file, carrying ``recipe`` and
+    the frame index, as soon as it is made; returns how many were saved."""
+    saved = 0
     for frame in frames:
         save_image(frame_path(folder, frame.frame_index), frame.image,
-                   replace(recipe, frame_index=frame.frame_index).to_json())
-        done += 1
-        if progress is not None:
-            left = total - frame.frame_index - 1
-            progress(FrameProgress(f"frame {frame.frame_index + 1}/{total}", frame.frame_index + 1,
-                                   total, frame.frame_index + 1, total, frame.score,
-                                   lambda image=frame.image: image.detach().cpu().clone(), frame.frame_index,
-                                   (time.monotonic() - began) / done * left))
+                   replace(recipe, frame_index=frame.frame_index, stopped_at=None).to_json())
+        saved += 1
+    return saved
+
+
+def frames_recipe(recipe, folder: Path, total: int, stopped: bool):
+    """The recipe a frame task returns: when stopped, it records how many frames are finished."""
+    if not stopped:
+        return replace(recipe, stopped_at=None)
+    done = finished_frames(folder)
+    return replace(recipe, stopped_at=StopPoint(done, "frame", f"frame {done}/{total}"))
+
+
+def frame_limit(recipe, first_index: int) -> int | None:
+    """How many frames this run may make: a replay of a stopped recipe stops where it stopped."""
+    point = recipe.stopped_at
+    if point is None or point.unit != "frame":
+        return None
+    return max(0, point.after - first_index)

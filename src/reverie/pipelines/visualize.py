@@ -1,47 +1,91 @@
-"""Feature-visualization pipelines: recipe -> model, objective, parameterization -> render loop -> images."""
+"""The visualize and interpolate tasks: recipe (or keywords with live objects) -> model, objective,
+parameterization -> render loop -> images (one, a batch, a contact sheet, or morphing frames)."""
 from __future__ import annotations
 
-import os
+import inspect
 from dataclasses import dataclass, replace
-from pathlib import Path
+from typing import ClassVar
 
 import torch
-from PIL import Image
 from torch import nn
 
-from reverie.engine.optimize import render
-from reverie.engine.progress import Progress, ProgressCallback
+from reverie.engine.optimize import RenderSettings, render
+from reverie.engine.progress import ProgressCallback, StopSignal
 from reverie.errors import ReverieError
-from reverie.expressions import Call, Number, evaluate, parse
-from reverie.imaging import flatten_alpha, grid
-from reverie.io.images import save_image
-from reverie.models import ModelSpec, layer_shapes, model_on_device, resolve_device
-from reverie.objectives import FUNCTIONS, Objective, alignment, parse_objective, transparent
+from reverie.expressions import Call, Number, evaluate, parse, quote_name
+from reverie.fields import option
+from reverie.masks import ramp_masks
+from reverie.models import ModelSpec, resolve_device
+from reverie.objectives import FUNCTIONS, Objective, Transparent, alignment, masked, parse_blend, parse_objective, \
+    transparent
+from reverie.objectives.clip import Clip, load_clip
+from reverie.params import make_param
+from reverie.pipelines.prepare import checked, live_name, model_and_device, model_field, text_of, text_objective
+from reverie.pipelines.result import ImageResult, Passes, stopped_recipe, tracker_for
 from reverie.randomness import generator
-from reverie.recipe import InterpolateRecipe, VisualizeRecipe
+from reverie.recipe import MAX_BATCH, MAX_OPTIMISED_SIDE, Blended, Prompted, Recipe, check_exclusive, check_size
+from reverie.robustness import TRANSFORM_SETS, transforms_by_name
 
 SHEET_BATCH = 8  # channels rendered together when making a sheet: one pass, bounded memory
+MAX_CHANNELS = 4096
+PARAM_NAMES = ("fft", "pixel", "cppn")
 
 
 @dataclass(frozen=True)
-class Visualization:
-    """Rendered images [N, C, H, W] (C = 4 with alpha), their labels, history and recipe."""
+class VisualizeRecipe(Recipe, Prompted, Blended):
+    """Everything needed to replay a feature visualization (one image, a batch, or a sheet)."""
 
-    images: torch.Tensor
-    labels: list[str]
-    history: list[float]
-    recipe: VisualizeRecipe | InterpolateRecipe
+    KIND: ClassVar[str] = "visualize"
+    objective: str = option("", "objective expression for the whole batch; per-item targets use batch=i",
+                            max_length=10_000)
+    layer: str = option("", "with channels: one image per channel of this layer (a contact sheet)",
+                        flag="--layer", short="-l", max_length=1000)
+    channels: tuple[int, ...] = option((), "channels of the layer, one image each", low=0, max_items=MAX_CHANNELS)
+    param: str = option("fft", "image parameterization", choices=PARAM_NAMES)
+    decay_power: float = option(1.0, "fft: how fast the spectrum's scale falls with frequency", low=0, high=8)
+    decorrelate: bool = option(True, "optimise in ImageNet's decorrelated colour space")
+    alpha: bool = option(False, "RGBA output, optimised over random backgrounds")
+    size: tuple[int, int] = option((224, 224), "WIDTHxHEIGHT of each image", low=1)
+    batch: int = option(1, "images optimised together", low=1, high=MAX_BATCH)
+    transforms: str = option("standard", "robustness transforms", choices=tuple(TRANSFORM_SETS))
+    settings: RenderSettings = option(default_factory=RenderSettings, help="how the image is optimised", flag=False)
 
-    def picture(self) -> Image.Image:
-        """One image as is; several as a labelled contact sheet."""
-        if self.images.shape[0] == 1:
-            from reverie.imaging import to_pil
+    def __post_init__(self):
+        super().__post_init__()
+        check_size(self.size, "visualize", MAX_OPTIMISED_SIDE)
+        check_exclusive(self, "objective", "blend")
 
-            return to_pil(self.images)
-        return grid(flatten_alpha(self.images), labels=self.labels)
 
-    def save(self, path: str | os.PathLike) -> Path:
-        return save_image(path, self.picture(), self.recipe.to_json())
+@dataclass(frozen=True)
+class InterpolateRecipe(Recipe):
+    """Frames that morph from one objective to another, with aligned (shared) parameters."""
+
+    KIND: ClassVar[str] = "interpolate"
+    start: str = option("", "objective expression of the first frame", flag="--from", max_length=10_000)
+    end: str = option("", "objective expression of the last frame", flag="--to", max_length=10_000)
+    frames: int = option(12, "frames from start to end", low=2, high=256)
+    alignment: float = option(1.0, "weight of the alignment term between neighbouring frames", low=0, high=1e6)
+    decay_power: float = option(1.0, "how fast the spectrum's scale falls with frequency", low=0, high=8)
+    size: tuple[int, int] = option((128, 128), "WIDTHxHEIGHT of each frame", low=1)
+    transforms: str = option("standard", "robustness transforms", choices=tuple(TRANSFORM_SETS))
+    settings: RenderSettings = option(default_factory=RenderSettings, help="how the frames are optimised", flag=False)
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_size(self.size, "interpolate", MAX_OPTIMISED_SIDE)
+
+
+@dataclass(frozen=True)
+class VisualizeResult(ImageResult):
+    """Rendered images [N, C, H, W] (C = 4 with alpha), their labels, the score history and the recipe."""
+
+
+@dataclass(frozen=True)
+class InterpolateResult(ImageResult):
+    """Morphing frames [N, 3, H, W], the score history and the recipe."""
+
+
+Visualization = VisualizeResult  # earlier name
 
 
 def for_batch(text: str, index: int) -> Objective:
@@ -64,21 +108,13 @@ def for_batch(text: str, index: int) -> Objective:
 
 
 def _takes_batch(name: str) -> bool:
-    import inspect
-
     try:
         return "batch" in inspect.signature(FUNCTIONS[name]).parameters
     except (TypeError, ValueError):
         return False
 
 
-def _model_and_device(recipe, model: nn.Module | None, device) -> tuple[nn.Module, torch.device]:
-    return model_on_device(ModelSpec(recipe.model, recipe.weights, recipe.normalize), model, device)
-
-
 def _param(recipe, batch: int, seed_label: object, device: torch.device, aligned: bool = False):
-    from reverie.params import make_param
-
     width, height = recipe.size
     channels = 4 if getattr(recipe, "alpha", False) else 3
     name = "interpolation" if aligned else recipe.param
@@ -92,31 +128,9 @@ def _param(recipe, batch: int, seed_label: object, device: torch.device, aligned
     return param.to(device)
 
 
-def _transforms(name: str):
-    from reverie.robustness import transforms_by_name
-
-    return transforms_by_name(name)
-
-
-class _Chunks:
-    """Progress over several render passes, reported as one bar."""
-
-    def __init__(self, progress: ProgressCallback | None, chunks: int):
-        self.progress, self.chunks, self.index = progress, chunks, 0
-
-    def callback(self, event: Progress) -> None:
-        if self.progress is not None:
-            stage = f"batch {self.index + 1}/{self.chunks}" if self.chunks > 1 else event.stage
-            self.progress(replace(event, stage=stage, work_done=self.index * event.work_total + event.work_done,
-                                  work_total=self.chunks * event.work_total))
-
-
 def blend_objective(text: str, ramp: str, size: tuple[int, int]) -> Objective:
     """``"a | b"`` -> ``masked(a, band 0) + masked(b, band 1)``: the objectives side by side along ``ramp``
     on an image of ``size`` = (width, height), meeting in a smooth transition (see ``ramp_masks``)."""
-    from reverie.masks import ramp_masks
-    from reverie.objectives import masked, parse_blend
-
     objectives = parse_blend(text)
     width, height = size
     masks = ramp_masks(len(objectives), height, width, ramp)  # [N, 1, H, W]
@@ -124,77 +138,80 @@ def blend_objective(text: str, ramp: str, size: tuple[int, int]) -> Objective:
     return sum(terms[1:], terms[0])
 
 
-def visualize(recipe: VisualizeRecipe, *, model: nn.Module | None = None, device: str | torch.device = "auto",
-              progress: ProgressCallback | None = None, clip=None) -> Visualization:
-    """Render the recipe: one objective over a batch, or one image per channel of ``layer``.
-
-    With ``text``, CLIP similarity to the prompt is added (or, with no objective, is the objective);
-    ``clip`` (a :class:`reverie.objectives.clip.Clip`) overrides the recipe's CLIP model.
-    """
-    from reverie.objectives.clip import load_clip
-    from reverie.pipelines.dream import text_objective
-
-    if recipe.text and clip is None:
-        clip = load_clip(recipe.clip_model, recipe.clip_weights, resolve_device(device))  # fails before rendering
-    model, device = _model_and_device(recipe, model, device)
-    transforms = _transforms(recipe.transforms)
+def _plan(recipe: VisualizeRecipe, objective: Objective | None) -> tuple[list, list[Objective | None], list[str]]:
+    """The render passes: (batch size of each pass, its objective without CLIP/alpha, labels)."""
     if recipe.channels and recipe.blend.strip():
         raise ReverieError("a blend paints one image; it cannot be combined with --channels")
     if recipe.channels:
         if not recipe.layer:
             raise ReverieError("channels need a layer (--layer)")
         chunks = [recipe.channels[i:i + SHEET_BATCH] for i in range(0, len(recipe.channels), SHEET_BATCH)]
-        texts = [" + ".join(f"channel({_quoted(recipe.layer)}, {c}, batch={i})" for i, c in enumerate(chunk))
-                 for chunk in chunks]
-        labels = [f"{c}" for c in recipe.channels]
-        extra = recipe.objective
-    else:
-        if not recipe.objective.strip() and not recipe.text and not recipe.blend.strip():
-            raise ReverieError("nothing to visualize: give --layer/--channel, --objective or --text")
-        chunks, texts, labels, extra = [None], [None], [], ""
-    objectives = []
-    for index, (chunk, text) in enumerate(zip(chunks, texts)):
-        text_term = text_objective(recipe, clip, device, recipe.seed + index)
-        if recipe.blend.strip():
-            objective = blend_objective(recipe.blend, recipe.blend_ramp, recipe.size)
-            objectives.append(objective if text_term is None else objective + text_term)
-            continue
-        if not text and not recipe.objective.strip():
-            objectives.append(text_term)  # the prompt alone: the model's forward is skipped
-            continue
-        objective = parse_objective(text) if text else parse_objective(recipe.objective)
-        if text and extra.strip():
-            objective = objective + parse_objective(extra)
-        objectives.append(objective if text_term is None else objective + text_term)
-    if recipe.alpha:
-        # Semi-transparent output: opaque pixels must earn their place (see Transparent).
-        objectives = [o if o.expression().startswith("transparent(") else transparent(o) for o in objectives]
-    # Check names and indices on a small probe before any long work.
-    for objective in objectives:
-        objective.check(layer_shapes(model, objective.layers))
+        extra = objective if objective is not None else (
+            parse_objective(recipe.objective) if recipe.objective.strip() else None)
+        objectives = []
+        for chunk in chunks:
+            sheet = parse_objective(" + ".join(f"channel({quote_name(recipe.layer)}, {c}, batch={i})"
+                                               for i, c in enumerate(chunk)))
+            objectives.append(sheet if extra is None else sheet + extra)
+        return [len(chunk) for chunk in chunks], objectives, [str(c) for c in recipe.channels]
+    if objective is None and recipe.blend.strip():
+        objective = blend_objective(recipe.blend, recipe.blend_ramp, recipe.size)
+    elif objective is None and recipe.objective.strip():
+        objective = parse_objective(recipe.objective)
+    elif objective is None and not recipe.text:
+        raise ReverieError("nothing to visualize: give --layer/--channel, --objective or --text")
+    return [recipe.batch], [objective], []
 
-    tracker = _Chunks(progress, len(objectives))
+
+def run(recipe: VisualizeRecipe, *, progress: ProgressCallback | None = None, stop: StopSignal | None = None,
+        device: str | torch.device = "auto", model: nn.Module | None = None, objective: Objective | None = None,
+        clip: Clip | None = None, **_ignored) -> VisualizeResult:
+    """Render the recipe: one objective over a batch, or one image per channel of ``layer``.
+
+    ``objective`` (a live Objective of any kind) replaces the recipe's text; ``model`` and ``clip``
+    replace the recipe's. With ``text``, CLIP similarity to the prompt is added (or, with no objective,
+    is the objective). ``stop`` ends the render within one step and keeps what was rendered.
+    """
+    if recipe.text and clip is None:  # loaded once, and before the model: missing CLIP weights fail first
+        clip = load_clip(recipe.clip_model, recipe.clip_weights, resolve_device(device))
+    model, device = model_and_device(recipe.model, model, device)
+    transforms = transforms_by_name(recipe.transforms)
+    batches, objectives, labels = _plan(recipe, objective)
+    if objective is not None:
+        recipe = replace(recipe, objective=text_of(objective) or live_name(objective))
+    final = []
+    for index, base in enumerate(objectives):
+        text_term = text_objective(recipe.text, recipe.text_weight, recipe.clip_model, recipe.clip_weights,
+                                   recipe.cutouts, clip, device, recipe.seed + index)
+        term = text_term if base is None else base if text_term is None else base + text_term
+        if recipe.alpha and not isinstance(term, Transparent):
+            term = transparent(term)  # semi-transparent output: opaque pixels must earn their place
+        final.append(checked(term, model))
+
+    tracker = tracker_for(recipe, progress, stop)
+    passes = Passes(tracker, len(final))
     images, history = [], []
-    for index, (chunk, objective) in enumerate(zip(chunks, objectives)):
-        tracker.index = index
-        batch = len(chunk) if chunk is not None else recipe.batch
+    for index, (batch, term) in enumerate(zip(batches, final)):
+        passes.index = index
         param = _param(recipe, batch, index, device)
-        rendering = render(model, objective, param, transforms, recipe.settings, recipe.seed + index, tracker.callback)
+        rendering = render(model, term, param, transforms, recipe.settings, recipe.seed + index, passes,
+                           stop=tracker)
         images.append(rendering.image.cpu())
         history.extend(rendering.history)
+        if tracker.stopped:
+            break
     images_t = torch.cat(images)
-    if not labels and images_t.shape[0] > 1:
-        labels = [str(i) for i in range(images_t.shape[0])]
-    return Visualization(images_t, labels, history, recipe)
+    count = images_t.shape[0]
+    labels = labels[:count] or ([str(i) for i in range(count)] if count > 1 else [])
+    return VisualizeResult(stopped_recipe(recipe, tracker), tracker.stopped, images_t, labels, history)
 
 
-def interpolate(recipe: InterpolateRecipe, *, model: nn.Module | None = None, device: str | torch.device = "auto",
-                progress: ProgressCallback | None = None) -> Visualization:
+def run_interpolate(recipe: InterpolateRecipe, *, progress: ProgressCallback | None = None,
+                    stop: StopSignal | None = None, device: str | torch.device = "auto",
+                    model: nn.Module | None = None, **_ignored) -> InterpolateResult:
     """Frames morphing from ``start`` to ``end``: frame i maximises (1-t) start + t end, with
     parameters shared across frames so that neighbouring frames stay aligned."""
-    if recipe.frames < 2:
-        raise ReverieError(f"frames must be at least 2, got {recipe.frames}")
-    model, device = _model_and_device(recipe, model, device)
+    model, device = model_and_device(recipe.model, model, device)
     objective = None
     for index in range(recipe.frames):
         t = index / (recipe.frames - 1)
@@ -205,13 +222,49 @@ def interpolate(recipe: InterpolateRecipe, *, model: nn.Module | None = None, de
         for name in objective.layers:
             if not name.startswith("@"):
                 objective = objective + recipe.alignment * alignment(name)
-    objective.check(layer_shapes(model, objective.layers))
+    checked(objective, model)
     param = _param(recipe, recipe.frames, "aligned", device, aligned=True)
-    rendering = render(model, objective, param, _transforms(recipe.transforms), recipe.settings, recipe.seed, progress)
-    return Visualization(rendering.image.cpu(), [str(i) for i in range(recipe.frames)], rendering.history, recipe)
+    tracker = tracker_for(recipe, progress, stop)
+    rendering = render(model, objective, param, transforms_by_name(recipe.transforms), recipe.settings, recipe.seed,
+                       tracker, stop=tracker)
+    return InterpolateResult(stopped_recipe(recipe, tracker), tracker.stopped, rendering.image.cpu(),
+                             [str(i) for i in range(recipe.frames)], rendering.history)
 
 
-def _quoted(layer: str) -> str:
-    from reverie.expressions import quote_name
+def visualize(objective: str | Objective | VisualizeRecipe | None = None, *, layer: str = "",
+              channels: tuple[int, ...] = (), model: str | ModelSpec | nn.Module = "efficientnet-lite0",
+              param: str = "fft", size: tuple[int, int] = (224, 224), batch: int = 1,
+              settings: RenderSettings = RenderSettings(), seed: int = 0, alpha: bool = False,
+              decay_power: float = 1.0, decorrelate: bool = True, transforms: str = "standard",
+              blend: str = "", blend_ramp: str = "horizontal", text: str = "", text_weight: float = 1.0,
+              clip: Clip | None = None, device: str | torch.device = "auto",
+              progress: ProgressCallback | None = None, stop: StopSignal | None = None) -> VisualizeResult:
+    """Visualize what maximises ``objective`` (any Objective, live masked ones too, or expression text),
+    or one image per channel of ``layer`` with ``channels``. Returns a :class:`VisualizeResult`.
 
-    return quote_name(layer)
+    A :class:`VisualizeRecipe` as the first argument runs that recipe (the other keywords then only
+    pass ``model``, ``clip``, ``device``, ``progress`` and ``stop``).
+    """
+    spec, module = model_field(model)
+    if isinstance(objective, VisualizeRecipe):
+        return run(objective, model=module if not isinstance(model, str) else None, clip=clip, device=device,
+                   progress=progress, stop=stop)
+    recipe = VisualizeRecipe(model=spec, objective=objective if isinstance(objective, str) else "", layer=layer,
+                             channels=tuple(channels), param=param, decay_power=decay_power, decorrelate=decorrelate,
+                             alpha=alpha, size=size, batch=batch, transforms=transforms, settings=settings, seed=seed,
+                             blend=blend, blend_ramp=blend_ramp, text=text, text_weight=text_weight)
+    return run(recipe, model=module, objective=objective if isinstance(objective, Objective) else None, clip=clip,
+               device=device, progress=progress, stop=stop)
+
+
+def interpolate(start: str | InterpolateRecipe, end: str = "", *, frames: int = 12,
+                model: str | ModelSpec | nn.Module = "efficientnet-lite0", size: tuple[int, int] = (128, 128),
+                settings: RenderSettings = RenderSettings(), seed: int = 0, alignment: float = 1.0,
+                decay_power: float = 1.0, transforms: str = "standard", device: str | torch.device = "auto",
+                progress: ProgressCallback | None = None, stop: StopSignal | None = None) -> InterpolateResult:
+    """Frames morphing from objective text ``start`` to ``end`` (an :class:`InterpolateRecipe` runs as is)."""
+    spec, module = model_field(model)
+    recipe = start if isinstance(start, InterpolateRecipe) else InterpolateRecipe(
+        model=spec, start=start, end=end, frames=frames, alignment=alignment, decay_power=decay_power, size=size,
+        transforms=transforms, settings=settings, seed=seed)
+    return run_interpolate(recipe, model=module, device=device, progress=progress, stop=stop)

@@ -1,0 +1,76 @@
+"""Running a task from the command line: the progress bar, and Ctrl-C as a stop that keeps the work.
+
+The first Ctrl-C sets the stop signal the task checks after every step: the task returns what it has
+made, with a recipe that records where it stopped, and the command saves it. A second Ctrl-C raises
+KeyboardInterrupt at once (outputs are written atomically, so that leaves no half-written file).
+"""
+from __future__ import annotations
+
+import signal
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+from reverie.cli.common import quoted, say, stderr
+from reverie.cli.progress import progress_bar
+
+STOPPED = 130  # the exit status of a run cut short by Ctrl-C, as shells report SIGINT
+
+
+@contextmanager
+def ctrl_c_stops():
+    """Yields a ``threading.Event`` the first Ctrl-C sets; the second raises KeyboardInterrupt.
+    The previous handler is back on exit. (Off the main thread, where Python allows no handler,
+    Ctrl-C keeps its usual meaning.)"""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def first(signum, frame) -> None:
+        stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    previous = signal.signal(signal.SIGINT, first)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def run_task(recipe, description: str, *, quiet: bool, device: str, **options):
+    """Run ``recipe`` with a progress bar (unless ``quiet``), stopping cleanly on the first Ctrl-C.
+
+    Returns the task's result and whether Ctrl-C stopped it (a replayed recipe that was stopped also
+    stops, at the same point, without one).
+    """
+    from reverie.tasks import run  # heavy (torch): imported when a command runs, not for --help
+
+    with ctrl_c_stops() as stop, progress_bar(description, quiet, stderr) as progress:
+        result = run(recipe, progress=progress, stop=stop, device=device, **options)
+    return result, stop.is_set()
+
+
+def report_stop(result, saved: Path, interrupted: bool) -> None:
+    """After a one-image task saved ``result`` to ``saved``: if Ctrl-C stopped it, say where and exit
+    130; if it stopped where its replayed recipe did, say so (the command goes on as usual)."""
+    if not result.stopped:
+        return
+    point = result.recipe.stopped_at
+    where = point.stage if point is not None and point.stage else "the start"
+    if interrupted:
+        say(f"reverie: stopped at {where}; wrote {saved} (replay with --recipe {quoted(saved)}, "
+            f"or add --finish to complete it)")
+        raise SystemExit(STOPPED)  # typer.Exit is returned, not raised, by app(standalone_mode=False)
+    say(f"note: stopped at {where}, where the recipe's run was stopped; add --finish to complete it")
+
+
+def report_frames_stop(result, interrupted: bool, resume: str) -> None:
+    """After a frame task: if Ctrl-C stopped it, say how many frames are finished (and the video of
+    them, if one was written) and how to continue, and exit 130."""
+    if not (result.stopped and interrupted):
+        return
+    done = result.recipe.stopped_at.after if result.recipe.stopped_at is not None else 0
+    video = f"; wrote {result.output} of them" if getattr(result, "output", None) is not None else ""
+    say(f"reverie: stopped; {done} of {result.recipe.frames} frames are finished in {result.folder}{video}; "
+        f"continue with: {resume}")
+    raise SystemExit(STOPPED)

@@ -1,0 +1,171 @@
+"""What every task does before its loop, written once: read the inputs a recipe names (noticing a
+changed file), put the model on its device, build the objective and check it on a small probe.
+
+Tasks import this module and never one another.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from reverie.engine.deepdream import DreamSettings
+from reverie.errors import ReverieError
+from reverie.imaging import SAMPLES, sample
+from reverie.io.images import read_image
+from reverie.models import ModelSpec, default_layers, layer_shapes, min_input_side, model_on_device
+from reverie.objectives import Objective, layer, parse_objective
+from reverie.objectives.clip import Clip, clip_objective, load_clip
+from reverie.randomness import generator
+from reverie.recorder import ActivationRecorder
+
+# Gram-matrix style layers for EfficientNet-Lite0: from the stem's colours to blocks.8's motifs.
+STYLE_LAYERS = ("stem", "blocks.1", "blocks.3", "blocks.5", "blocks.8")
+LIVE = "live:"  # prefix of a recipe field that names a live Python object (no text form): not replayable
+
+
+def live_name(thing: object) -> str:
+    """The recipe text for a live object passed from Python: ``live:TinyCNN``, ``live:tensor``."""
+    return LIVE + (type(thing).__name__ if not torch.is_tensor(thing) else "tensor")
+
+
+def refuse_live(field: str, value: str | None) -> None:
+    """A recipe field that recorded a live Python object cannot be replayed from a file."""
+    if value and value.startswith(LIVE):
+        raise ReverieError(f"the recipe's {field} was a live Python object ({value[len(LIVE):][:80]}) with no text "
+                           f"form, so a file cannot replay it; pass the {field} again")
+
+
+def text_of(objective: Objective) -> str | None:
+    """The objective's expression text, or None for an objective with no text form (masked, style...)."""
+    if not getattr(objective, "textual", True):
+        return None
+    try:
+        return objective.expression()
+    except (ReverieError, NotImplementedError):
+        return None
+
+
+def source_text(image: object) -> str:
+    """What a recipe records for a keyword call's ``image``: a sample, noise, a path, or a live object."""
+    if image is None:
+        return "sample:chelsea"
+    if isinstance(image, (str, os.PathLike)):
+        text = str(image)
+        return "noise" if text == "noise" else f"sample:{text}" if text in SAMPLES else text
+    return live_name(image)
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Of a file's bytes, read a megabyte at a time (a video may not fit in memory)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        while block := stream.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def locate(source: str, recipe_folder: str | os.PathLike | None = None, what: str = "input image") -> Path:
+    """The file a recipe names: relative to the working folder, else to the recipe's folder.
+
+    Recipes keep a path as it was given (never made absolute, which would put the user's folder
+    names into every shared image), so a replay from another working folder looks next to the
+    recipe file too.
+    """
+    refuse_live(what, source)
+    path = Path(source)
+    if path.exists() or recipe_folder is None or path.is_absolute():
+        return path  # the reader says plainly when it is missing
+    beside = Path(recipe_folder) / path
+    if beside.exists():
+        return beside
+    if Path(recipe_folder).resolve() == Path.cwd().resolve():
+        return path
+    raise ReverieError(f"{what} not found: {source} (looked in the working folder, as {path}, and in the "
+                       f"recipe's folder, as {beside}); pass the file again")
+
+
+def check_unchanged(path: Path, expected: str | None, check: bool, what: str, field: str) -> str:
+    """The file's sha256; with ``check``, a ReverieError when it differs from ``expected`` (the recipe's)."""
+    digest = file_sha256(path)
+    if check and expected and digest != expected:
+        raise ReverieError(f"{what} {field} differs from the file the recipe was made from (sha256 mismatch); "
+                           f"pass the original {what}")
+    return digest
+
+
+def read_input(source: str, expected_sha256: str | None = None, check_hash: bool = False,
+               recipe_folder: str | os.PathLike | None = None,
+               what: str = "input") -> tuple[torch.Tensor, str | None]:
+    """The image [1, 3, H, W] a recipe names ("sample:NAME" or a path) and its file's sha256 (None for a sample)."""
+    if source.startswith("sample:"):
+        return sample(source.removeprefix("sample:")), None
+    path = locate(source, recipe_folder, what=f"{what} image")
+    image = read_image(path)
+    return image, check_unchanged(path, expected_sha256, check_hash, what, source)
+
+
+def fit_size(image: torch.Tensor, long_side: int) -> tuple[int, int]:
+    """(width, height) with ``image``'s aspect ratio and the given long side."""
+    height, width = image.shape[-2:]
+    scale = long_side / max(height, width)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def model_and_device(spec: ModelSpec, model: nn.Module | None, device) -> tuple[nn.Module, torch.device]:
+    """The recipe's model (or the caller's live one) and the device to put data on."""
+    return model_on_device(spec, model, device)
+
+
+def model_field(model: str | nn.Module | ModelSpec) -> tuple[ModelSpec, nn.Module | None]:
+    """A keyword call's ``model`` as the recipe's part and, for a live module, the module itself."""
+    if isinstance(model, ModelSpec):
+        return model, None
+    if isinstance(model, str):
+        return ModelSpec(model), None
+    return ModelSpec(live_name(model)), model
+
+
+def objective_from(text: str, spec: ModelSpec, model: nn.Module) -> Objective:
+    """Parse objective text, or target the model's default layers when it is empty."""
+    refuse_live("objective", text)
+    if text.strip():
+        return parse_objective(text)
+    names = default_layers(spec.name, model)
+    objective = layer(names[0])
+    for name in names[1:]:
+        objective = objective + layer(name)
+    return objective
+
+
+def checked(objective: Objective, model: nn.Module) -> Objective:
+    """``objective`` after checking its layer names and indices on a small probe, before any long work."""
+    objective.check(layer_shapes(model, objective.layers))
+    return objective
+
+
+def dream_settings_for(model: nn.Module, objective: Objective, settings: DreamSettings) -> DreamSettings:
+    """``settings`` with the smallest octave raised to the smallest input the model accepts."""
+    smallest = min_input_side(model, objective.layers)
+    return replace(settings, min_octave_size=smallest) if smallest > settings.min_octave_size else settings
+
+
+def text_objective(text: str, weight: float, clip_model: str, clip_weights: str | None, cutouts: int,
+                   clip: Clip | None, device: torch.device, seed: int) -> Objective | None:
+    """``weight * clip(text)`` for a CLIP prompt (loading CLIP unless given), else None."""
+    if not text:
+        return None
+    if clip is None:
+        clip = load_clip(clip_model, clip_weights, device)
+    return weight * clip_objective(clip, text, generator(seed, "cutouts"), cutouts)
+
+
+def record(model: nn.Module, image: torch.Tensor, layers) -> dict[str, torch.Tensor]:
+    """The activations of ``layers`` for ``image``, without gradients (style and content targets)."""
+    with torch.no_grad(), ActivationRecorder(model, tuple(layers)) as recorder:
+        activations = recorder(image)
+        return {name: activations[name].detach() for name in layers}
