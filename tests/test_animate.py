@@ -23,7 +23,7 @@ from reverie.imaging import from_pil, to_pil
 from reverie.io.frames import frame_path
 from reverie.io.images import read_image, read_recipe_text
 from reverie.objectives import layer
-from reverie.pipelines.animate import FramePlan, animate
+from reverie.pipelines.animate import FramePlan, animate, run
 from reverie import AnimateRecipe
 
 REVERIE = Path(sys.executable).parent / "reverie"
@@ -99,17 +99,15 @@ def test_resumed_run_equals_the_uninterrupted_run(tiny_cnn, tmp_path):
     assert len(frame_bytes(tmp_path / "whole")) == 6
 
 
-def test_randomness_is_per_frame_so_resume_replays_random_transforms(tiny_cnn, tmp_path, monkeypatch):
-    import reverie.pipelines.animate as pipeline
-
-    monkeypatch.setattr(pipeline, "parse_frame_transforms", lambda texts: [Nudge()])
-    recipe = tiny_recipe(transforms=("nudge()",))
-    animate(recipe, tmp_path / "whole", model=tiny_cnn)
+def test_randomness_is_per_frame_so_resume_replays_random_transforms(tiny_cnn, tmp_path):
+    recipe = tiny_recipe(transforms=())
+    live = [Nudge()]  # a live frame transform, passed as an object: no text round trip
+    run(recipe, tmp_path / "whole", model=tiny_cnn, transforms=live)
     with pytest.raises(KeyboardInterrupt):
-        animate(recipe, tmp_path / "cut", model=tiny_cnn, progress=stop_after(1))
-    animate(recipe, tmp_path / "cut", model=tiny_cnn, resume=True)
+        run(recipe, tmp_path / "cut", model=tiny_cnn, transforms=live, progress=stop_after(1))
+    run(recipe, tmp_path / "cut", model=tiny_cnn, transforms=live, resume=True)
     assert frame_bytes(tmp_path / "cut") == frame_bytes(tmp_path / "whole")
-    animate(replace(recipe, seed=4), tmp_path / "other", model=tiny_cnn)
+    run(replace(recipe, seed=4), tmp_path / "other", model=tiny_cnn, transforms=live)
     assert frame_bytes(tmp_path / "other")[1:] != frame_bytes(tmp_path / "whole")[1:]
 
 

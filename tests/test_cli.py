@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +30,7 @@ def workdir(tmp_path, monkeypatch):
     whole = (tmp_path / "photo.png").read_bytes()
     (tmp_path / "truncated.png").write_bytes(whole[: len(whole) // 2])
     (tmp_path / "notes.txt").write_text("a file, not a folder")
+    (tmp_path / "recipe.json").write_text(json.dumps({"kind": "visualize"}))
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -90,11 +93,13 @@ BAD_INPUTS = [
     (["photo.png", "--layer", "blocks.6", "--objective", "layer(blocks.9)"],
      "give either --objective or --layer/--channel, not both"),
     (["photo.png", "--objective", "layer(blocks.6"], "expected ',' or ')'"),
-    (["photo.png", "--steps", "0"], "steps must be a positive whole number, got 0"),
-    (["photo.png", "--steps", "-3"], "steps must be a positive whole number, got -3"),
-    (["photo.png", "--octaves", "0"], "octaves must be a positive whole number, got 0"),
-    (["photo.png", "--tile", "0"], "tile must be a positive whole number, got 0"),
-    (["photo.png", "--step-size", "-0.1"], "step-size must be a positive number, got -0.1"),
+    (["photo.png", "--steps", "0"], "steps must be a whole number from 1 to 100000, got 0"),
+    (["photo.png", "--steps", "-3"], "steps must be a whole number from 1 to 100000, got -3"),
+    (["photo.png", "--octaves", "0"], "octaves must be a whole number from 1 to 64, got 0"),
+    (["photo.png", "--tile", "0"], "tile must be a whole number from 32 to 16384, got 0"),
+    (["photo.png", "--step-size", "-0.1"], "step-size must be a finite number from 1e-09 to 10, got -0.1"),
+    (["photo.png", "--normalize", "imagenett"], "unknown normalize 'imagenett' (nearest: imagenet)"),
+    (["photo.png", "--recipe", "recipe.json"], "holds a visualize recipe; replay it with reverie visualize"),
     (["photo.png", "--size", "0x10"], "size must be positive, got '0x10'"),
     (["photo.png", "--size", "big"], "size must be WIDTHxHEIGHT in pixels"),
     (["photo.png", "--device", "tpu"], "unknown device 'tpu'"),
@@ -214,7 +219,7 @@ def test_a_pt2_model_file_is_listed_and_dreamed_on_and_never_loaded_from_a_recip
     code, _, err = reverie_cli("dream", "photo.png", "--model", "tiny.pt2", "--layer", "features.relu3",
                                "-o", "out.png", *QUICK)
     assert code == 0, err
-    assert json.loads(read_recipe_text("out.png"))["model"] == "tiny.pt2"
+    assert json.loads(read_recipe_text("out.png"))["model"]["name"] == "tiny.pt2"
 
     # torch.export.load unpickles parts of the archive, so a recipe alone never gets to load a file.
     loads = []
@@ -222,7 +227,130 @@ def test_a_pt2_model_file_is_listed_and_dreamed_on_and_never_loaded_from_a_recip
     monkeypatch.setattr(torch.export, "load", lambda *args, **kwargs: loads.append(args) or real_load(*args, **kwargs))
     code, _, err = reverie_cli("dream", "--recipe", "out.png", "-o", "again.png", *QUICK)
     assert code == 2 and loads == [] and not Path("again.png").exists()
-    assert "the recipe's model 'tiny.pt2' could run code (an import or a pickled file); pass --model explicitly" in err
+    assert err == ("reverie: error: the recipe's model 'tiny.pt2' could run code (an import or a pickled file); "
+                   "name it yourself (--model, or model= in Python) to confirm you trust it\n")
     code, _, err = reverie_cli("dream", "--recipe", "out.png", "--model", "tiny.pt2", "-o", "again.png", *QUICK)
     assert code == 0, err
     assert len(loads) == 1 and Path("again.png").exists()
+
+
+def test_ctrl_c_stops_a_dream_and_keeps_the_partial_image_with_where_it_stopped(workdir):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "FORCE_COLOR": "1"}  # FORCE_COLOR: the bar draws into a file
+    with open(workdir / "err.txt", "w") as err:
+        process = subprocess.Popen([str(REVERIE), "dream", "--size", "96x64", "--octaves", "1", "--steps", "2000",
+                                    "-o", "out.png"], cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=err)
+    deadline = time.monotonic() + 120
+    while "step" not in (workdir / "err.txt").read_text(errors="replace"):  # the first progress event
+        assert process.poll() is None and time.monotonic() < deadline, (workdir / "err.txt").read_text()
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=60) == 130
+    last = (workdir / "err.txt").read_text().rstrip("\n").rsplit("\n", 1)[-1]
+    last = last[last.find("reverie: "):]  # after the bar's last escape code (it shows the cursor again)
+    assert last.startswith("reverie: stopped at octave 1/1 step "), last
+    assert last.endswith("; wrote out.png (replay with --recipe out.png, or add --finish to complete it)")
+    stopped_at = json.loads(read_recipe_text(workdir / "out.png"))["stopped_at"]
+    assert stopped_at["unit"] == "step" and 1 <= stopped_at["after"] < 2000, stopped_at
+    assert f"step {stopped_at['after']}/2000" in last
+    assert sorted(workdir.glob(".*")) == []  # no temporary file left behind
+
+
+def test_a_stopped_recipe_replays_to_its_stop_and_finish_runs_it_to_the_end(workdir, reverie_cli, lite0):
+    recipe = {"kind": "dream", "source": "photo.png", "model": "efficientnet-lite0",  # the older flat model fields
+              "weights": None, "normalize": "none", "version": "0.0.1",
+              "settings": {"octaves": 1, "steps": 3}, "stopped_at": {"after": 2, "unit": "step", "stage": "octave 1/1"}}
+    Path("stopped.json").write_text(json.dumps(recipe))
+    code, _, err = reverie_cli("dream", "--recipe", "stopped.json", "-o", "again.png", "-q")
+    assert code == 0, err
+    assert err.splitlines()[0] == f"note: recipe made by Reverie 0.0.1, replaying with {reverie.__version__}"
+    assert "add --finish to complete it" in err
+    assert json.loads(read_recipe_text("again.png"))["stopped_at"]["after"] == 2
+    code, _, err = reverie_cli("dream", "--recipe", "stopped.json", "--finish", "-o", "whole.png", "-q")
+    assert code == 0, err
+    assert json.loads(read_recipe_text("whole.png"))["stopped_at"] is None
+
+
+SENTINEL = """
+import pathlib
+pathlib.Path(__file__).with_name("imported.txt").write_text("the recipe's model ran code")
+
+def factory():
+    raise SystemExit("the factory ran")
+"""
+QUAD_OBJ = "v -1 -1 0\nv 1 -1 0\nv 1 1 0\nv -1 1 0\nvt 0 0\nvt 1 0\nvt 1 1\nvt 0 1\nf 1/1 2/2 3/3\nf 1/1 3/3 4/4\n"
+REPLAYS = {  # every command that takes --recipe: its task, and what else the recipe needs to get as far as the model
+    "dream": ("dream", {}), "visualize": ("visualize", {"objective": "layer(blocks.3)"}),
+    "interpolate": ("interpolate", {"start": "channel(blocks.3, 0)", "end": "channel(blocks.3, 1)"}),
+    "animate": ("animate", {"frames": 2}), "dream-video": ("video", {"source": "in.mp4"}),
+    "caricature": ("caricature", {}), "style": ("style", {}), "texture": ("texture", {"mesh": "quad.obj"}),
+}
+
+
+@pytest.mark.parametrize("command", REPLAYS)
+def test_a_recipe_never_runs_the_code_its_model_names(workdir, reverie_cli, monkeypatch, command):
+    import torch
+    from reverie.io.video import write_mp4
+
+    kind, fields = REPLAYS[command]
+    (workdir / f"sentinel_{kind}.py").write_text(SENTINEL)
+    monkeypatch.syspath_prepend(str(workdir))
+    if kind == "video":
+        write_mp4(workdir / "in.mp4", [torch.rand(1, 3, 32, 32) for _ in range(2)], fps=4)
+    (workdir / "quad.obj").write_text(QUAD_OBJ)
+    Path("recipe.json").write_text(json.dumps({"kind": kind, "model": {"name": f"sentinel_{kind}:factory"}, **fields}))
+    before = listing(workdir)
+    code, out, err = reverie_cli(command, "--recipe", "recipe.json", "-q",
+                                 *(["-o", "out.mp4"] if kind == "video" else ["-o", "out"] if kind == "animate" else []))
+    assert code == 2, err
+    assert err == (f"reverie: error: the recipe's model 'sentinel_{kind}:factory' could run code (an import or a "
+                   "pickled file); name it yourself (--model, or model= in Python) to confirm you trust it\n")
+    assert not (workdir / "imported.txt").exists() and f"sentinel_{kind}" not in sys.modules
+    assert listing(workdir) == before
+
+
+def test_help_defaults_come_from_the_recipe_fields(reverie_cli):
+    import typer
+
+    from reverie.cli.main import app
+    from reverie.engine.deepdream import DreamSettings
+    from reverie.tasks import TASKS
+
+    code, out, _ = reverie_cli("dream", "--help")
+    text = " ".join(out.split())
+    assert code == 0 and "--steps <int> Gradient steps per octave. [default: 20]" in text
+    octaves = text[text.index("--octaves <int>"):text.index("--octave-scale")]
+    assert f"[default: {DreamSettings().octaves}]" in octaves and "4" in octaves
+    commands = typer.main.get_command(app).commands
+    for command, kind, field in [("dream", "dream", "settings.steps"), ("animate", "animate", "settings.steps"),
+                                 ("dream-video", "video", "settings.jitter"), ("style", "style", "settings.steps"),
+                                 ("texture", "texture", "size"), ("interpolate", "interpolate", "frames"),
+                                 ("visualize", "visualize", "settings.optimizer")]:
+        default = TASKS[kind].recipe()
+        for part in field.split("."):
+            default = getattr(default, part)
+        default = "x".join(map(str, default)) if isinstance(default, tuple) else default
+        option = next(p for p in commands[command].params if p.name == field.rpartition(".")[2])
+        assert option.help.endswith(f"[default: {default}]"), (command, option.help)
+
+
+def test_the_flag_table_matches_the_recipe_classes():
+    """If this fails, run `python -m reverie.cli.flags` to write src/reverie/cli/flag_table.py again."""
+    from reverie.cli.flag_table import FLAGS
+    from reverie.cli.flags import flag_table
+
+    assert flag_table() == FLAGS
+
+
+def test_a_new_model_flag_is_trusted_and_drops_the_recipes_weights():
+    from reverie.cli.flags import with_flags
+    from reverie.models import ModelSpec
+
+    recipe = reverie.read_recipe(json.dumps({"kind": "dream", "model": {"name": "lab:build", "weights": "w.pt",
+                                                                        "normalize": "imagenet"}}))
+    assert not recipe.model.trusted
+    reweighted = with_flags(recipe, {"weights": "x.pt"}).model
+    assert reweighted == ModelSpec("lab:build", "x.pt", "imagenet") and not reweighted.trusted
+    renamed = with_flags(recipe, {"model": "lab:build"}).model
+    assert renamed == ModelSpec("lab:build") and renamed.trusted
+    steps = with_flags(recipe, {"steps": 7, "octaves": None}).settings
+    assert (steps.steps, steps.octaves) == (7, recipe.settings.octaves)

@@ -225,7 +225,7 @@ def test_a_blend_dream_is_recorded_and_replayed(workdir, reverie_cli, lite0):
     (["--blend", "layer(blocks.6)|layer(blocks.5)", "--layer", "blocks.3"], "--blend names its own objectives"),
     (["--blend-ramp", "radial"], "--blend-ramp needs --blend"),
     (["--blend", "layer(blocks.6)|layer(blocks.5)", "--blend-ramp", "diagonal"],
-     "blend ramp must be one of horizontal, vertical, radial, got 'diagonal'"),
+     "unknown blend-ramp 'diagonal' (nearest: radial, horizontal)"),
 ])
 def test_a_mask_or_blend_mistake_is_one_line_and_writes_nothing(workdir, reverie_cli, arguments, message):
     code, _, err = reverie_cli("dream", "photo.png", "-o", "out.png", *arguments, *QUICK)

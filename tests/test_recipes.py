@@ -35,7 +35,8 @@ def test_a_saved_image_carries_its_full_recipe(small_dream, tmp_path, extension)
     path = small_dream.save(tmp_path / f"dream{extension}")
     recipe = DreamRecipe.from_json(read_recipe_text(path))
     assert recipe == small_dream.recipe
-    assert recipe.model == "efficientnet-lite0"
+    assert recipe.model == reverie.ModelSpec("efficientnet-lite0")
+    assert not recipe.model.trusted  # read from a file: it may not run code
     assert recipe.objective == "layer(blocks.6) - 0.5*channel(blocks.9, 7)"
     assert recipe.settings == DreamSettings(octaves=2, steps=2, step_size=0.02, jitter=8, tile=256, min_octave_size=40)
     assert (recipe.seed, recipe.source, recipe.size) == (11, "sample:coffee", (56, 40))
@@ -145,9 +146,10 @@ def test_a_recipe_never_imports_code_unless_the_model_is_given(tmp_path, reverie
     ('{"settings": {"step_size": 1e999}}', "'step_size' must be finite"),
     ('{"settings": [1]}', "'settings' must be a JSON object"),
     ('{"seed": 1.5}', "'seed' must be int, got 1.5"),
-    ('{"model": ["x"]}', "'model' must be str"),
-    ('{"size": [64, -1]}', r"'size' must be a positive \[width, height\]"),
-    ('{"size": [100000, 100000]}', r"'size' must be a positive \[width, height\] of at most 16384x16384"),
+    ('{"model": ["x"]}', "recipe field 'model' must be a JSON object"),
+    ('{"model": {"name": 7}}', "'name' must be str, got 7"),
+    ('{"size": [64, -1]}', r"dream size must be a positive \[width, height\]"),
+    ('{"size": [100000, 100000]}', r"dream size must be a positive \[width, height\] of at most 16384x16384"),
     ('{"size": [64]}', "'size' must have 2 items"),
     ('{"kind": "render"}', "recipe is for 'render', not 'dream'"),
 ])
@@ -197,8 +199,8 @@ def test_a_relative_input_path_is_found_next_to_the_recipe_on_replay(tmp_path, r
     (VisualizeRecipe, '{"size": [0, 64]}', r"visualize size must be a positive \[width, height\]"),
     (VisualizeRecipe, '{"batch": 0}', "batch must be a whole number from 1 to 64, got 0"),
     (VisualizeRecipe, '{"batch": 65}', "batch must be a whole number from 1 to 64, got 65"),
-    (VisualizeRecipe, '{"channels": [-1]}', "visualize channels must be at most 4096 indices of 0 or more"),
-    (VisualizeRecipe, '{"channels": ' + str(list(range(4097))) + '}', "channels must be at most 4096 indices"),
+    (VisualizeRecipe, '{"channels": [-1]}', "channels must be a whole number of at least 0, got -1"),
+    (VisualizeRecipe, '{"channels": ' + str(list(range(4097))) + '}', "channels must have at most 4096 items, got 4097"),
     (InterpolateRecipe, '{"size": [4097, 4096]}', r"interpolate size must be a positive \[width, height\] of at most 4096x4096"),
     (InterpolateRecipe, '{"size": [-1, 64]}', r"interpolate size must be a positive \[width, height\]"),
     (InterpolateRecipe, '{"frames": 1}', "frames must be a whole number from 2 to 256, got 1"),

@@ -163,7 +163,7 @@ def test_resume_after_an_interruption_gives_identical_frames(tmp_path, tiny_cnn)
 def test_video_recipe_round_trips_and_checks_blend():
     recipe = VideoRecipe(source="clip.mp4", blend=0.5, flow=False, fps=29.97, frames=10)
     assert recipe_from_json(recipe.to_json()) == recipe
-    with pytest.raises(ReverieError, match="blend must be a number from 0"):
+    with pytest.raises(ReverieError, match="blend must be a finite number from 0 to 1"):
         VideoRecipe(blend=1.5)
 
 
@@ -185,7 +185,7 @@ def test_the_command_dreams_a_video_with_the_embedded_model(tmp_path, reverie_cl
     (["notes.mp4"], "cannot read video notes.mp4"),
     (["in.mp4", "-o", "out.gif"], "give -o a name ending in .mp4"),
     (["in.mp4", "--flow", "sideways"], "flow must be on or off, got 'sideways'"),
-    (["in.mp4", "--blend", "2"], "blend must be a number from 0"),
+    (["in.mp4", "--blend", "2"], "blend must be a finite number from 0 to 1"),
     (["--resume"], "give the video to dream"),
 ])
 def test_bad_inputs_are_one_line_and_write_nothing(tmp_path, reverie_cli, monkeypatch, arguments, message):

@@ -103,15 +103,15 @@ def test_visualize_replays_from_a_recipe_with_a_flag_overriding_it(workdir, reve
 
 
 VISUALIZE_MISTAKES = [
-    (["--objective", "channel(blocks.3, 1)", "--param", "fftt"], "unknown parameterization 'fftt' (nearest: fft"),
+    (["--objective", "channel(blocks.3, 1)", "--param", "fftt"], "unknown param 'fftt' (nearest: fft)"),
     (["--objective", "channel(blocks.3, 1)", "--transforms", "standart"],
-     "unknown transform set 'standart' (nearest: standard"),
+     "unknown transforms 'standart' (nearest: standard)"),
     (["-l", "blocks.3", "--channels", "5-2"], "bad channel range '5-2'"),
     (["-l", "blocks.3", "--channel", "999"], "channel 999 is out of range for layer blocks.3 (valid: 0-"),
     (["--objective", "channel(blocks.3, 1"], "at position"),
-    (["--objective", "channel(blocks.3, 1)", "--steps", "0"], "steps must be a positive whole number, got 0"),
-    (["--objective", "channel(blocks.3, 1)", "--lr", "-1"], "lr must be a positive number, got -1"),
-    (["--objective", "channel(blocks.3, 1)", "--batch", "0"], "batch must be a positive whole number, got 0"),
+    (["--objective", "channel(blocks.3, 1)", "--steps", "0"], "steps must be a whole number from 1 to 100000, got 0"),
+    (["--objective", "channel(blocks.3, 1)", "--lr", "-1"], "lr must be a finite number from 1e-09 to 100, got -1.0"),
+    (["--objective", "channel(blocks.3, 1)", "--batch", "0"], "batch must be a whole number from 1 to 64, got 0"),
     (["--objective", "channel(blocks.3, 1)", "--alpha", "-o", "x.jpg"], "JPEG cannot hold the alpha channel"),
     (["--objective", "channel(blocks.3, 1)", "--diversity", "10"], "--diversity needs a --layer"),
     (["--objective", "channel(blocks.3, 1)", "--optimizer", "adamw"], "unknown optimizer 'adamw' (nearest: adam"),

@@ -281,13 +281,18 @@ MAX_FRAMES = 100_000      # frame file names have five digits: frame-00000.png .
 
 
 def check_size(size: tuple[int, int] | None, what: str, limit: int) -> None:
-    """A (width, height) from a stranger's recipe must neither crash the resize nor exhaust memory."""
+    """A (width, height) from a stranger's recipe must neither crash the resize nor exhaust memory.
+
+    Recipes call it before their other checks, so a bad size gets this message whatever else is wrong.
+    """
     if size is None:
         return
-    check_value(size, tuple[int, int], {"low": 1}, f"{what} size")
-    if size[0] * size[1] > limit * limit:
+    whole = isinstance(size, tuple) and len(size) == 2 and all(
+        isinstance(side, int) and not isinstance(side, bool) for side in size)
+    if not whole or min(size) < 1 or size[0] * size[1] > limit * limit:
+        shown = list(size) if isinstance(size, tuple) else size
         raise ReverieError(f"{what} size must be a positive [width, height] of at most {limit}x{limit} pixels, "
-                           f"got {list(size)}")
+                           f"got {str(shown)[:60]}")
 
 
 def check_exclusive(recipe: Any, *names: str) -> None:

@@ -14,6 +14,8 @@ from reverie.errors import ReverieError
 from reverie.fields import check_fields, option
 from reverie.objectives import Objective
 from reverie.optim import OPTIMIZERS, make_optimizer
+from reverie.params.alpha import composite, random_background
+from reverie.redirect import redirected_relus
 from reverie.randomness import generator as make_generator
 from reverie.recorder import ActivationRecorder
 from reverie.robustness import compose
@@ -67,8 +69,6 @@ def render(model: nn.Module, objective: Objective, param: nn.Module, transforms:
     gradient, so deep units do not leave the image grey. ``stop`` is checked after every step; once
     it is set the loop ends and the image of that step is kept (``rendering.stopped``).
     """
-    from reverie.params.alpha import composite, random_background  # params depend on nothing here
-    from reverie.redirect import redirected_relus
 
     transform = compose(transforms)  # merges scale + rotate into one resample
     transform_generator = make_generator(seed, "transforms")

@@ -14,6 +14,8 @@ from torch import nn
 
 from reverie.errors import ReverieError, unknown_name_message
 from reverie.fields import check_fields, option
+from reverie.models.efficientnet_lite import efficientnet_lite
+from reverie.models.inspect import EXPORTED_CLASS, dreamable_layers
 
 
 @dataclass(frozen=True)
@@ -27,8 +29,6 @@ class _Entry:
 
 def _lite(variant: str) -> Callable[[], nn.Module]:
     def build() -> nn.Module:
-        from reverie.models.efficientnet_lite import efficientnet_lite
-
         return efficientnet_lite(variant, weights="embedded")
     return build
 
@@ -226,7 +226,6 @@ def _note_exported_classes(model: nn.Module, program) -> None:
     ``torch.export.unflatten`` makes every submodule an ``InterpreterModule``; the graph's
     ``nn_module_stack`` metadata still names the original classes, as text.
     """
-    from reverie.models.inspect import EXPORTED_CLASS
 
     modules = dict(model.named_modules())
     for node in program.graph.nodes:
@@ -332,8 +331,6 @@ def default_layers(model_name: str, model: nn.Module) -> tuple[str, ...]:
     """The layers a dream targets when none is named: the registry's choice, or a mid-depth layer."""
     if model_name in MODELS:
         return MODELS[model_name].default_layers
-    from reverie.models.inspect import dreamable_layers
-
     layers = dreamable_layers(model)
     if not layers:
         raise ReverieError("the model has no layer with image-shaped output to dream on; name one with --layer")

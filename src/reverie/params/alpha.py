@@ -12,6 +12,7 @@ import torch
 
 from reverie.errors import ReverieError
 from reverie.params.base import check_generator, check_sizes
+from reverie.params.fourier import FourierParam
 
 # Backgrounds are Fourier images with a larger sd and a steeper decay than a param's start
 # (sd 0.01, decay 1): visible, smooth colour and structure, different at every step.
@@ -49,7 +50,6 @@ def random_background(batch: int, height: int, width: int, generator: torch.Gene
     >>> random_background(2, 5, 7, generator(0, "doc")).shape
     torch.Size([2, 3, 5, 7])
     """
-    from reverie.params.fourier import FourierParam  # fourier imports nothing from here; keep it that way
 
     check_sizes(height, width, batch)
     check_generator(generator)

@@ -6,6 +6,7 @@ from torch import nn
 
 from reverie.errors import ReverieError
 from reverie.imaging import resize
+from reverie.params.color import squash
 
 
 class ImageParam(nn.Module):
@@ -60,7 +61,6 @@ class SquashedParam(ImageParam):
         raise NotImplementedError
 
     def forward(self) -> torch.Tensor:
-        from reverie.params.color import squash
 
         return squash(self.raw(), self.decorrelate)
 

@@ -75,8 +75,8 @@ class AnimateRecipe(Recipe):
     frame_index: int | None = option(None, "set in a frame file's copy: which frame it is", low=0, flag=False)
 
     def __post_init__(self):
+        check_size(self.size, "animation", MAX_DREAM_SIDE)  # first: its message beats the generic one
         super().__post_init__()
-        check_size(self.size, "animation", MAX_DREAM_SIDE)
         if self.frame_index is not None and self.frame_index >= self.frames:
             raise ReverieError(f"frame-index must be below frames ({self.frames}), got {self.frame_index}")
 
@@ -154,6 +154,10 @@ class FramePlan:
         return self._objectives[text]
 
 
+def _one_transform(text: str) -> object:
+    return parse_frame_transforms([text])
+
+
 def load_start(recipe: AnimateRecipe, recipe_folder) -> tuple[torch.Tensor, str | None]:
     """The first frame's input: a sample, noise or a file, resized to the recipe's size; and the file's hash."""
     if recipe.source == "noise":
@@ -198,7 +202,7 @@ def run(recipe: AnimateRecipe, output_dir: str | os.PathLike, *, progress: Progr
         transforms = parse_frame_transforms(list(recipe.transforms))
     plan = FramePlan(recipe, model, objective)
     recipe = replace(recipe, objective=text_of(plan.base) or live_name(plan.base),
-                     transforms=tuple(text_of(t) or live_name(t) for t in transforms),
+                     transforms=tuple(text_of(t, _one_transform) or live_name(t) for t in transforms),
                      keyframes=plan.keyframe_texts(), frame_index=None, size=(image.shape[-1], image.shape[-2]))
     for frame_index in range(recipe.frames):  # every frame's options are valid before frame 0 is dreamed
         plan(frame_index)

@@ -46,8 +46,8 @@ class CaricatureRecipe(Recipe):
                                       flag=False)
 
     def __post_init__(self):
+        check_size(self.size, "caricature", MAX_OPTIMISED_SIDE)  # first: its message beats the generic one
         super().__post_init__()
-        check_size(self.size, "caricature", MAX_OPTIMISED_SIDE)
         if not self.layers or not all(self.layers):
             raise ReverieError(f"caricature layers must be 1 to {MAX_RECIPE_LAYERS} layer names, "
                                f"got {list(self.layers)[:4]}")

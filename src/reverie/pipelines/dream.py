@@ -48,8 +48,8 @@ class DreamRecipe(Recipe, Prompted, Blended):
                                      flag=False, max_length=64)
 
     def __post_init__(self):
+        check_size(self.size, "dream", MAX_DREAM_SIDE)  # first: its message beats the generic one
         super().__post_init__()
-        check_size(self.size, "dream", MAX_DREAM_SIDE)
         check_exclusive(self, "objective", "blend")
 
 

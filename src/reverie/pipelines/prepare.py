@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -40,14 +41,19 @@ def refuse_live(field: str, value: str | None) -> None:
                            f"form, so a file cannot replay it; pass the {field} again")
 
 
-def text_of(objective: Objective) -> str | None:
-    """The objective's expression text, or None for an objective with no text form (masked, style...)."""
-    if not getattr(objective, "textual", True):
+def text_of(thing: object, parse: Callable[[str], object] = parse_objective) -> str | None:
+    """The expression text of a live objective (or, with ``parse=parse_frame_transforms``-like readers,
+    a frame transform) when that text reads back; None for one with no text form (masked, style...).
+    """
+    writer = getattr(thing, "expression", None)
+    if writer is None or not getattr(thing, "textual", True):
         return None
     try:
-        return objective.expression()
+        text = writer()
+        parse(text)
     except (ReverieError, NotImplementedError):
         return None
+    return text
 
 
 def source_text(image: object) -> str:

@@ -55,8 +55,8 @@ class StyleRecipe(Recipe):
                                       flag=False)
 
     def __post_init__(self):
+        check_size(self.size, "style", MAX_OPTIMISED_SIDE)  # first: its message beats the generic one
         super().__post_init__()
-        check_size(self.size, "style", MAX_OPTIMISED_SIDE)
         if not self.style_layers or not all(self.style_layers) or not all(self.content_layers):
             raise ReverieError(f"style layers must be 1 to {MAX_RECIPE_LAYERS} layer names, "
                                f"got {list(self.style_layers)[:4]}")

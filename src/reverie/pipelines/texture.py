@@ -53,8 +53,8 @@ class TextureRecipe(Recipe):
                                       help="how the texture is optimised", flag=False)
 
     def __post_init__(self):
+        check_size(self.size, "texture", MAX_OPTIMISED_SIDE)  # first: its message beats the generic one
         super().__post_init__()
-        check_size(self.size, "texture", MAX_OPTIMISED_SIDE)
 
 
 Texturing = TextureResult  # earlier name

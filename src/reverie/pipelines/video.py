@@ -66,8 +66,8 @@ class VideoRecipe(Recipe):
     frame_index: int | None = option(None, "set in a frame file's copy: which frame it is", low=0, flag=False)
 
     def __post_init__(self):
+        check_size(self.size, "video", MAX_DREAM_SIDE)  # first: its message beats the generic one
         super().__post_init__()
-        check_size(self.size, "video", MAX_DREAM_SIDE)
         if self.frames is not None and self.frame_index is not None and self.frame_index >= self.frames:
             raise ReverieError(f"frame-index must be below frames ({self.frames}), got {self.frame_index}")
 

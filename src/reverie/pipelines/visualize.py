@@ -51,8 +51,8 @@ class VisualizeRecipe(Recipe, Prompted, Blended):
     settings: RenderSettings = option(default_factory=RenderSettings, help="how the image is optimised", flag=False)
 
     def __post_init__(self):
+        check_size(self.size, "visualize", MAX_OPTIMISED_SIDE)  # first: its message beats the generic one
         super().__post_init__()
-        check_size(self.size, "visualize", MAX_OPTIMISED_SIDE)
         check_exclusive(self, "objective", "blend")
 
 
@@ -71,8 +71,8 @@ class InterpolateRecipe(Recipe):
     settings: RenderSettings = option(default_factory=RenderSettings, help="how the frames are optimised", flag=False)
 
     def __post_init__(self):
+        check_size(self.size, "interpolate", MAX_OPTIMISED_SIDE)  # first: its message beats the generic one
         super().__post_init__()
-        check_size(self.size, "interpolate", MAX_OPTIMISED_SIDE)
 
 
 @dataclass(frozen=True)
