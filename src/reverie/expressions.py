@@ -34,7 +34,7 @@ import operator
 import re
 import struct
 from collections.abc import Callable, Mapping
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from typing import ClassVar, NamedTuple, Union
 
 from reverie.errors import ReverieError, unknown_name_message
@@ -402,14 +402,16 @@ class Expressible:
 
     def call_text(self) -> str:
         """``NAME(...)`` written from the dataclass fields (see the class docstring)."""
+        if not is_dataclass(self):
+            raise NotImplementedError(f"{type(self).__name__} is not a dataclass: define its call_text()")
         parts = []
         for item in fields(self):
             value = getattr(self, item.name)
+            required = item.default is MISSING
+            if not (required or item.name in self.SHOWN or not _same(value, item.default)):
+                continue  # a default, left out
             text = quote_name(value) if item.name in self.NAMES else value_text(value)
-            if item.default is MISSING and not self.KEYWORDS:
-                parts.append(text)
-            elif item.default is MISSING or item.name in self.SHOWN or not _same(value, item.default):
-                parts.append(f"{item.name}={text}")
+            parts.append(text if required and not self.KEYWORDS else f"{item.name}={text}")
         return f"{self.NAME}({', '.join(parts)})"
 
     @property
