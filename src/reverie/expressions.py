@@ -305,10 +305,11 @@ def format_number(number: float | int, *, keep_point: bool = False, float32: boo
     """The shortest text that reads back as exactly ``number``: ``0.5``, ``2``, ``0.123456789``, ``1e-05``.
 
     Whole numbers (ints, and floats such as ``2.0``) are written without a point: the grammar's ``2``
-    and ``2.0`` are equal numbers. ``keep_point`` keeps ``2.0`` for readers to whom a float and an
-    int differ (keyframed options glide only between floats; :func:`unparse` writes the tree as it
-    is). ``float32`` writes the shortest text that reads back as the same float32 (9 digits always
-    do), for values held in float32. Infinities and NaN have no text: ReverieError.
+    and ``2.0`` are equal numbers (``-0.0`` keeps its point, and so its sign). ``keep_point`` keeps
+    ``2.0`` for readers to whom a float and an int differ (keyframed options glide only between
+    floats; :func:`unparse` writes the tree as it is). ``float32`` writes the shortest text that
+    reads back as the same float32 (9 digits always do), for values held in float32. Infinities
+    and NaN have no text: ReverieError.
 
     >>> format_number(2.0), format_number(2.0, keep_point=True), format_number(1 / 3)
     ('2', '2.0', '0.3333333333333333')
@@ -326,7 +327,8 @@ def format_number(number: float | int, *, keep_point: bool = False, float32: boo
         single = _float32(number)
         text = next(candidate for candidate in (f"{number:.{digits}g}" for digits in range(1, 10))
                     if _float32(float(candidate)) == single)
-    if keep_point:
+    negative_zero = number == 0 and math.copysign(1.0, number) < 0  # "-0" would read back as the int 0
+    if keep_point or negative_zero:
         return text if re.search("[.eE]", text) else text + ".0"
     return text[:-2] if text.endswith(".0") else text
 
