@@ -421,14 +421,14 @@ class Expressible:
         """Whether ``expression()`` can write this value (every parameter has a text form)."""
         try:
             self.expression()
-        except ReverieError:
+        except (ReverieError, NotImplementedError):
             return False
         return True
 
     def __str__(self) -> str:
         try:
             return self.expression()
-        except ReverieError:  # no text form; say what it is instead
+        except (ReverieError, NotImplementedError):  # no text form; say what it is instead
             return repr(self)
 
 
