@@ -1,8 +1,13 @@
-"""A tiny, safe expression language for objectives and frame transforms: parse, unparse, evaluate.
+"""A tiny, safe expression language for objectives and frame transforms: parse, write, evaluate.
 
 Recipes arrive inside strangers' image files, so text is never handed to ``eval``: a small
 tokenizer and recursive-descent parser build a tree, and :func:`evaluate` can only call the
 functions its caller passes in.
+
+This module is also the one writer of that text: :func:`format_number`, :func:`quote_name` and
+:func:`quote_string` are the only number formatter and quoters, and :class:`Expressible` writes a
+frozen dataclass as a call. Objectives, frame transforms and keyframes all write through them, so
+what one writes the parser reads back as an equal value.
 
 Grammar (``|`` binds loosest)::
 
@@ -27,9 +32,10 @@ import inspect
 import math
 import operator
 import re
+import struct
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import NamedTuple, Union
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
+from typing import ClassVar, NamedTuple, Union
 
 from reverie.errors import ReverieError, unknown_name_message
 
@@ -115,7 +121,7 @@ def _tokenize(text: str) -> list[_Token]:
     tokens, pos = [], 0
     while pos < len(text):
         if text[pos] in "'\"":
-            value, end = _string(text, pos)
+            value, end = read_string(text, pos)
             tokens.append(_Token("str", text[pos:end], pos, value))
             pos = end
             continue
@@ -144,8 +150,15 @@ def _number(text: str, word: str, pos: int) -> float | int:
     return value
 
 
-def _string(text: str, start: int) -> tuple[str, int]:
-    """The contents of the quoted string at ``start``, and the position just after it."""
+def read_string(text: str, start: int) -> tuple[str, int]:
+    r"""The contents of the quoted string at ``start`` in ``text``, and the position just after it.
+
+    Either quote may open a string; inside it only ``\\``, ``\'`` and ``\"`` are escapes, the
+    ones :func:`quote_string` writes.
+
+    >>> read_string(r'x = "a\"b" + 1', 4)
+    ('a"b', 10)
+    """
     quote, chars, pos = text[start], [], start + 1
     while pos < len(text) and text[pos] != quote:
         if text[pos] == "\\" and pos + 1 < len(text):
@@ -286,7 +299,51 @@ def _level(node: Node) -> int:
     return _UNARY_LEVEL if isinstance(node, Unary) else _ATOM_LEVEL
 
 
-def _quote(value: str) -> str:
+# --- writing: the one number formatter, the quoters, and the dataclass writer ------------------------
+
+def format_number(number: float | int, *, keep_point: bool = False, float32: bool = False) -> str:
+    """The shortest text that reads back as exactly ``number``: ``0.5``, ``2``, ``0.123456789``, ``1e-05``.
+
+    Whole numbers (ints, and floats such as ``2.0``) are written without a point: the grammar's ``2``
+    and ``2.0`` are equal numbers (``-0.0`` keeps its point, and so its sign). ``keep_point`` keeps
+    ``2.0`` for readers to whom a float and an int differ (keyframed options glide only between
+    floats; :func:`unparse` writes the tree as it is). ``float32`` writes the shortest text that
+    reads back as the same float32 (9 digits always do), for values held in float32. Infinities
+    and NaN have no text: ReverieError.
+
+    >>> format_number(2.0), format_number(2.0, keep_point=True), format_number(1 / 3)
+    ('2', '2.0', '0.3333333333333333')
+    >>> format_number(0.10000000149011612, float32=True)
+    '0.1'
+    """
+    if isinstance(number, bool) or not isinstance(number, (int, float)):
+        raise ReverieError(f"expected a number to write, got {number!r}")
+    if isinstance(number, int):
+        return str(number)
+    if not math.isfinite(number):
+        raise ReverieError(f"{number!r} cannot be written as expression text: numbers must be finite")
+    text = repr(number)  # repr round-trips a float exactly
+    if float32:
+        single = _float32(number)
+        text = next(candidate for candidate in (f"{number:.{digits}g}" for digits in range(1, 10))
+                    if _float32(float(candidate)) == single)
+    negative_zero = number == 0 and math.copysign(1.0, number) < 0  # "-0" would read back as the int 0
+    if keep_point or negative_zero:
+        return text if re.search("[.eE]", text) else text + ".0"
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _float32(number: float) -> float:
+    """``number`` rounded to float32 (and back to a Python float)."""
+    return struct.unpack("f", struct.pack("f", number))[0]
+
+
+def quote_string(value: str) -> str:
+    """``value`` as a double-quoted string, ``\\`` and ``"`` escaped; :func:`read_string` reads it back.
+
+    >>> print(quote_string('say "hi"'))
+    "say \\"hi\\""
+    """
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
@@ -296,7 +353,88 @@ def quote_name(name: str) -> str:
     >>> quote_name("blocks.10"), quote_name("odd/layer")
     ('blocks.10', '"odd/layer"')
     """
-    return name if _NAME.fullmatch(name) else _quote(name)
+    return name if _NAME.fullmatch(name) else quote_string(name)
+
+
+def value_text(value: object) -> str:
+    """A value as expression text: ``True``/``False``, a number, a quoted string, or ``value.expression()``.
+
+    Anything else (a tensor, a Python function) has no text: ReverieError.
+
+    >>> value_text(True), value_text(0.25), value_text("step")
+    ('True', '0.25', '"step"')
+    """
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, (int, float)):
+        return format_number(value)
+    if isinstance(value, str):
+        return quote_string(value)
+    if hasattr(value, "expression"):
+        return value.expression()
+    raise ReverieError(f"{_short(value)} cannot be written as expression text: use a number, a string or a "
+                       "value with a text form, such as keys(...), linear(...) or sin(...)")
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+class Expressible:
+    """Writes a frozen dataclass as expression text, ``NAME(required, keyword=value, ...)``.
+
+    Subclasses set ``NAME`` (the name in their FUNCTIONS table). Fields without a default are written
+    positionally (as keywords when ``KEYWORDS`` is set); others as keywords when they differ from
+    their default or are listed in ``SHOWN`` (an ``axis`` reads better spelled out). Fields listed in
+    ``NAMES`` hold layer names and are written bare (``blocks.10``) where the grammar allows.
+
+    ``textual`` says whether the value has a text form; when it has none (a parameter is a Python
+    function, say), ``expression()`` raises ReverieError and ``str()`` falls back to ``repr()``.
+    """
+
+    NAME: ClassVar[str] = ""
+    KEYWORDS: ClassVar[bool] = False
+    SHOWN: ClassVar[tuple[str, ...]] = ()
+    NAMES: ClassVar[tuple[str, ...]] = ()
+
+    def expression(self) -> str:
+        """This value as expression text that evaluates back to an equal value."""
+        return self.call_text()
+
+    def call_text(self) -> str:
+        """``NAME(...)`` written from the dataclass fields (see the class docstring)."""
+        if not is_dataclass(self):
+            raise NotImplementedError(f"{type(self).__name__} is not a dataclass: define its call_text()")
+        parts = []
+        for item in fields(self):
+            value = getattr(self, item.name)
+            required = item.default is MISSING
+            if not (required or item.name in self.SHOWN or not _same(value, item.default)):
+                continue  # a default, left out
+            text = quote_name(value) if item.name in self.NAMES else value_text(value)
+            parts.append(text if required and not self.KEYWORDS else f"{item.name}={text}")
+        return f"{self.NAME}({', '.join(parts)})"
+
+    @property
+    def textual(self) -> bool:
+        """Whether ``expression()`` can write this value (every parameter has a text form)."""
+        try:
+            self.expression()
+        except (ReverieError, NotImplementedError):
+            return False
+        return True
+
+    def __str__(self) -> str:
+        try:
+            return self.expression()
+        except (ReverieError, NotImplementedError):  # no text form; say what it is instead
+            return repr(self)
+
+
+def _same(value: object, default: object) -> bool:
+    # 1 == True in Python, but a flag and a number are never "the same" as each other's default.
+    return isinstance(value, bool) == isinstance(default, bool) and value == default
 
 
 def unparse(node: Node) -> str:
@@ -309,9 +447,9 @@ def unparse(node: Node) -> str:
     'a * 2 - (b - c) | -d'
     """
     if isinstance(node, Number):
-        return repr(node.value)  # repr round-trips floats exactly
+        return format_number(node.value, keep_point=True)  # 2.0 stays a float: the tree is written as it is
     if isinstance(node, String):
-        return _quote(node.value)
+        return quote_string(node.value)
     if isinstance(node, Name):
         return quote_name(node.value)
     if isinstance(node, Call):

@@ -18,7 +18,8 @@ names or whole numbers as well as floats (see its docstring for the format)::
     0: layer=blocks.10, step_size=0.02
     200: layer=blocks.12, steps=8, step_size=0.05
 
-This module is a leaf: it parses its own small formats and imports nothing from Reverie but errors.
+This module sits just above the leaves: it parses its own small formats, writes numbers, names and
+strings through :mod:`reverie.expressions` (the one writer), and imports nothing else from Reverie.
 """
 from __future__ import annotations
 
@@ -29,20 +30,13 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from reverie.errors import ReverieError, unknown_name_message
+from reverie.expressions import format_number, quote_name, quote_string, read_string
 
 MODES = ("linear", "step")
 
 # ASCII digits only ([0-9], not \d): int() and float() would quietly accept other scripts' digits.
 _NUMBER = r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
 _KEY = re.compile(r"\s*(?P<frame>[0-9]+)\s*:\s*(?P<value>" + _NUMBER + r")\s*(?:,|$)")
-
-
-def _format(value: float | int) -> str:
-    """The shortest text that reads back as exactly ``value`` (``0.01``, ``2``, ``1e-05``)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    text = repr(float(value))
-    return text[:-2] if text.endswith(".0") else text
 
 
 def _check_mode(mode: object) -> str:
@@ -104,12 +98,12 @@ class Keyframes:
 
     def text(self) -> str:
         """The keys as ``"0:0.01, 100:0.05"``, the format :func:`keys` reads."""
-        return ", ".join(f"{frame}:{_format(value)}" for frame, value in self.points)
+        return ", ".join(f"{frame}:{format_number(value)}" for frame, value in self.points)
 
     def expression(self) -> str:
         """Expression text that :func:`keys` (as a frame transform argument) reads back to an equal value."""
-        mode = "" if self.mode == "linear" else f', mode="{self.mode}"'
-        return f'keys("{self.text()}"{mode})'
+        mode = "" if self.mode == "linear" else f", mode={quote_string(self.mode)}"
+        return f"keys({quote_string(self.text())}{mode})"
 
 
 def keys(text: str, mode: str = "linear") -> Keyframes:
@@ -160,8 +154,7 @@ def value_at(value: float | int | Keyframes, frame_index: int) -> float:
 
 _OPTION_KEY = re.compile(r"\s*(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*=\s*")
 _OPTION_VALUE = re.compile(
-    r"(?P<string>\"[^\"]*\"|'[^']*')"
-    r"|(?P<number>" + _NUMBER + r")(?![A-Za-z0-9_.])"
+    r"(?P<number>" + _NUMBER + r")(?![A-Za-z0-9_.])"
     r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)"
 )
 _ENTRY = re.compile(r"\s*(?P<frame>[0-9]+)\s*:")
@@ -179,12 +172,12 @@ def _skip_spaces(text: str, pos: int) -> int:
 def _option_value(entry: str, pos: int) -> tuple[Option, int]:
     """The option value that starts at ``pos`` in ``entry``, and the position just after it."""
     pos = _skip_spaces(entry, pos)
+    if entry[pos:pos + 1] in ("'", '"'):
+        return read_string(entry, pos)  # the expression grammar's strings: \\, \' and \" escaped
     match = _OPTION_VALUE.match(entry, pos)
     if not match:
         raise ReverieError(f"expected a value (number, name or quoted text) at position {pos} "
                            f'in option keyframe "{entry}"')
-    if match["string"] is not None:
-        return match["string"][1:-1], match.end()
     if match["name"] is not None:
         return _BOOLEANS.get(match["name"], match["name"]), match.end()
     word = match["number"]
@@ -266,11 +259,9 @@ def _option_text(value: Option) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
-        return repr(value)  # keeps "8.0" a float: whether an option glides depends on it
-    plain = re.fullmatch(_OPTION_VALUE.pattern, value)
-    if plain and plain["name"] is not None and value not in _BOOLEANS:
-        return value
-    return f"'{value}'" if '"' in value else f'"{value}"'
+        return format_number(value, keep_point=True)  # keeps "8.0" a float: whether an option glides depends on it
+    # A name is written bare unless it would read back as a flag; anything else is a quoted string.
+    return quote_string(value) if value in _BOOLEANS else quote_name(value)
 
 
 def option_keyframes(entries: Sequence[str], mode: str = "linear",

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from reverie.errors import ReverieError
+from reverie.expressions import evaluate, parse
 from reverie.frame_transforms.base import FrameContext, FrameTransform, check_frame
 from reverie.frame_transforms.blend import Blend, blend
 from reverie.frame_transforms.colour import HueShift, PixelSort, Posterize, hue_shift, pixel_sort, posterize
@@ -56,8 +57,6 @@ def parse_frame_transform(text: str) -> FrameTransform:
     ...
     reverie.errors.ReverieError: unknown function 'zom' (nearest: zoom) at position 0
     """
-    from reverie.expressions import evaluate, parse
-
     if not isinstance(text, str):
         raise ReverieError(f"a frame transform is text like \"zoom(0.02)\", got {text!r}")
     value = evaluate(parse(text), FUNCTIONS, NAMES)

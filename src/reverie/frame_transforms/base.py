@@ -3,9 +3,12 @@
 A frame transform is any callable ``(frame, context) -> frame``: ``frame`` is a float tensor
 [1, 3, H, W] in [0, 1] (larger batches work too), the result has the same shape and range. It runs
 once per animation frame and need not be differentiable. The built-in ones are small frozen
-dataclasses that also write themselves back as expression text (``zoom(0.01)``), so a recipe can
-store them as plain strings; parameters that may change over time take a number or
-:class:`~reverie.keyframes.Keyframes` and are read with ``value_at(param, context.frame_index)``.
+dataclasses, usable live, that also write themselves back as expression text (``zoom(0.01)``)
+through :class:`~reverie.expressions.Expressible`, so a recipe can store them as plain strings.
+One whose parameter has no text (a Python function as a roll's shift) still works, says so with
+``textual`` False, and its ``expression()`` raises ReverieError. Parameters that may change over
+time take a number or :class:`~reverie.keyframes.Keyframes`, read with ``value_at(param,
+context.frame_index)``.
 
 Axis convention, shared by every transform with an ``axis``: ``axis=1`` works on *columns* (the
 lines of pixels that share a column index, the last tensor dimension): each column is rolled,
@@ -15,12 +18,12 @@ horizontally. Image coordinates have x to the right and y down.
 from __future__ import annotations
 
 import math
-from dataclasses import MISSING, dataclass, fields
-from typing import ClassVar
+from dataclasses import dataclass
 
 import torch
 
 from reverie.errors import ReverieError
+from reverie.expressions import Expressible, value_text
 from reverie.imaging import check_image
 from reverie.keyframes import Keyframes
 
@@ -37,62 +40,11 @@ class FrameContext:
     source: torch.Tensor | None = None  # the first (source) image [1, 3, H, W], for blending back to it
 
 
-class Expressible:
-    """Writes a frozen dataclass back as expression text, ``NAME(required, keyword=value, ...)``.
-
-    Subclasses set ``NAME`` (the name in the FUNCTIONS table). Fields without a default are written
-    positionally (as keywords when ``KEYWORDS`` is set); others as keywords when they differ from
-    their default or are listed in ``SHOWN`` (an ``axis`` reads better spelled out).
-    """
-
-    NAME: ClassVar[str] = ""
-    KEYWORDS: ClassVar[bool] = False
-    SHOWN: ClassVar[tuple[str, ...]] = ()
-
-    def expression(self) -> str:
-        parts = []
-        for item in fields(self):
-            value = getattr(self, item.name)
-            if item.default is MISSING and not self.KEYWORDS:
-                parts.append(value_text(value))
-            elif item.default is MISSING or item.name in self.SHOWN or not _same(value, item.default):
-                parts.append(f"{item.name}={value_text(value)}")
-        return f"{self.NAME}({', '.join(parts)})"
-
-    def __str__(self) -> str:
-        try:
-            return self.expression()
-        except ReverieError:  # a Python callable parameter has no text; say what it is instead
-            return repr(self)
-
-
 class FrameTransform(Expressible):
     """Base of the built-in frame transforms: ``transform(frame, context) -> frame``, same shape, in [0, 1]."""
 
     def __call__(self, frame: torch.Tensor, context: FrameContext) -> torch.Tensor:
         raise NotImplementedError
-
-
-def _same(value: object, default: object) -> bool:
-    # 1 == True in Python, but a flag and a number are never "the same" as each other's default.
-    return isinstance(value, bool) == isinstance(default, bool) and value == default
-
-
-def value_text(value: object) -> str:
-    """A parameter as expression text: numbers, flags, quoted strings, or anything with ``expression()``."""
-    if isinstance(value, bool):
-        return "True" if value else "False"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        text = repr(value)
-        return text[:-2] if text.endswith(".0") else text
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if hasattr(value, "expression"):
-        return value.expression()
-    raise ReverieError(f"{value!r} cannot be written as expression text: use a number, keys(...), "
-                       "linear(...) or sin(...) to store it in a recipe")
 
 
 # --- checks, at construction where the value is known and at call time for keyframed values ------

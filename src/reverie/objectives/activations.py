@@ -9,14 +9,8 @@ from dataclasses import dataclass
 import torch
 
 from reverie.errors import ReverieError
+from reverie.expressions import format_number, quote_name, quote_string
 from reverie.objectives.base import Activations, Objective
-
-
-def _quote(layer: str) -> str:
-    from reverie.expressions import quote_name
-
-    return quote_name(layer)
-
 
 # --- helpers shared by every objective that reads activations ------------------------------------
 
@@ -49,7 +43,7 @@ def select_batch(activation: torch.Tensor, batch: int | None, objective: Objecti
     count = activation.shape[0]
     if batch >= count:
         raise ReverieError(
-            f"batch {batch} is out of range in {objective.expression()}: "
+            f"batch {batch} is out of range in {objective.label()}: "
             f"the batch has {count} image{'s' if count != 1 else ''} (valid: 0-{count - 1})"
         )
     return activation[batch:batch + 1]
@@ -75,6 +69,8 @@ class LayerObjective(Objective):
     """Mean squared activation of a layer: the DeepDream objective, which amplifies whatever the
     layer already sees."""
 
+    NAME = "layer"
+    NAMES = ("layer",)
     layer: str
     batch: int | None = None  # one batch item, or None for the mean over the batch
 
@@ -87,9 +83,6 @@ class LayerObjective(Objective):
 
     def score(self, activations: Activations) -> torch.Tensor:
         return select_batch(activations[self.layer], self.batch, self).pow(2).mean()
-
-    def expression(self) -> str:
-        return f"layer({_quote(self.layer)}{batch_text(self.batch)})"
 
 
 @dataclass(frozen=True, repr=False)
@@ -119,8 +112,8 @@ class ChannelObjective(Objective):
     def score(self, activations: Activations) -> torch.Tensor:
         return select_batch(activations[self.layer], self.batch, self)[:, list(self.indices)].mean()
 
-    def expression(self) -> str:
-        return f"channel({_quote(self.layer)}, {', '.join(map(str, self.indices))}{batch_text(self.batch)})"
+    def call_text(self) -> str:
+        return f"channel({quote_name(self.layer)}, {', '.join(map(str, self.indices))}{batch_text(self.batch)})"
 
 
 @dataclass(frozen=True, repr=False)
@@ -131,6 +124,8 @@ class NeuronObjective(Objective):
     map's size follows the image size, which the shapes given to ``check`` may not share.
     """
 
+    NAME = "neuron"
+    NAMES = ("layer",)
     layer: str
     index: int
     x: int | None = None
@@ -162,27 +157,14 @@ class NeuronObjective(Objective):
         if x >= width or y >= height:
             raise ReverieError(
                 f"position x={x}, y={y} is outside layer {self.layer}'s {width}x{height} map at this "
-                f"image size in {self.expression()} (valid: x 0-{width - 1}, y 0-{height - 1})"
+                f"image size in {self.label()} (valid: x 0-{width - 1}, y 0-{height - 1})"
             )
         return activation[:, self.index, y, x].mean()
-
-    def expression(self) -> str:
-        position = "".join(f", {name}={value}" for name, value in (("x", self.x), ("y", self.y)) if value is not None)
-        return f"neuron({_quote(self.layer)}, {self.index}{position}{batch_text(self.batch)})"
 
 
 def _float32(value: float) -> float:
     """``value`` rounded to float32, the precision the score is computed in."""
     return struct.unpack("f", struct.pack("f", value))[0]
-
-
-def _shortest(value: float) -> str:
-    """The shortest decimal text that reads back as the float32 ``value`` (9 digits always do)."""
-    for digits in range(1, 10):
-        text = f"{value:.{digits}g}"
-        if _float32(float(text)) == value:
-            return text
-    return repr(value)
 
 
 def _vector(value) -> tuple[float, ...]:
@@ -260,9 +242,9 @@ class DirectionObjective(Objective):
         unit = unit.view(1, channels, *([1] * (activation.ndim - 2)))
         return (activation * unit).sum(dim=1).mean()
 
-    def expression(self) -> str:
-        numbers = ",".join(_shortest(number) for number in self.vector)
-        return f'direction({_quote(self.layer)}, "{numbers}"{batch_text(self.batch)})'
+    def call_text(self) -> str:
+        numbers = quote_string(",".join(format_number(number, float32=True) for number in self.vector))
+        return f"direction({quote_name(self.layer)}, {numbers}{batch_text(self.batch)})"
 
 
 def layer(name: str, batch: int | None = None) -> LayerObjective:

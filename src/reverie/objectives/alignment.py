@@ -1,6 +1,7 @@
 """Alignment: a score that rises as neighbouring batch items agree at one layer (for interpolation)."""
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -8,7 +9,7 @@ import torch
 
 from reverie.errors import ReverieError
 from reverie.objectives.activations import channel_count
-from reverie.objectives.base import Activations, Objective, format_weight
+from reverie.objectives.base import Activations, Objective
 
 
 @dataclass(frozen=True, repr=False)
@@ -20,11 +21,14 @@ class AlignmentObjective(Objective):
     so the frames morph instead of each settling into its own arrangement (Lucid's "alignment").
     """
 
+    NAME = "alignment"
+    NAMES = ("layer",)
     layer: str
     decay_ratio: float = 2.0
 
     def __post_init__(self):
-        if isinstance(self.decay_ratio, bool) or not isinstance(self.decay_ratio, (int, float)) or self.decay_ratio < 1:
+        if isinstance(self.decay_ratio, bool) or not isinstance(self.decay_ratio, (int, float)) \
+                or not 1 <= self.decay_ratio < math.inf:
             raise ReverieError(f"alignment decay_ratio must be a number >= 1, got {self.decay_ratio!r}")
 
     @property
@@ -41,12 +45,6 @@ class AlignmentObjective(Objective):
             difference = activation[distance:] - activation[:-distance]  # [B - d, C, H, W]
             total = total + difference.pow(2).mean() / self.decay_ratio ** distance
         return -total
-
-    def expression(self) -> str:
-        from reverie.expressions import quote_name
-
-        ratio = "" if self.decay_ratio == 2.0 else f", decay_ratio={format_weight(self.decay_ratio)}"
-        return f"alignment({quote_name(self.layer)}{ratio})"
 
 
 def alignment(layer: str, decay_ratio: float = 2.0) -> AlignmentObjective:

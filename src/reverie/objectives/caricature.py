@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
 from reverie.errors import ReverieError
-from reverie.objectives.base import Activations, Objective, format_weight
+from reverie.objectives.base import Activations, Objective
 
 COSSIM_FLOOR = 0.1  # Lucid's floor: an image pointing away from the photo still gets a gradient
 
@@ -40,8 +41,13 @@ class CaricatureObjective(Objective):
     The reference photo rides in the batch so that it passes through the very same robustness
     transforms as the images (see ``reverie.pipelines.caricature``), which keeps the positions of
     the two activation maps aligned; comparing position by position keeps the photo's layout.
+    Not offered in text (it needs that batch), so it has no text form; its label reads
+    ``caricature(blocks.3, power=2)``.
     """
 
+    NAME = "caricature"
+    NAMES = ("layer",)
+    textual: ClassVar[bool] = False
     layer: str
     power: float = 1.0
 
@@ -65,12 +71,6 @@ class CaricatureObjective(Objective):
             raise ReverieError("caricature needs the reference photo as the last batch item "
                                f"(got a batch of {activation.shape[0]})")
         return caricature_score(activation[:-1], activation[-1:], self.power).mean()
-
-    def expression(self) -> str:
-        from reverie.expressions import quote_name
-
-        power = "" if self.power == 1 else f", power={format_weight(self.power)}"
-        return f"caricature({quote_name(self.layer)}{power})"
 
 
 def caricature(name: str, power: float = 1.0) -> CaricatureObjective:

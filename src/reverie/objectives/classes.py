@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 
 from reverie.errors import ReverieError
-from reverie.objectives.activations import batch_text, optional_whole_number, select_batch, whole_number
+from reverie.objectives.activations import optional_whole_number, select_batch, whole_number
 from reverie.objectives.base import Activations, Objective
 from reverie.recorder import OUTPUT
 
@@ -33,8 +33,6 @@ class _ClassObjective(Objective):
     index: int
     batch: int | None = None
 
-    name = ""  # the expression-text function
-
     def __post_init__(self):
         object.__setattr__(self, "index", whole_number(self.index, "class index"))
         object.__setattr__(self, "batch", optional_whole_number(self.batch, "batch"))
@@ -45,19 +43,16 @@ class _ClassObjective(Objective):
 
     def check(self, shapes: Mapping[str, torch.Size]) -> None:
         if OUTPUT not in shapes:
-            raise ReverieError(f"{self.expression()} needs the model's output, which was not recorded")
+            raise ReverieError(f"{self.label()} needs the model's output, which was not recorded")
         classes = _output_shape(shapes[OUTPUT])[1]
         if self.index >= classes:
             raise ReverieError(f"class {self.index} is out of range for the model's output (valid: 0-{classes - 1})")
-
-    def expression(self) -> str:
-        return f"{self.name}({self.index}{batch_text(self.batch)})"
 
 
 class ClassLogitObjective(_ClassObjective):
     """The logit of class ``index`` (mean over the batch, or of item ``batch``); text ``logit(index)``."""
 
-    name = "logit"
+    NAME = "logit"
 
     def score(self, activations: Activations) -> torch.Tensor:
         return select_batch(class_scores(activations), self.batch, self)[:, self.index].mean()
@@ -67,7 +62,7 @@ class ClassProbabilityObjective(_ClassObjective):
     """The softmax probability of class ``index``; text ``probability(index)``. Unlike the logit it
     also rises by pushing the other classes down."""
 
-    name = "probability"
+    NAME = "probability"
 
     def score(self, activations: Activations) -> torch.Tensor:
         logits = select_batch(class_scores(activations), self.batch, self)

@@ -10,7 +10,8 @@ from typing import Any, Protocol
 import torch
 import torch.nn.functional as F
 
-from reverie.errors import ReverieError
+from reverie.errors import ReverieError, unknown_name_message
+from reverie.expressions import quote_string
 from reverie.objectives.base import Activations, Objective
 from reverie.recorder import INPUT
 
@@ -105,9 +106,12 @@ class ClipSimilarity(Objective):
     dreamed model: with this objective alone, the recorder skips that model's forward entirely.
     The prompt's embedding is computed once, on first use, and cached. Cutouts are drawn from
     ``generator``, so the same seed gives the same pixels; build a fresh objective per run.
+    No text form (it needs a live CLIP model): a recipe stores the prompt in its ``text`` field.
+    Equal only to itself, since its generator's state is part of what it computes.
     """
 
     layers: tuple[str, ...] = ()
+    textual = False
 
     def __init__(self, clip: Clip, prompt: str, generator: torch.Generator,
                  cutout_settings: CutoutSettings = CutoutSettings()):
@@ -140,10 +144,8 @@ class ClipSimilarity(Objective):
         similarity = F.normalize(embeddings, dim=-1) @ self.text_embedding(batch.device).T  # [N, 1]
         return similarity.mean()
 
-    def expression(self) -> str:
-        from reverie.expressions import quote_name
-
-        return f"clip({quote_name(self.prompt)})"
+    def label(self) -> str:
+        return f"clip({quote_string(self.prompt)})"
 
 
 def _parameters(model: Any):
@@ -164,14 +166,12 @@ def load_clip(name: str, weights: str | None, device: str | torch.device = "cpu"
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     try:
-        import open_clip
+        import open_clip  # lazy: an optional, heavy library that only text-guided dreams need
     except Exception as error:  # noqa: BLE001 - ImportError, or torchvision failing beside this torch
         detail = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ReverieError(f"text-guided dreaming needs open_clip, which did not import ({detail}); "
                            f"{INSTALL_HELP} (open_clip also needs a torchvision that matches your torch)") from None
     if name not in open_clip.list_models():
-        from reverie.errors import unknown_name_message
-
         raise ReverieError(unknown_name_message("CLIP model", name, open_clip.list_models()))
     try:
         model = open_clip.create_model(name, pretrained=weights, device=device)

@@ -21,6 +21,8 @@ class DiversityObjective(Objective):
     Use it next to what the items should show, e.g. ``channel(blocks.9, 7) + 300*diversity(blocks.9)``.
     """
 
+    NAME = "diversity"
+    NAMES = ("layer",)
     layer: str
 
     @property
@@ -41,11 +43,6 @@ class DiversityObjective(Objective):
         similarity = grams @ grams.T                                       # [B, B] cosines
         others = similarity.sum() - similarity.diagonal().sum()            # the B*(B-1) ordered pairs i != j
         return -others / (count * (count - 1))
-
-    def expression(self) -> str:
-        from reverie.expressions import quote_name
-
-        return f"diversity({quote_name(self.layer)})"
 
 
 def diversity(name: str) -> DiversityObjective:

@@ -38,6 +38,8 @@ class TotalVariation(Objective):
     """Minus the mean absolute difference between horizontally or vertically neighbouring pixels
     (over every channel, alpha included): discourages high-frequency noise. 0 for a flat image."""
 
+    NAME = "total_variation"
+
     def score(self, activations: Activations) -> torch.Tensor:
         image = image_of(activations)
         across = (image[..., :, 1:] - image[..., :, :-1]).abs()  # [B, C, H, W-1]
@@ -45,8 +47,6 @@ class TotalVariation(Objective):
         pairs = across.numel() + down.numel()
         return -(across.sum() + down.sum()) / max(pairs, 1)
 
-    def expression(self) -> str:
-        return "total_variation()"
 
 
 @dataclass(frozen=True, repr=False)
@@ -54,6 +54,7 @@ class L1(Objective):
     """Minus the mean |image - constant| over the colour channels: pulls colours toward ``constant``
     (default 0.5, mid grey), against saturated noise."""
 
+    NAME = "l1"
     constant: float = 0.5
 
     def __post_init__(self):
@@ -65,14 +66,14 @@ class L1(Objective):
     def score(self, activations: Activations) -> torch.Tensor:
         return -(image_of(activations)[:, :3] - self.constant).abs().mean()
 
-    def expression(self) -> str:
-        return "l1()" if self.constant == 0.5 else f"l1(constant={self.constant!r})"
 
 
 @dataclass(frozen=True, repr=False)
 class BlurPenalty(Objective):
     """Minus the mean squared difference between the image and its 3x3 box blur (every channel):
     a smoothness penalty like total variation, but quadratic, so it forgives small steps."""
+
+    NAME = "blur_penalty"
 
     def score(self, activations: Activations) -> torch.Tensor:
         image = image_of(activations)
@@ -81,14 +82,14 @@ class BlurPenalty(Objective):
         blurred = F.avg_pool2d(padded, 3, stride=1)             # [B, C, H, W]
         return -(image - blurred).pow(2).mean()
 
-    def expression(self) -> str:
-        return "blur_penalty()"
 
 
 @dataclass(frozen=True, repr=False)
 class AlphaPenalty(Objective):
     """Minus the mean alpha of an RGBA image [B, 4, H, W]: favours transparency, so only what the
     objective needs stays opaque (Lucid's semi-transparent feature visualizations)."""
+
+    NAME = "alpha_penalty"
 
     def score(self, activations: Activations) -> torch.Tensor:
         image = image_of(activations)
@@ -99,8 +100,6 @@ class AlphaPenalty(Objective):
             )
         return -image[:, 3].mean()
 
-    def expression(self) -> str:
-        return "alpha_penalty()"
 
 
 def total_variation() -> TotalVariation:

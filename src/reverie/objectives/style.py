@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
 from reverie.errors import ReverieError
+from reverie.expressions import quote_name
 from reverie.objectives.base import Activations, Objective
 
 
@@ -32,10 +34,13 @@ class StyleObjective(Objective):
     """Minus the mean over ``layers`` of the relative Gram distance to the style image's Grams.
 
     ``targets`` maps each layer to the style image's Gram [1, C, C] (see :func:`style_targets`).
-    A score of 0 is a perfect style match.
+    A score of 0 is a perfect style match. No text form (the targets are tensors): the style recipe
+    stores the style image and its layers. Equal when the targets' layers and values are.
     """
 
     targets: Mapping[str, torch.Tensor]
+
+    textual: ClassVar[bool] = False
 
     @property
     def layers(self) -> tuple[str, ...]:  # type: ignore[override]
@@ -49,21 +54,31 @@ class StyleObjective(Objective):
     def score(self, activations: Activations) -> torch.Tensor:
         return -self.distances(activations).mean()
 
-    def expression(self) -> str:
-        from reverie.expressions import quote_name
-
+    def label(self) -> str:
         return f"style({', '.join(quote_name(name) for name in self.targets)})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, StyleObjective):
+            return NotImplemented
+        return list(self.targets) == list(other.targets) and all(
+            _same_tensor(self.targets[name], other.targets[name]) for name in self.targets)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.targets))
 
 
 @dataclass(frozen=True, repr=False, eq=False)
 class ContentObjective(Objective):
     """Minus the relative distance, position by position, to the content photo's activations at ``layer``.
 
-    ``target`` [1, C, H, W] must come from an image of the output's size with no transforms.
+    ``target`` [1, C, H, W] must come from an image of the output's size with no transforms. No
+    text form (the target is a tensor): the style recipe stores the content photo and its layer.
     """
 
     layer: str
     target: torch.Tensor
+
+    textual: ClassVar[bool] = False
 
     @property
     def layers(self) -> tuple[str, ...]:  # type: ignore[override]
@@ -76,10 +91,20 @@ class ContentObjective(Objective):
                                f"gave {list(self.target.shape)}; use transforms that keep the image size")
         return -relative_distance(activation, self.target.to(activation)).mean()
 
-    def expression(self) -> str:
-        from reverie.expressions import quote_name
+    def label(self) -> str:
+        return f"content({quote_name(self.layer)}, target {'x'.join(map(str, self.target.shape))})"
 
-        return f"content({quote_name(self.layer)})"
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ContentObjective):
+            return NotImplemented
+        return self.layer == other.layer and _same_tensor(self.target, other.target)
+
+    def __hash__(self) -> int:
+        return hash((self.layer, tuple(self.target.shape)))
+
+
+def _same_tensor(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return a.shape == b.shape and torch.equal(a, b.to(a.device, a.dtype))
 
 
 def style_targets(activations: Activations, layers) -> dict[str, torch.Tensor]:

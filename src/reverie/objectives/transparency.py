@@ -1,12 +1,14 @@
 """Semi-transparent visualization: an objective rewarded for leaving most of an RGBA image transparent."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from reverie.errors import ReverieError
+from reverie.expressions import format_number
 from reverie.objectives.base import Activations, Objective
 from reverie.objectives.regularisers import image_of
 
@@ -20,18 +22,23 @@ class Transparent(Objective):
     is what the unit responds to. The blur term keeps the alpha mask smooth rather than speckled.
     """
 
+    NAME = "transparent"
     inner: Objective
     blur: float = 1.0
 
     def __post_init__(self):
         if not isinstance(self.inner, Objective):
             raise ReverieError(f"transparent() takes an objective, got {self.inner!r}")
-        if isinstance(self.blur, bool) or not isinstance(self.blur, (int, float)) or self.blur < 0:
+        if isinstance(self.blur, bool) or not isinstance(self.blur, (int, float)) or not 0 <= self.blur < math.inf:
             raise ReverieError(f"transparent(blur=...) must be a number >= 0, got {self.blur!r}")
 
     @property
     def layers(self) -> tuple[str, ...]:  # type: ignore[override]
         return self.inner.layers
+
+    @property
+    def textual(self) -> bool:  # type: ignore[override]
+        return self.inner.textual
 
     def check(self, shapes) -> None:
         self.inner.check(shapes)
@@ -45,9 +52,9 @@ class Transparent(Objective):
         roughness = (alpha - smoothed).abs().mean()
         return self.inner.score(activations) * (1 - alpha.mean()) - self.blur * roughness
 
-    def expression(self) -> str:
-        blur = "" if self.blur == 1.0 else f", blur={self.blur!r}"
-        return f"transparent({self.inner.expression()}{blur})"
+    def label(self) -> str:
+        blur = "" if self.blur == 1 else f", blur={format_number(self.blur)}"
+        return f"transparent({self.inner.label()}{blur})"
 
 
 def transparent(objective: Objective, blur: float = 1.0) -> Transparent:
