@@ -42,7 +42,8 @@ def test_caricature_score_is_one_for_the_reference_and_floors_the_cosine():
 
 def test_caricature_objective_reads_the_last_batch_item_as_the_reference():
     objective = caricature("x", power=2)
-    assert objective.expression() == "caricature(x, power=2)" and objective.layers == ("x",)
+    assert objective.label() == "caricature(x, power=2)" and objective.layers == ("x",)
+    assert not objective.textual  # it compares with the batch's last item: no text form
     reference = torch.rand(1, 5, 2, 2)
     assert torch.allclose(objective({"x": torch.cat([2 * reference, reference])}), torch.tensor(2.0))
 

@@ -10,7 +10,7 @@ from reverie.engine.optimize import RenderSettings, render
 from reverie.objectives.clip import Clip, ClipSimilarity, CutoutSettings, clip_objective, cutouts
 from reverie.params import make_param
 from reverie.randomness import generator
-from reverie import DreamRecipe, VisualizeRecipe
+from reverie import DreamRecipe, ReverieError, VisualizeRecipe
 from reverie.recorder import INPUT
 
 CONTEXT = 16   # tokens per text
@@ -145,8 +145,11 @@ def test_dream_pipeline_combines_text_and_objective(tiny_clip, tiny_cnn, photo32
     assert result.image.shape == photo32.shape
 
 
-def test_expression_names_the_prompt(tiny_clip):
-    assert clip_objective(tiny_clip, "a cat", generator(0)).expression() == 'clip("a cat")'
+def test_a_clip_objective_is_labelled_with_its_prompt_and_has_no_text_form(tiny_clip):
+    objective = clip_objective(tiny_clip, "a cat", generator(0))
+    assert objective.label() == 'clip("a cat")'
+    with pytest.raises(ReverieError, match="has no text form"):
+        objective.expression()
 
 
 @pytest.mark.parametrize("command", ["dream", "visualize"])
