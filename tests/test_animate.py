@@ -263,7 +263,7 @@ def test_ctrl_c_keeps_the_finished_frames_and_resume_matches_an_uninterrupted_ru
     assert process.returncode == 130, err
     assert 2 <= finished < 120, "the run was not interrupted part way"
     assert err.strip().splitlines()[-1] == (
-        f"reverie: interrupted; {finished} of 120 frames are finished in {tmp_path / 'cut'}; "
+        f"reverie: stopped; {finished} of 120 frames are finished in {tmp_path / 'cut'}; "
         f"continue with: reverie animate -o {tmp_path / 'cut'} --resume")
 
     code, _, err = reverie_cli("animate", "-o", tmp_path / "cut", "--resume", "--quiet")

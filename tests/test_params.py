@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from reverie.errors import ReverieError
-from reverie.params import (COLOR_CORRELATION, PARAMS, CPPNParam, FourierParam, PixelParam, SharedParam,
+from reverie.params import (COLOUR_CORRELATION, PARAMS, CPPNParam, FourierParam, PixelParam, SharedParam,
                             aligned_fourier, composite, from_rgb, make_param, noise_image, perlin, perlin1d,
                             perlin2d, perlin3d, random_background, to_rgb)
 from reverie.randomness import generator
@@ -106,17 +106,17 @@ def test_bad_sizes_and_generators_are_refused():
 # --- colour ----------------------------------------------------------------------------------------
 
 def test_decorrelation_columns_have_max_norm_one():
-    norms = COLOR_CORRELATION.norm(dim=0)
+    norms = COLOUR_CORRELATION.norm(dim=0)
     assert float(norms.max()) == pytest.approx(1.0, abs=1e-6)
     assert bool((norms < 1 - 1e-3).sum() == 2)  # the weaker components stay weaker
     # The first component is (close to) luminance: it raises R, G and B alike.
-    assert torch.allclose(COLOR_CORRELATION[:, 0], COLOR_CORRELATION[0, 0].expand(3), atol=0.03)
+    assert torch.allclose(COLOUR_CORRELATION[:, 0], COLOUR_CORRELATION[0, 0].expand(3), atol=0.03)
 
 
 def test_from_rgb_inverts_to_rgb():
     t = torch.randn(2, 3, 5, 7, generator=generator(0, "colour"))
     assert torch.allclose(from_rgb(to_rgb(t)), t, atol=1e-5)
-    assert torch.allclose(to_rgb(t)[:, :, 2, 3], t[:, :, 2, 3] @ COLOR_CORRELATION.T, atol=1e-6)
+    assert torch.allclose(to_rgb(t)[:, :, 2, 3], t[:, :, 2, 3] @ COLOUR_CORRELATION.T, atol=1e-6)
 
 
 # --- Fourier ---------------------------------------------------------------------------------------

@@ -124,7 +124,7 @@ def test_a_recipe_never_imports_code_unless_the_model_is_given(tmp_path, reverie
     code, _, err = reverie_cli("dream", "--recipe", recipe_file, "-o", tmp_path / "out.png", "--quiet")
     assert code == 2
     assert err.strip() == (f"reverie: error: the recipe's model '{SENTINEL_MODULE}:build' could run code (an import or a pickled file); "
-                           "pass --model explicitly to confirm you trust it")
+                           "name it yourself (--model, or model= in Python) to confirm you trust it")
     assert not sentinel.exists() and SENTINEL_MODULE not in sys.modules
     assert not (tmp_path / "out.png").exists()
 

@@ -201,13 +201,15 @@ def test_bad_inputs_are_one_line_and_write_nothing(tmp_path, reverie_cli, monkey
 
 
 def test_an_interrupted_command_says_how_to_resume(tmp_path, reverie_cli, monkeypatch):
-    import reverie.pipelines.video
+    import dataclasses
+
+    from reverie.tasks import TASKS
 
     def interrupted(*args, **options):
-        raise KeyboardInterrupt
+        raise KeyboardInterrupt  # a second Ctrl-C, while the task runs
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(reverie.pipelines.video, "run", interrupted)
+    monkeypatch.setitem(TASKS, "video", dataclasses.replace(TASKS["video"], run=interrupted))
     code, _, err = reverie_cli("dream-video", "in.mp4", "-o", "out.mp4", "--quiet")
     assert code == 130
     assert err == ("reverie: interrupted; 0 frames finished in out-frames; continue with: "

@@ -3,47 +3,57 @@
 >>> import reverie
 >>> reverie.channel("blocks.9", 7) - 0.5 * reverie.layer("blocks.6")
 <Objective channel(blocks.9, 7) - 0.5*layer(blocks.6)>
+
+The public names below are imported on first use (PEP 562), so ``reverie --help`` answers without
+waiting for torch; ``from reverie import dream`` works as with any module.
 """
-from reverie.engine.deepdream import DreamSettings, deep_dream, octave_sizes
-from reverie.engine.optimize import Rendering, RenderSettings, render
-from reverie.engine.progress import Progress, StopSignal, every
-from reverie.errors import ReverieError
-from reverie.imaging import from_pil, sample, to_pil
-from reverie.io.images import read_image, save_image
-from reverie.models import ModelSpec, dreamable_layers, load_model, with_input_normalization
-from reverie.objectives import Objective, channel, layer, parse_objective
-from reverie.pipelines.animate import Animation, AnimateRecipe, AnimateResult, animate
-from reverie.pipelines.caricature import Caricature, CaricatureRecipe, CaricatureResult, caricature
-from reverie.pipelines.dream import Dream, DreamRecipe, DreamResult, dream
-from reverie.pipelines.result import FramesResult, ImageResult, Result, TextureResult
-from reverie.pipelines.style import StyleRecipe, StyleResult, Stylized, style, style_transfer
-from reverie.pipelines.texture import TextureRecipe, Texturing, texture
-from reverie.pipelines.video import DreamedVideo, VideoRecipe, VideoResult, dream_video
-from reverie.pipelines.visualize import (InterpolateRecipe, InterpolateResult, Visualization, VisualizeRecipe,
-                                         VisualizeResult, interpolate, visualize)
-from reverie.recipe import Recipe, StopPoint
-from reverie.recorder import ActivationRecorder
-from reverie.tasks import TASKS, read_recipe, recipe_schema, run
-from reverie.version import __version__
+from __future__ import annotations
 
-recipe_from_json = read_recipe  # earlier name
+import importlib
 
-__all__ = [
-    "__version__",
-    # the task API
-    "run", "TASKS", "read_recipe", "recipe_schema", "Recipe", "StopPoint", "Progress", "StopSignal", "every",
-    "Result", "ImageResult", "FramesResult", "TextureResult",
-    # tasks: keyword function, recipe, result
-    "dream", "DreamRecipe", "DreamResult", "visualize", "VisualizeRecipe", "VisualizeResult",
-    "interpolate", "InterpolateRecipe", "InterpolateResult", "animate", "AnimateRecipe", "AnimateResult",
-    "dream_video", "VideoRecipe", "VideoResult", "caricature", "CaricatureRecipe", "CaricatureResult",
-    "style", "StyleRecipe", "StyleResult", "texture", "TextureRecipe",
-    # earlier names, kept working
-    "Dream", "Visualization", "Animation", "DreamedVideo", "Caricature", "Stylized", "Texturing", "style_transfer",
-    "recipe_from_json",
+_PUBLIC = {  # module -> the names it gives the package face
+    "reverie.tasks": ["run", "TASKS", "read_recipe", "recipe_schema"],
+    "reverie.recipe": ["Recipe", "StopPoint"],
+    "reverie.engine.progress": ["Progress", "StopSignal", "every"],
+    "reverie.pipelines.result": ["Result", "ImageResult", "FramesResult", "TextureResult"],
+    # each task: its keyword function, recipe and result (and the names they had before)
+    "reverie.pipelines.dream": ["dream", "DreamRecipe", "DreamResult", "Dream"],
+    "reverie.pipelines.visualize": ["visualize", "VisualizeRecipe", "VisualizeResult", "interpolate",
+                                    "InterpolateRecipe", "InterpolateResult", "Visualization"],
+    "reverie.pipelines.animate": ["animate", "AnimateRecipe", "AnimateResult", "Animation"],
+    "reverie.pipelines.video": ["dream_video", "VideoRecipe", "VideoResult", "DreamedVideo"],
+    "reverie.pipelines.caricature": ["caricature", "CaricatureRecipe", "CaricatureResult", "Caricature"],
+    "reverie.pipelines.style": ["style", "StyleRecipe", "StyleResult", "Stylized", "style_transfer"],
+    "reverie.pipelines.texture": ["texture", "TextureRecipe", "Texturing"],
     # the pieces
-    "DreamSettings", "deep_dream", "octave_sizes", "render", "Rendering", "RenderSettings",
-    "ReverieError", "load_model", "ModelSpec", "dreamable_layers", "with_input_normalization",
-    "Objective", "layer", "channel", "parse_objective", "ActivationRecorder",
-    "sample", "read_image", "save_image", "from_pil", "to_pil",
-]
+    "reverie.engine.deepdream": ["DreamSettings", "deep_dream", "octave_shapes", "octave_sizes"],
+    "reverie.engine.optimize": ["render", "Rendering", "RenderSettings"],
+    "reverie.errors": ["ReverieError"],
+    "reverie.models": ["load_model", "ModelSpec", "dreamable_layers", "with_input_normalization"],
+    "reverie.objectives": ["Objective", "layer", "channel", "parse_objective"],
+    "reverie.recorder": ["ActivationRecorder"],
+    "reverie.imaging": ["Size", "sample", "from_pil", "to_pil"],
+    "reverie.io.images": ["read_image", "save_image"],
+    "reverie.version": ["__version__"],
+}
+_ALIASES = {"recipe_from_json": "read_recipe"}  # earlier names of the same thing
+_HOME = {name: module for module, names in _PUBLIC.items() for name in names}
+
+__all__ = [*_HOME, *_ALIASES]
+
+
+def __getattr__(name: str):
+    target = _ALIASES.get(name, name)
+    if target in _HOME:
+        value = getattr(importlib.import_module(_HOME[target]), target)
+    else:
+        try:  # a subpackage, e.g. reverie.models after a bare ``import reverie``
+            value = importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError:
+            raise AttributeError(f"module 'reverie' has no attribute {name!r}") from None
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -49,17 +50,43 @@ def sample(name: str) -> torch.Tensor:
     return from_pil(Image.fromarray(getattr(data, name)()))
 
 
-def resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Resize [B, C, H, W] to ``size`` = (height, width); antialiased when shrinking."""
-    if tuple(image.shape[-2:]) == tuple(size):
+class Size(NamedTuple):
+    """An image size as people write it (``640x480``): width first. Recipes and flags store sizes so.
+
+    Its ``shape`` is (height, width), the order of a tensor's last two dimensions and of every
+    function here that takes a ``shape``. The two words never swap: a ``size`` is (width, height),
+    a ``shape`` is (height, width).
+
+    >>> Size(640, 480).shape
+    (480, 640)
+    >>> Size.of(torch.zeros(1, 3, 48, 64))
+    Size(width=64, height=48)
+    """
+
+    width: int
+    height: int
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.height, self.width
+
+    @classmethod
+    def of(cls, image: torch.Tensor) -> Size:
+        """The size of an image [..., H, W]."""
+        return cls(int(image.shape[-1]), int(image.shape[-2]))
+
+
+def resize(image: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """Resize [B, C, H, W] to ``shape`` = (height, width); antialiased when shrinking."""
+    if tuple(image.shape[-2:]) == tuple(shape):
         return image
-    shrinking = size[0] < image.shape[-2] or size[1] < image.shape[-1]
-    return F.interpolate(image, size=size, mode="bilinear", align_corners=False, antialias=shrinking)
+    shrinking = shape[0] < image.shape[-2] or shape[1] < image.shape[-1]
+    return F.interpolate(image, size=tuple(shape), mode="bilinear", align_corners=False, antialias=shrinking)
 
 
-def noise(size: tuple[int, int], generator: torch.Generator, amplitude: float = 0.1) -> torch.Tensor:
-    """Grey with faint uniform noise, [1, 3, H, W]: the classic start of a pure dream."""
-    return 0.5 + amplitude * (torch.rand(1, 3, *size, generator=generator) - 0.5)
+def noise(shape: tuple[int, int], generator: torch.Generator, amplitude: float = 0.1) -> torch.Tensor:
+    """Grey with faint uniform noise, [1, 3, H, W] for ``shape`` = (H, W): the classic start of a pure dream."""
+    return 0.5 + amplitude * (torch.rand(1, 3, *shape, generator=generator) - 0.5)
 
 
 def grid(images: torch.Tensor, columns: int | None = None, labels: list[str] | None = None,

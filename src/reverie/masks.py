@@ -73,15 +73,16 @@ def mask_from_pil(picture: Image.Image) -> torch.Tensor:
     return torch.from_numpy(array.copy())[None, None]  # [H, W] -> [1, 1, H, W]
 
 
-def fit_mask(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """``mask`` [B, 1, h, w] resampled to ``size`` = (height, width), kept in [0, 1].
+def fit_mask(mask: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """``mask`` [B, 1, h, w] resampled to ``shape`` = (height, width), kept in [0, 1].
 
     Bilinear (antialiased when shrinking), so a zero region stays exactly zero away from its edge.
     """
-    if tuple(mask.shape[-2:]) == tuple(size):
+    if tuple(mask.shape[-2:]) == tuple(shape):
         return mask
-    shrinking = size[0] < mask.shape[-2] or size[1] < mask.shape[-1]
-    return F.interpolate(mask, size=size, mode="bilinear", align_corners=False, antialias=shrinking).clamp_(0, 1)
+    shrinking = shape[0] < mask.shape[-2] or shape[1] < mask.shape[-1]
+    return F.interpolate(mask, size=tuple(shape), mode="bilinear", align_corners=False,
+                         antialias=shrinking).clamp_(0, 1)
 
 
 def check_mask(mask: torch.Tensor, name: str = "mask") -> torch.Tensor:

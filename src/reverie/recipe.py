@@ -22,7 +22,7 @@ from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 from reverie.errors import ReverieError, unknown_name_message
-from reverie.fields import check_fields, check_value, option
+from reverie.fields import check_fields, option
 from reverie.masks import RAMPS
 from reverie.models import ModelSpec
 from reverie.version import __version__

@@ -13,6 +13,7 @@ from reverie.errors import ReverieError, unknown_name_message
 # (e.g. class logits). "@" cannot appear in a module path, so they never collide with a layer.
 INPUT = "@input"
 OUTPUT = "@output"
+IMAGE = "@image"  # in feature visualization: the parameterization's raw output, before robustness transforms
 
 
 class _StopForward(Exception):

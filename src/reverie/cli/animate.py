@@ -7,8 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from reverie.cli.common import (ChannelsOption, DeviceOption, FinishOption, LayersOption, NoiseOption, QuietOption,
-                                RecipeOption, SampleOption, dream_objective, quoted, say, start_sources)
+from reverie.cli.common import (MP4_QUALITY, ChannelsOption, DeviceOption, FinishOption, LayersOption, NoiseOption,
+                                QualityOption, QuietOption, RecipeOption, SampleOption, dream_objective, quoted, say,
+                                start_sources)
 from reverie.cli.flags import base_recipe, note_version, recipe_flags, with_flags
 from reverie.cli.task import report_frames_stop, run_task
 from reverie.errors import ReverieError
@@ -18,10 +19,8 @@ FpsOption = Annotated[Optional[float], typer.Option(help="Frames per second of t
 GifOption = Annotated[Optional[Path], typer.Option(help="Also write an animated GIF here.")]
 Mp4Option = Annotated[Optional[Path], typer.Option(help="Also write an H.264 MP4 here.")]
 LoopOption = Annotated[int, typer.Option(help="GIF plays: 0 = for ever, 1 = once, N = N times.")]
-QualityOption = Annotated[int, typer.Option(help="MP4 quality as x264 CRF: 0 lossless ... 51 worst.")]
 ReverseOption = Annotated[bool, typer.Option("--reverse", help="Play the frames backwards.")]
 PingpongOption = Annotated[bool, typer.Option("--pingpong", help="Play forward, then back (2N-2 frames).")]
-MP4_QUALITY = 18  # x264's "visually lossless" CRF
 
 
 @recipe_flags("animate")

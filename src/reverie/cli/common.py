@@ -22,6 +22,8 @@ DeviceOption = Annotated[str, typer.Option(help="auto, cpu or cuda.")]
 RecipeOption = Annotated[Optional[Path], typer.Option(help="Replay the recipe in a Reverie image or .json file; other flags override it.")]
 FinishOption = Annotated[bool, typer.Option("--finish", help="Run a replayed recipe that was stopped to the end, instead of to where it stopped.")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+QualityOption = Annotated[int, typer.Option(help="MP4 quality as x264 CRF: 0 lossless ... 51 worst.")]
+MP4_QUALITY = 18  # x264's "visually lossless" CRF (animate, dream-video, encode)
 
 # The dream commands' (dream, animate) choice of start and their objective shorthands.
 SampleOption = Annotated[Optional[str], typer.Option("--sample", help="Bundled photo: chelsea, coffee, astronaut, rocket.")]

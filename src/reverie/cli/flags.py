@@ -49,7 +49,7 @@ class Flag:
 
     def help_text(self, extra: str = "") -> str:
         first_word = self.help.split(" ")[0]
-        text = self.help if "_" in first_word else self.help[:1].upper() + self.help[1:]  # not open_clip
+        text = self.help[:1].upper() + self.help[1:] if first_word.isalpha() else self.help  # not "open_clip", "fft:"
         if self.choices:
             text += f": {', '.join(self.choices)}"
         text += f"{extra}."

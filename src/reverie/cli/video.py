@@ -7,9 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from reverie.cli.animate import MP4_QUALITY, QualityOption
-from reverie.cli.common import (ChannelsOption, DeviceOption, FinishOption, LayersOption, QuietOption, RecipeOption,
-                                dream_objective, quoted, say)
+from reverie.cli.common import (MP4_QUALITY, ChannelsOption, DeviceOption, FinishOption, LayersOption, QualityOption,
+                                QuietOption, RecipeOption, dream_objective, quoted, say)
 from reverie.cli.flags import base_recipe, field_help, note_version, recipe_flags, with_flags
 from reverie.cli.task import report_frames_stop, run_task
 from reverie.errors import ReverieError

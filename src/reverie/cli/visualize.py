@@ -23,6 +23,7 @@ def visualize(
     channel: Annotated[Optional[int], typer.Option("--channel", "-c", help="Channel of the layer.")] = None,
     channels: Annotated[Optional[str], typer.Option(help=field_help("visualize", "channels", ", e.g. 0-15 or 3,7,9"))] = None,
     diversity: Annotated[Optional[float], typer.Option(help="Weight of the diversity term across the batch (e.g. 100 at batch 4).")] = None,
+    lr: Annotated[Optional[float], typer.Option(help=field_help("visualize", "lr", f"; {CPPN_LR:g} with --param cppn"), show_default=False)] = None,
     device: DeviceOption = "auto", recipe: RecipeOption = None, finish: FinishOption = False, quiet: QuietOption = False,
     **flags,
 ) -> None:
@@ -68,8 +69,8 @@ def visualize(
         current = changes.get("objective", base.objective)
         term = f"{diversity:g}*diversity({quote_name(target)})"
         changes["objective"] = f"{current} + {term}" if current else term
-    final = with_flags(base, flags, **changes)
-    if flags["lr"] is None and final.param == "cppn" and final.settings.lr == type(final.settings)().lr:
+    final = with_flags(base, {**flags, "lr": lr}, **changes)
+    if lr is None and final.param == "cppn" and final.settings.lr == type(final.settings)().lr:
         final = replace(final, settings=replace(final.settings, lr=CPPN_LR))
     if final.batch > 1 and final.channels:
         raise ReverieError("--batch applies to one objective; with --channels each channel gets one image")

@@ -38,24 +38,27 @@ class DreamSettings:
         check_fields(self)
 
 
-def octave_sizes(height: int, width: int, settings: DreamSettings) -> list[tuple[int, int]]:
-    """(height, width) of each octave, smallest first, ending at the image's own size.
+def octave_shapes(height: int, width: int, settings: DreamSettings) -> list[tuple[int, int]]:
+    """The shape (height, width) of each octave, smallest first, ending at the image's own shape.
 
     Octaves whose short side would fall below ``min_octave_size`` are dropped, so tiny images
     get fewer octaves rather than octaves the network cannot see anything in.
 
-    >>> octave_sizes(500, 700, DreamSettings(octaves=3, octave_scale=2.0))
+    >>> octave_shapes(500, 700, DreamSettings(octaves=3, octave_scale=2.0))
     [(125, 175), (250, 350), (500, 700)]
-    >>> octave_sizes(100, 100, DreamSettings(octaves=4, octave_scale=2.0))
+    >>> octave_shapes(100, 100, DreamSettings(octaves=4, octave_scale=2.0))
     [(100, 100)]
     """
-    sizes = []
+    shapes = []
     for k in reversed(range(settings.octaves)):
         factor = settings.octave_scale ** k
-        size = (max(1, round(height / factor)), max(1, round(width / factor)))
-        if min(size) >= settings.min_octave_size or k == 0:
-            sizes.append(size)
-    return sizes
+        shape = (max(1, round(height / factor)), max(1, round(width / factor)))
+        if min(shape) >= settings.min_octave_size or k == 0:
+            shapes.append(shape)
+    return shapes
+
+
+octave_sizes = octave_shapes  # earlier name
 
 
 def _tile_bounds(length: int, tile: int) -> list[tuple[int, int]]:
@@ -178,9 +181,9 @@ def deep_dream(model: nn.Module, objective: Objective | Sequence[Objective], ima
     upscale = max(1.0, settings.min_octave_size / min(height, width))
     work_height, work_width = round(height * upscale), round(width * upscale)
     source = resize(image.detach(), (work_height, work_width))
-    sizes = octave_sizes(work_height, work_width, settings)
+    shapes = octave_shapes(work_height, work_width, settings)
 
-    work_total = float(sum(h * w for h, w in sizes) * settings.steps)
+    work_total = float(sum(h * w for h, w in shapes) * settings.steps)
     work_done = 0.0
     detail = None  # dreamed minus photo, carried from octave to octave
     dreamed = source
@@ -188,11 +191,11 @@ def deep_dream(model: nn.Module, objective: Objective | Sequence[Objective], ima
     with ActivationRecorder(model, layers) as recorder:
         gradients_of = [DreamGradient(recorder, item, settings, jitter_generator) for item in objectives]
         gradient_of = gradients_of[0]
-        for octave, size in enumerate(sizes):
-            octave_base = resize(source, size)
-            dreamed = octave_base.clone() if detail is None else (octave_base + resize(detail, size)).clamp_(0, 1)
+        for octave, shape in enumerate(shapes):
+            octave_base = resize(source, shape)
+            dreamed = octave_base.clone() if detail is None else (octave_base + resize(detail, shape)).clamp_(0, 1)
             detail = None
-            octave_mask = None if mask is None else fit_mask(mask, size)  # [N, 1, h, w]
+            octave_mask = None if mask is None else fit_mask(mask, shape)  # [N, 1, h, w]
             for step in range(settings.steps):
                 if octave_mask is None:
                     gradient, score = gradient_of(dreamed)
@@ -205,10 +208,10 @@ def deep_dream(model: nn.Module, objective: Objective | Sequence[Objective], ima
                     gradient, score = _masked_step(gradients_of, octave_mask, dreamed, settings.step_size)
                 dreamed.add_(gradient).clamp_(0, 1)
                 del gradient
-                work_done += size[0] * size[1]
+                work_done += shape[0] * shape[1]
                 if progress is not None:
                     # The preview is a copy made when asked, valid during the callback.
-                    progress(Progress(f"octave {octave + 1}/{len(sizes)}", step + 1, settings.steps,
+                    progress(Progress(f"octave {octave + 1}/{len(shapes)}", step + 1, settings.steps,
                                       work_done, work_total, score, lambda: dreamed.detach().cpu().clone()))
                 if stop_requested(stop):
                     break

@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 import contextlib
-import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -15,13 +14,11 @@ from reverie.fields import check_fields, option
 from reverie.objectives import Objective
 from reverie.optim import OPTIMIZERS, make_optimizer
 from reverie.params.alpha import composite, random_background
-from reverie.redirect import redirected_relus
 from reverie.randomness import generator as make_generator
-from reverie.recorder import ActivationRecorder
-from reverie.robustness import compose
+from reverie.recorder import IMAGE, ActivationRecorder
+from reverie.redirect import redirected_relus
+from reverie.robustness import Transform, compose
 
-Transform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
-IMAGE = "@image"  # activation key of the parameterization's raw output, before transforms
 
 
 @dataclass(frozen=True)

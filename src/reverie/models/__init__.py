@@ -4,6 +4,7 @@ from __future__ import annotations
 from reverie.models.loading import (
     MODELS,
     ModelSpec,
+    check_trusted,
     default_layers,
     load_model,
     model_on_device,
@@ -14,6 +15,6 @@ from reverie.models.loading import (
 from reverie.models.inspect import LayerInfo, dreamable_layers, layer_shapes, min_input_side
 
 __all__ = [
-    "MODELS", "ModelSpec", "LayerInfo", "load_model", "model_on_device", "prepare_model", "resolve_device",
+    "MODELS", "ModelSpec", "check_trusted", "LayerInfo", "load_model", "model_on_device", "prepare_model", "resolve_device",
     "with_input_normalization", "default_layers", "dreamable_layers", "layer_shapes", "min_input_side",
 ]

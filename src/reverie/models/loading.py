@@ -81,6 +81,13 @@ class ModelSpec:
         return self.name not in MODELS
 
 
+def check_trusted(spec: ModelSpec) -> None:
+    """The trust rule: a model named by a file a stranger may have sent never gets to run code."""
+    if not spec.trusted and spec.runs_code():
+        raise ReverieError(f"the recipe's model '{spec.name[:200]}' could run code (an import or a pickled file); "
+                           "name it yourself (--model, or model= in Python) to confirm you trust it")
+
+
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """``auto`` -> CUDA when available, else CPU; ``cpu``/``cuda``/``cuda:1`` as given."""
     if isinstance(device, torch.device):
@@ -312,10 +319,7 @@ def load_model(name: str | ModelSpec = DEFAULT_MODEL, device: str | torch.device
     dynamic height and width so it takes any image size), or a full :class:`ModelSpec`.
     """
     spec = name if isinstance(name, ModelSpec) else ModelSpec(name)
-    if not spec.trusted and spec.runs_code():
-        # The trust rule: a model named by a file a stranger may have sent never gets to run code.
-        raise ReverieError(f"the recipe's model '{spec.name[:200]}' could run code (an import or a pickled file); "
-                           "name it yourself (--model, or model= in Python) to confirm you trust it")
+    check_trusted(spec)
     device = resolve_device(device)
     model = _build(spec, device)
     if spec.weights:

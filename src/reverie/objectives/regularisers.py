@@ -16,11 +16,7 @@ import torch.nn.functional as F
 
 from reverie.errors import ReverieError
 from reverie.objectives.base import Activations, Objective
-from reverie.recorder import INPUT
-
-# The un-transformed image, added to the activations by the render loop. "@" cannot appear in a
-# module path, so like "@input" and "@output" it never collides with a layer name.
-IMAGE = "@image"
+from reverie.recorder import IMAGE, INPUT
 
 
 def image_of(activations: Activations) -> torch.Tensor:

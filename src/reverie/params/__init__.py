@@ -14,7 +14,7 @@ import torch
 from reverie.errors import ReverieError, unknown_name_message
 from reverie.params.alpha import composite, random_background
 from reverie.params.base import ImageParam, SquashedParam
-from reverie.params.color import COLOR_CORRELATION, decorrelate, from_rgb, squash, to_rgb, unsquash
+from reverie.params.colour import COLOUR_CORRELATION, decorrelate, from_rgb, squash, to_rgb, unsquash
 from reverie.params.cppn import CPPNParam
 from reverie.params.fourier import FourierParam, spectrum_scale
 from reverie.params.noise import noise_image, perlin, perlin1d, perlin2d, perlin3d
@@ -49,6 +49,6 @@ def make_param(name: str, height: int, width: int, batch: int = 1, channels: int
 __all__ = [
     "ImageParam", "SquashedParam", "PixelParam", "FourierParam", "CPPNParam", "SharedParam", "aligned_fourier",
     "EndpointBlend", "interpolation_fourier",
-    "PARAMS", "make_param", "COLOR_CORRELATION", "to_rgb", "from_rgb", "decorrelate", "squash", "unsquash",
+    "PARAMS", "make_param", "COLOUR_CORRELATION", "to_rgb", "from_rgb", "decorrelate", "squash", "unsquash",
     "spectrum_scale", "composite", "random_background", "perlin", "perlin1d", "perlin2d", "perlin3d", "noise_image",
 ]

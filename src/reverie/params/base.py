@@ -6,7 +6,7 @@ from torch import nn
 
 from reverie.errors import ReverieError
 from reverie.imaging import resize
-from reverie.params.color import squash
+from reverie.params.colour import squash
 
 
 class ImageParam(nn.Module):

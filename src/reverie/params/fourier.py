@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from reverie.params.base import SquashedParam, check_generator, check_init
-from reverie.params.color import unsquash
+from reverie.params.colour import unsquash
 
 # The spatial field is divided by this before the colour mapping. An empirical constant from
 # Lucid: it keeps the sigmoid out of saturation for the usual learning rate of 0.05, and changing

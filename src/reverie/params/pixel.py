@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from reverie.params.base import SquashedParam, check_generator, check_init
-from reverie.params.color import unsquash
+from reverie.params.colour import unsquash
 
 
 class PixelParam(SquashedParam):

@@ -25,7 +25,7 @@ from reverie.errors import ReverieError
 from reverie.expressions import quote_name
 from reverie.fields import option
 from reverie.frame_transforms import parse_frame_transforms
-from reverie.imaging import check_image, from_pil, noise, resize
+from reverie.imaging import Size, check_image, from_pil, noise, resize
 from reverie.io.frames import finished_frames, frame_path
 from reverie.io.images import read_image
 from reverie.keyframes import option_keyframes
@@ -33,8 +33,16 @@ from reverie.models import ModelSpec, layer_shapes, min_input_side, resolve_devi
 from reverie.objectives import Objective, parse_objective
 from reverie.pipelines import frame_folder
 from reverie.pipelines.frame_folder import RECIPE_FILE
-from reverie.pipelines.prepare import (live_name, model_and_device, model_field, objective_from, read_input,
-                                       source_text, text_of)
+from reverie.pipelines.prepare import (
+    live_name,
+    model_and_device,
+    model_field,
+    objective_from,
+    read_input,
+    refuse_untrusted,
+    source_text,
+    text_of,
+)
 from reverie.pipelines.result import FramesResult, tracker_for
 from reverie.randomness import generator
 from reverie.recipe import MAX_DREAM_SIDE, MAX_FRAMES, Recipe, check_size
@@ -161,11 +169,10 @@ def _one_transform(text: str) -> object:
 def load_start(recipe: AnimateRecipe, recipe_folder) -> tuple[torch.Tensor, str | None]:
     """The first frame's input: a sample, noise or a file, resized to the recipe's size; and the file's hash."""
     if recipe.source == "noise":
-        width, height = recipe.size or NOISE_SIZE
-        return noise((height, width), generator(recipe.seed, "noise")), None
+        return noise(Size(*(recipe.size or NOISE_SIZE)).shape, generator(recipe.seed, "noise")), None
     image, digest = read_input(recipe.source, None, False, recipe_folder)
     if recipe.size is not None:
-        image = resize(image, (recipe.size[1], recipe.size[0]))
+        image = resize(image, Size(*recipe.size).shape)
     return image, digest
 
 
@@ -184,6 +191,7 @@ def run(recipe: AnimateRecipe, output_dir: str | os.PathLike, *, progress: Progr
     within one step, keeping every finished frame (the frame in progress is dropped).
     ``model``/``image``/``objective``/``transforms`` (live frame transform objects) replace the recipe's.
     """
+    refuse_untrusted(recipe.model, model)
     folder = Path(output_dir)
     stored = frame_folder.check_folder(folder, resume, AnimateRecipe, what="output folder",
                                        held="already holds an animation; pass --resume to continue it, "
@@ -203,7 +211,7 @@ def run(recipe: AnimateRecipe, output_dir: str | os.PathLike, *, progress: Progr
     plan = FramePlan(recipe, model, objective)
     recipe = replace(recipe, objective=text_of(plan.base) or live_name(plan.base),
                      transforms=tuple(text_of(t, _one_transform) or live_name(t) for t in transforms),
-                     keyframes=plan.keyframe_texts(), frame_index=None, size=(image.shape[-1], image.shape[-2]))
+                     keyframes=plan.keyframe_texts(), frame_index=None, size=Size.of(image))
     for frame_index in range(recipe.frames):  # every frame's options are valid before frame 0 is dreamed
         plan(frame_index)
 
@@ -252,7 +260,7 @@ def animate(image: str | os.PathLike | torch.Tensor | Image.Image | AnimateRecip
         return run(image, output_dir, model=module, resume=resume, device=device, progress=progress, stop=stop)
     pixels = from_pil(image) if isinstance(image, Image.Image) else image if torch.is_tensor(image) else None
     if pixels is not None and size is not None:
-        pixels = resize(pixels, (size[1], size[0]))
+        pixels = resize(pixels, Size(*size).shape)
     live_transforms = None
     if any(not isinstance(t, str) for t in transforms):
         live_transforms = [parse_frame_transforms([t])[0] if isinstance(t, str) else t for t in transforms]

@@ -9,19 +9,27 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from reverie.engine.optimize import RenderSettings, Transform, render
+from reverie.engine.optimize import RenderSettings, render
 from reverie.engine.progress import Progress, ProgressCallback, StopSignal
 from reverie.errors import ReverieError
 from reverie.fields import option
-from reverie.imaging import resize
+from reverie.imaging import Size, resize
 from reverie.models import ModelSpec
 from reverie.objectives.caricature import caricature as caricature_objective
 from reverie.params import make_param
-from reverie.pipelines.prepare import checked, fit_size, model_and_device, model_field, read_input, source_text
+from reverie.pipelines.prepare import (
+    checked,
+    fit_size,
+    model_and_device,
+    model_field,
+    read_input,
+    refuse_untrusted,
+    source_text,
+)
 from reverie.pipelines.result import ImageResult, Passes, stopped_recipe, tracker_for
 from reverie.randomness import generator
 from reverie.recipe import MAX_OPTIMISED_SIDE, Recipe, check_size
-from reverie.robustness import TRANSFORM_SETS, compose, transforms_by_name
+from reverie.robustness import TRANSFORM_SETS, Transform, compose, transforms_by_name
 
 DEFAULT_LONG_SIDE = 224
 MAX_RECIPE_LAYERS = 64
@@ -100,14 +108,14 @@ def run(recipe: CaricatureRecipe, *, progress: ProgressCallback | None = None, s
     the same robustness transforms, so activations are compared position by position (the result
     keeps the photo's layout). ``photo`` [1, 3, H, W] overrides the recipe's source.
     """
+    refuse_untrusted(recipe.model, model)
     model, device = model_and_device(recipe.model, model, device)
     if photo is None:
         photo, digest = read_input(recipe.source, recipe.source_sha256, check_hash, recipe_folder)
         recipe = replace(recipe, source_sha256=digest)
-    size = recipe.size or fit_size(photo, DEFAULT_LONG_SIDE)
-    recipe = replace(recipe, size=size)
-    width, height = size
-    reference = resize(photo, (height, width)).to(device)
+    size = Size(*(recipe.size or fit_size(photo, DEFAULT_LONG_SIDE)))
+    recipe = replace(recipe, size=tuple(size))
+    reference = resize(photo, size.shape).to(device)
     transform = same_draw_for_each_item(transforms_by_name(recipe.transforms))
     objectives = [checked(caricature_objective(name, recipe.power), model) for name in recipe.layers]
 
@@ -119,7 +127,7 @@ def run(recipe: CaricatureRecipe, *, progress: ProgressCallback | None = None, s
     images, history = [], []
     for index, objective in enumerate(objectives):
         passes.index = index
-        param = make_param("fft", height, width, generator=generator(recipe.seed, "param", index),
+        param = make_param("fft", size.height, size.width, generator=generator(recipe.seed, "param", index),
                            decay_power=recipe.decay_power).to(device)
         rendering = render(model, objective, WithReference(param, reference), [transform], recipe.settings,
                            recipe.seed + index, report, stop=tracker)

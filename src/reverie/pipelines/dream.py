@@ -12,19 +12,31 @@ from torch import nn
 from reverie.engine.deepdream import DreamSettings, deep_dream
 from reverie.engine.progress import ProgressCallback, StopSignal
 from reverie.errors import ReverieError
-from reverie.imaging import check_image, from_pil, noise, resize
+from reverie.fields import option
+from reverie.imaging import Size, check_image, from_pil, noise, resize
 from reverie.io.images import open_picture
 from reverie.masks import check_mask, fit_mask, mask_from_pil, ramp_masks
 from reverie.models import ModelSpec, resolve_device
 from reverie.objectives import Objective, blend_text, parse_blend
 from reverie.objectives.clip import Clip
-from reverie.pipelines.prepare import (check_unchanged, checked, dream_settings_for, live_name, locate,
-                                       model_and_device, model_field, objective_from, read_input, source_text,
-                                       text_of, text_objective)
+from reverie.pipelines.prepare import (
+    check_unchanged,
+    checked,
+    dream_settings_for,
+    live_name,
+    locate,
+    model_and_device,
+    model_field,
+    objective_from,
+    read_input,
+    refuse_untrusted,
+    source_text,
+    text_objective,
+    text_of,
+)
 from reverie.pipelines.result import ImageResult, stopped_recipe, tracker_for
 from reverie.randomness import generator
 from reverie.recipe import MAX_DREAM_SIDE, Blended, Prompted, Recipe, check_exclusive, check_size
-from reverie.fields import option
 
 NOISE_SIZE = (512, 512)  # (width, height) of a pure dream when no size is given
 
@@ -65,28 +77,26 @@ def load_start(recipe: DreamRecipe, check_hash: bool,
                recipe_folder: str | os.PathLike | None = None) -> tuple[torch.Tensor, str | None]:
     """The starting image the recipe names (a sample, noise or a file), resized to its size, and the file's hash."""
     if recipe.source == "noise":
-        width, height = recipe.size or NOISE_SIZE
-        return noise((height, width), generator(recipe.seed, "noise")), None
+        return noise(Size(*(recipe.size or NOISE_SIZE)).shape, generator(recipe.seed, "noise")), None
     image, digest = read_input(recipe.source, recipe.source_sha256, check_hash, recipe_folder)
     if recipe.size is not None:
-        width, height = recipe.size
-        image = resize(image, (height, width))
+        image = resize(image, Size(*recipe.size).shape)
     return image, digest
 
 
 load_source = load_start  # earlier name, used by the animate task
 
 
-def load_mask(recipe: DreamRecipe, size: tuple[int, int], check_hash: bool,
+def load_mask(recipe: DreamRecipe, shape: tuple[int, int], check_hash: bool,
               recipe_folder: str | os.PathLike | None = None) -> tuple[torch.Tensor, str]:
-    """The recipe's mask file as [1, 1, H, W] in [0, 1] at ``size`` = (height, width), and its hash.
+    """The recipe's mask file as [1, 1, H, W] in [0, 1] at ``shape`` = (H, W), and its hash.
 
     An image with an alpha channel gives its alpha; any other image its luminance.
     """
     path = locate(recipe.mask, recipe_folder, what="mask image")
     mask = mask_from_pil(open_picture(path, what="mask image", noun="mask"))
     digest = check_unchanged(path, recipe.mask_sha256, check_hash, "mask", recipe.mask)
-    return fit_mask(mask, size), digest
+    return fit_mask(mask, shape), digest
 
 
 def run(recipe: DreamRecipe, *, progress: ProgressCallback | None = None, stop: StopSignal | None = None,
@@ -101,6 +111,7 @@ def run(recipe: DreamRecipe, *, progress: ProgressCallback | None = None, stop: 
     ``stop``: checked after every step; a stopped dream returns the image so far (``result.stopped``),
     and its recipe records where it stopped.
     """
+    refuse_untrusted(recipe.model, model)
     device = resolve_device(device)
     text_term = text_objective(recipe.text, recipe.text_weight, recipe.clip_model, recipe.clip_weights,
                                recipe.cutouts, clip, device, recipe.seed)  # missing CLIP weights fail first
@@ -108,12 +119,12 @@ def run(recipe: DreamRecipe, *, progress: ProgressCallback | None = None, stop: 
         image, digest = load_start(recipe, check_hash, recipe_folder)
         recipe = replace(recipe, source_sha256=digest)
     check_image(image)
-    size = tuple(image.shape[-2:])
+    shape = tuple(image.shape[-2:])
     if mask is None and recipe.mask is not None:
-        mask, digest = load_mask(recipe, size, check_hash, recipe_folder)
+        mask, digest = load_mask(recipe, shape, check_hash, recipe_folder)
         recipe = replace(recipe, mask_sha256=digest)
     if mask is not None:
-        mask = fit_mask(check_mask(mask), size)
+        mask = fit_mask(check_mask(mask), shape)
         if not bool(mask.any()):
             what = f"mask {recipe.mask}" if recipe.mask else "the mask"
             raise ReverieError(f"{what} is empty (all black or fully transparent): nothing would be dreamed")
@@ -124,7 +135,7 @@ def run(recipe: DreamRecipe, *, progress: ProgressCallback | None = None, stop: 
     targets = None  # a blend's objectives, each dreamed inside its own mask
     if recipe.blend.strip():
         targets = parse_blend(recipe.blend)
-        ramps = ramp_masks(len(targets), size[0], size[1], recipe.blend_ramp)
+        ramps = ramp_masks(len(targets), *shape, recipe.blend_ramp)
         mask = ramps if mask is None else ramps * mask
         recipe = replace(recipe, blend=blend_text(targets))
         objective = sum(targets[1:], targets[0])  # all of them, for the checks below
@@ -173,7 +184,7 @@ def dream(image: str | os.PathLike | torch.Tensor | Image.Image | None = None, *
     elif torch.is_tensor(image):
         pixels = image
     if pixels is not None and size is not None:
-        pixels = resize(pixels, (size[1], size[0]))
+        pixels = resize(pixels, Size(*size).shape)
     spec, module = model_field(model)
     live_objective = objective if isinstance(objective, Objective) else None
     live_mask = mask if torch.is_tensor(mask) else None

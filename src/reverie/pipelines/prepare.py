@@ -16,9 +16,9 @@ from torch import nn
 
 from reverie.engine.deepdream import DreamSettings
 from reverie.errors import ReverieError
-from reverie.imaging import SAMPLES, sample
+from reverie.imaging import SAMPLES, Size, sample
 from reverie.io.images import read_image
-from reverie.models import ModelSpec, default_layers, layer_shapes, min_input_side, model_on_device
+from reverie.models import ModelSpec, check_trusted, default_layers, layer_shapes, min_input_side, model_on_device
 from reverie.objectives import Objective, layer, parse_objective
 from reverie.objectives.clip import Clip, clip_objective, load_clip
 from reverie.randomness import generator
@@ -115,16 +115,23 @@ def read_input(source: str, expected_sha256: str | None = None, check_hash: bool
     return image, check_unchanged(path, expected_sha256, check_hash, what, source)
 
 
-def fit_size(image: torch.Tensor, long_side: int) -> tuple[int, int]:
-    """(width, height) with ``image``'s aspect ratio and the given long side."""
+def fit_size(image: torch.Tensor, long_side: int) -> Size:
+    """The size with ``image``'s aspect ratio and the given long side."""
     height, width = image.shape[-2:]
     scale = long_side / max(height, width)
-    return max(1, round(width * scale)), max(1, round(height * scale))
+    return Size(max(1, round(width * scale)), max(1, round(height * scale)))
 
 
 def model_and_device(spec: ModelSpec, model: nn.Module | None, device) -> tuple[nn.Module, torch.device]:
     """The recipe's model (or the caller's live one) and the device to put data on."""
     return model_on_device(spec, model, device)
+
+
+def refuse_untrusted(spec: ModelSpec, model: nn.Module | None) -> None:
+    """Apply the trust rule first, before a stranger's recipe gets any file opened: a recipe read from a
+    file may not name a model that runs code, unless the caller passes a live ``model``."""
+    if model is None:
+        check_trusted(spec)
 
 
 def model_field(model: str | nn.Module | ModelSpec) -> tuple[ModelSpec, nn.Module | None]:

@@ -12,12 +12,21 @@ from reverie.engine.optimize import RenderSettings, render
 from reverie.engine.progress import ProgressCallback, StopSignal
 from reverie.errors import ReverieError
 from reverie.fields import option
-from reverie.imaging import resize
+from reverie.imaging import Size, resize
 from reverie.models import ModelSpec, layer_shapes
 from reverie.objectives.base import Objective
 from reverie.objectives.style import ContentObjective, StyleObjective, style_targets
 from reverie.params import FourierParam
-from reverie.pipelines.prepare import STYLE_LAYERS, fit_size, model_and_device, model_field, read_input, record, source_text
+from reverie.pipelines.prepare import (
+    STYLE_LAYERS,
+    fit_size,
+    model_and_device,
+    model_field,
+    read_input,
+    record,
+    refuse_untrusted,
+    source_text,
+)
 from reverie.pipelines.result import ImageResult, stopped_recipe, tracker_for
 from reverie.randomness import generator
 from reverie.recipe import MAX_OPTIMISED_SIDE, Recipe, check_size
@@ -95,6 +104,7 @@ def run(recipe: StyleRecipe, *, progress: ProgressCallback | None = None, stop: 
     noise) and, by default, sees no robustness transforms. ``content``/``style`` [1, 3, H, W]
     replace the recipe's files.
     """
+    refuse_untrusted(recipe.model, model)
     model, device = model_and_device(recipe.model, model, device)
     if content is None:
         content, digest = read_input(recipe.content, recipe.content_sha256, check_hash, recipe_folder, "content")
@@ -102,15 +112,14 @@ def run(recipe: StyleRecipe, *, progress: ProgressCallback | None = None, stop: 
     if style is None:
         style, digest = read_input(recipe.style, recipe.style_sha256, check_hash, recipe_folder, "style")
         recipe = replace(recipe, style_sha256=digest)
-    size = recipe.size or fit_size(content, DEFAULT_LONG_SIDE)
-    recipe = replace(recipe, size=size)
-    width, height = size
-    content = resize(content, (height, width)).to(device)
-    style_width, style_height = fit_size(style, max(8, round(max(size) * recipe.style_scale)))
-    style = resize(style, (style_height, style_width)).to(device)
+    size = Size(*(recipe.size or fit_size(content, DEFAULT_LONG_SIDE)))
+    recipe = replace(recipe, size=tuple(size))
+    content = resize(content, size.shape).to(device)
+    style = resize(style, fit_size(style, max(8, round(max(size) * recipe.style_scale))).shape).to(device)
 
     objective = style_objective(model, content, style, recipe)
-    param = FourierParam(height, width, decay_power=recipe.decay_power, generator=generator(recipe.seed, "param"),
+    param = FourierParam(size.height, size.width, decay_power=recipe.decay_power,
+                         generator=generator(recipe.seed, "param"),
                          init=content.cpu() if recipe.init == "content" else None).to(device)
     tracker = tracker_for(recipe, progress, stop)
     rendering = render(model, objective, param, transforms_by_name(recipe.transforms), recipe.settings, recipe.seed,

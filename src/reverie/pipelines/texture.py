@@ -12,14 +12,26 @@ from reverie.engine.optimize import RenderSettings, render
 from reverie.engine.progress import Progress, ProgressCallback, StopSignal
 from reverie.errors import ReverieError
 from reverie.fields import option
-from reverie.imaging import resize
+from reverie.imaging import Size, resize
 from reverie.mesh import Mesh, TexturedMeshParam, load_mesh
 from reverie.models import ModelSpec, layer_shapes
 from reverie.objectives import Objective, parse_objective
 from reverie.objectives.style import StyleObjective, style_targets
 from reverie.params import FourierParam
-from reverie.pipelines.prepare import (STYLE_LAYERS, check_unchanged, checked, fit_size, live_name, locate,
-                                       model_and_device, model_field, read_input, record, text_of)
+from reverie.pipelines.prepare import (
+    STYLE_LAYERS,
+    check_unchanged,
+    checked,
+    fit_size,
+    live_name,
+    locate,
+    model_and_device,
+    model_field,
+    read_input,
+    record,
+    refuse_untrusted,
+    text_of,
+)
 from reverie.pipelines.result import TextureResult, stopped_recipe, tracker_for
 from reverie.randomness import generator
 from reverie.recipe import MAX_BATCH, MAX_OPTIMISED_SIDE, Recipe, check_size
@@ -82,9 +94,9 @@ def texture_objective(recipe: TextureRecipe, model: nn.Module, device: torch.dev
     if recipe.style:
         picture, digest = read_input(recipe.style, recipe.style_sha256, check_hash, recipe_folder, "style")
         recipe = replace(recipe, style_sha256=digest)
-        width, height = fit_size(picture, recipe.render_size)  # the style at the scale the model sees the mesh
+        shape = fit_size(picture, recipe.render_size).shape  # the style at the scale the model sees the mesh
         layer_shapes(model, recipe.style_layers)  # unknown names fail here, with the nearest valid ones
-        picture = resize(picture, (height, width)).to(device)
+        picture = resize(picture, shape).to(device)
         style = recipe.style_weight * StyleObjective(style_targets(record(model, picture, recipe.style_layers),
                                                                    recipe.style_layers))
         objective = style if objective is None else objective + style
@@ -101,6 +113,7 @@ def run(recipe: TextureRecipe, *, progress: ProgressCallback | None = None, stop
     The mesh is read (and its UVs checked) before the model is loaded, so a bad mesh fails fast.
     ``objective``: a live Objective that replaces the recipe's text.
     """
+    refuse_untrusted(recipe.model, model)
     mesh, digest = load_recipe_mesh(recipe, check_hash, recipe_folder)
     recipe = replace(recipe, mesh_sha256=digest)
     model, device = model_and_device(recipe.model, model, device)
@@ -108,8 +121,8 @@ def run(recipe: TextureRecipe, *, progress: ProgressCallback | None = None, stop
         recipe = replace(recipe, objective=text_of(objective) or live_name(objective))
     objective, recipe = texture_objective(recipe, model, device, check_hash, objective, recipe_folder)
 
-    width, height = recipe.size
-    texture_param = FourierParam(height, width, decay_power=recipe.decay_power,
+    size = Size(*recipe.size)
+    texture_param = FourierParam(size.height, size.width, decay_power=recipe.decay_power,
                                  generator=generator(recipe.seed, "texture"), device=device)
     param = TexturedMeshParam(mesh, texture_param, recipe.render_size, recipe.views,
                               generator=generator(recipe.seed, "views"))

@@ -15,7 +15,6 @@ from __future__ import annotations
 import itertools
 import os
 import tempfile
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import ClassVar
@@ -28,15 +27,25 @@ from reverie.engine.progress import ProgressCallback, StopSignal
 from reverie.engine.video import VIDEO_BLEND, VIDEO_SETTINGS, dream_video_frames
 from reverie.errors import ReverieError
 from reverie.fields import option
-from reverie.imaging import resize
+from reverie.imaging import Size, resize
 from reverie.io.frames import FrameFolder, finished_frames, frame_path
 from reverie.io.images import read_image
 from reverie.io.video import DEFAULT_QUALITY, read_video, write_mp4
 from reverie.models import ModelSpec, resolve_device
 from reverie.objectives import Objective
 from reverie.pipelines import frame_folder
-from reverie.pipelines.prepare import (checked, dream_settings_for, file_sha256, live_name, locate, model_and_device,
-                                       model_field, objective_from, text_of)
+from reverie.pipelines.prepare import (
+    checked,
+    dream_settings_for,
+    file_sha256,
+    live_name,
+    locate,
+    model_and_device,
+    model_field,
+    objective_from,
+    refuse_untrusted,
+    text_of,
+)
 from reverie.pipelines.result import FramesResult, tracker_for
 from reverie.recipe import MAX_DREAM_SIDE, MAX_FRAMES, Recipe, check_size
 
@@ -87,8 +96,8 @@ def default_frames_dir(output: str | os.PathLike) -> Path:
 
 
 def run(recipe: VideoRecipe, output: str | os.PathLike, *, progress: ProgressCallback | None = None,
-        stop: StopSignal | None = None, device: str | torch.device = "auto", frames_dir: str | os.PathLike | None = None,
-        quality: int = DEFAULT_QUALITY, resume: bool = False, model: nn.Module | None = None,
+        stop: StopSignal | None = None, device: str | torch.device = "auto",
+        frames_dir: str | os.PathLike | None = None, quality: int = DEFAULT_QUALITY, resume: bool = False, model: nn.Module | None = None,
         objective: Objective | None = None, recipe_folder: str | os.PathLike | None = None,
         **_ignored) -> VideoResult:
     """Dream the video ``recipe.source`` into ``output`` (an .mp4), frame by frame.
@@ -100,6 +109,7 @@ def run(recipe: VideoRecipe, output: str | os.PathLike, *, progress: ProgressCal
     ``progress`` gets every dream step (``frame_index`` says which frame). ``model``/``objective``
     replace the recipe's; ``recipe_folder``: where a relative input path is also looked for.
     """
+    refuse_untrusted(recipe.model, model)
     output = _check_output(output)
     if isinstance(quality, bool) or not isinstance(quality, int) or not 0 <= quality <= 51:
         raise ReverieError(f"MP4 quality (x264 CRF) must be a whole number from 0 (lossless) to 51, got {quality!r}")
@@ -197,7 +207,7 @@ def read_folder_recipe(folder: str | os.PathLike) -> VideoRecipe | None:
 
 def _prepared(frame: torch.Tensor, size: tuple[int, int] | None, device: torch.device) -> torch.Tensor:
     if size is not None:
-        frame = resize(frame, (size[1], size[0]))
+        frame = resize(frame, Size(*size).shape)
     return frame.to(device)
 
 

@@ -14,13 +14,30 @@ from reverie.engine.progress import ProgressCallback, StopSignal
 from reverie.errors import ReverieError
 from reverie.expressions import Call, Number, evaluate, parse, quote_name
 from reverie.fields import option
+from reverie.imaging import Size
 from reverie.masks import ramp_masks
 from reverie.models import ModelSpec, resolve_device
-from reverie.objectives import FUNCTIONS, Objective, Transparent, alignment, masked, parse_blend, parse_objective, \
-    transparent
+from reverie.objectives import (
+    FUNCTIONS,
+    Objective,
+    Transparent,
+    alignment,
+    masked,
+    parse_blend,
+    parse_objective,
+    transparent,
+)
 from reverie.objectives.clip import Clip, load_clip
 from reverie.params import make_param
-from reverie.pipelines.prepare import checked, live_name, model_and_device, model_field, text_of, text_objective
+from reverie.pipelines.prepare import (
+    checked,
+    live_name,
+    model_and_device,
+    model_field,
+    refuse_untrusted,
+    text_objective,
+    text_of,
+)
 from reverie.pipelines.result import ImageResult, Passes, stopped_recipe, tracker_for
 from reverie.randomness import generator
 from reverie.recipe import MAX_BATCH, MAX_OPTIMISED_SIDE, Blended, Prompted, Recipe, check_exclusive, check_size
@@ -115,7 +132,7 @@ def _takes_batch(name: str) -> bool:
 
 
 def _param(recipe, batch: int, seed_label: object, device: torch.device, aligned: bool = False):
-    width, height = recipe.size
+    size = Size(*recipe.size)
     channels = 4 if getattr(recipe, "alpha", False) else 3
     name = "interpolation" if aligned else recipe.param
     options = {}
@@ -123,7 +140,7 @@ def _param(recipe, batch: int, seed_label: object, device: torch.device, aligned
         options["decay_power"] = recipe.decay_power
     if name in ("fft", "pixel"):
         options["decorrelate"] = recipe.decorrelate
-    param = make_param(name, height, width, batch=batch, channels=channels,
+    param = make_param(name, size.height, size.width, batch=batch, channels=channels,
                        generator=generator(recipe.seed, "param", seed_label), **options)
     return param.to(device)
 
@@ -132,8 +149,7 @@ def blend_objective(text: str, ramp: str, size: tuple[int, int]) -> Objective:
     """``"a | b"`` -> ``masked(a, band 0) + masked(b, band 1)``: the objectives side by side along ``ramp``
     on an image of ``size`` = (width, height), meeting in a smooth transition (see ``ramp_masks``)."""
     objectives = parse_blend(text)
-    width, height = size
-    masks = ramp_masks(len(objectives), height, width, ramp)  # [N, 1, H, W]
+    masks = ramp_masks(len(objectives), *Size(*size).shape, ramp)  # [N, 1, H, W]
     terms = [masked(objective, masks[i:i + 1]) for i, objective in enumerate(objectives)]
     return sum(terms[1:], terms[0])
 
@@ -172,6 +188,7 @@ def run(recipe: VisualizeRecipe, *, progress: ProgressCallback | None = None, st
     replace the recipe's. With ``text``, CLIP similarity to the prompt is added (or, with no objective,
     is the objective). ``stop`` ends the render within one step and keeps what was rendered.
     """
+    refuse_untrusted(recipe.model, model)
     if recipe.text and clip is None:  # loaded once, and before the model: missing CLIP weights fail first
         clip = load_clip(recipe.clip_model, recipe.clip_weights, resolve_device(device))
     model, device = model_and_device(recipe.model, model, device)
@@ -211,6 +228,7 @@ def run_interpolate(recipe: InterpolateRecipe, *, progress: ProgressCallback | N
                     model: nn.Module | None = None, **_ignored) -> InterpolateResult:
     """Frames morphing from ``start`` to ``end``: frame i maximises (1-t) start + t end, with
     parameters shared across frames so that neighbouring frames stay aligned."""
+    refuse_untrusted(recipe.model, model)
     model, device = model_and_device(recipe.model, model, device)
     objective = None
     for index in range(recipe.frames):

@@ -8,13 +8,13 @@ from reverie.errors import ReverieError
 # Square root of the colour covariance of ImageNet pixels (rows: R, G, B; columns: the
 # decorrelated components, strongest first). Optimising in the decorrelated space gives every
 # component a comparable step size instead of letting luminance dominate.
-_SQRT_COLOR_COVARIANCE = torch.tensor([[0.26, 0.09, 0.02],
+_SQRT_COLOUR_COVARIANCE = torch.tensor([[0.26, 0.09, 0.02],
                                        [0.27, 0.00, -0.05],
                                        [0.27, -0.09, 0.03]])
 # Divided by the largest column norm so one unit of the strongest component is one unit of colour.
-COLOR_CORRELATION = _SQRT_COLOR_COVARIANCE / _SQRT_COLOR_COVARIANCE.norm(dim=0).max()
+COLOUR_CORRELATION = _SQRT_COLOUR_COVARIANCE / _SQRT_COLOUR_COVARIANCE.norm(dim=0).max()
 # Its inverse, for starting a param from a given image.
-_COLOR_DECORRELATION = torch.linalg.inv(COLOR_CORRELATION.double()).float()
+_COLOUR_DECORRELATION = torch.linalg.inv(COLOUR_CORRELATION.double()).float()
 
 # init images are clamped to [EPSILON, 1 - EPSILON] before the inverse sigmoid, so pure black or
 # white pixels map to finite values (where the sigmoid's slope is about EPSILON).
@@ -33,13 +33,13 @@ def _mix(matrix: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 
 def to_rgb(t: torch.Tensor) -> torch.Tensor:
-    """Decorrelated colour components [B, 3, H, W] -> correlated RGB [B, 3, H, W] (linear, by COLOR_CORRELATION).
+    """Decorrelated colour components [B, 3, H, W] -> correlated RGB [B, 3, H, W] (linear, by COLOUR_CORRELATION).
 
     >>> to_rgb(torch.tensor([1.0, 0.0, 0.0]).view(1, 3, 1, 1)).flatten().tolist()  # doctest: +ELLIPSIS
     [0.56..., 0.58..., 0.58...]
     """
     _check_rgb(t, "decorrelated colour")
-    return _mix(COLOR_CORRELATION, t)
+    return _mix(COLOUR_CORRELATION, t)
 
 
 # Lucid's name for the same map: the param lives in the decorrelated space and this brings it to RGB.
@@ -49,7 +49,7 @@ decorrelate = to_rgb
 def from_rgb(rgb: torch.Tensor) -> torch.Tensor:
     """RGB [B, 3, H, W] -> decorrelated colour components [B, 3, H, W]; the inverse of :func:`to_rgb`."""
     _check_rgb(rgb, "RGB")
-    return _mix(_COLOR_DECORRELATION, rgb)
+    return _mix(_COLOUR_DECORRELATION, rgb)
 
 
 def squash(raw: torch.Tensor, decorrelate: bool = True) -> torch.Tensor:
