@@ -13,7 +13,7 @@ SOURCE = Path(__file__).resolve().parents[1] / "src" / "reverie"
 FLOORS = [
     ("front ends", ["reverie", "reverie.cli", "reverie.studio", "reverie.notebook", "reverie.atlas"]),
     ("task registry", ["reverie.tasks"]),
-    ("tasks", ["reverie.pipelines.dream", "reverie.pipelines.visualize", "reverie.pipelines.animate",
+    ("tasks", ["reverie.pipelines.dream", "reverie.pipelines.visualize", "reverie.pipelines.interpolate", "reverie.pipelines.animate",
                "reverie.pipelines.video", "reverie.pipelines.caricature", "reverie.pipelines.style",
                "reverie.pipelines.texture"]),
     ("task parts", ["reverie.pipelines"]),

@@ -18,8 +18,8 @@ _PUBLIC = {  # module -> the names it gives the package face
     "reverie.pipelines.result": ["Result", "ImageResult", "FramesResult", "TextureResult"],
     # each task: its keyword function, recipe and result (and the names they had before)
     "reverie.pipelines.dream": ["dream", "DreamRecipe", "DreamResult", "Dream"],
-    "reverie.pipelines.visualize": ["visualize", "VisualizeRecipe", "VisualizeResult", "interpolate",
-                                    "InterpolateRecipe", "InterpolateResult", "Visualization"],
+    "reverie.pipelines.visualize": ["visualize", "VisualizeRecipe", "VisualizeResult", "Visualization"],
+    "reverie.pipelines.interpolate": ["interpolate", "InterpolateRecipe", "InterpolateResult"],
     "reverie.pipelines.animate": ["animate", "AnimateRecipe", "AnimateResult", "Animation"],
     "reverie.pipelines.video": ["dream_video", "VideoRecipe", "VideoResult", "DreamedVideo"],
     "reverie.pipelines.caricature": ["caricature", "CaricatureRecipe", "CaricatureResult", "Caricature"],

@@ -20,7 +20,7 @@ import torch
 from reverie.engine.progress import ProgressCallback, StopSignal
 from reverie.errors import ReverieError, unknown_name_message
 from reverie.io.images import read_recipe_text
-from reverie.pipelines import animate, caricature, dream, style, texture, video, visualize
+from reverie.pipelines import animate, caricature, dream, interpolate, style, texture, video, visualize
 from reverie.pipelines.result import Result
 from reverie.recipe import Recipe, from_json, schema
 
@@ -39,8 +39,8 @@ class Task:
 TASKS: dict[str, Task] = {
     "dream": Task("dream", dream.DreamRecipe, dream.run, dream.dream, "image"),
     "visualize": Task("visualize", visualize.VisualizeRecipe, visualize.run, visualize.visualize, "image"),
-    "interpolate": Task("interpolate", visualize.InterpolateRecipe, visualize.run_interpolate,
-                        visualize.interpolate, "image"),
+    "interpolate": Task("interpolate", interpolate.InterpolateRecipe, interpolate.run, interpolate.interpolate,
+                        "image"),
     "caricature": Task("caricature", caricature.CaricatureRecipe, caricature.run, caricature.caricature, "image"),
     "style": Task("style", style.StyleRecipe, style.run, style.style, "image"),
     "texture": Task("texture", texture.TextureRecipe, texture.run, texture.texture, "image"),

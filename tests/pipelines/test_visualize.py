@@ -13,7 +13,8 @@ from reverie.imaging import resize
 from reverie.objectives import parse_objective
 from reverie.optim import ClampSGD
 from reverie.params import make_param
-from reverie.pipelines.visualize import interpolate, visualize
+from reverie.pipelines.interpolate import interpolate
+from reverie.pipelines.visualize import visualize
 from reverie.randomness import generator
 from reverie import InterpolateRecipe, VisualizeRecipe
 from reverie.recorder import ActivationRecorder
