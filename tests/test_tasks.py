@@ -197,6 +197,11 @@ def test_every_task_has_a_schema_with_its_defaults_and_bounds():
     assert ramp["enum"] == ["horizontal", "vertical", "radial"]
 
 
+def test_a_task_that_writes_as_it_runs_needs_its_output():
+    with pytest.raises(ReverieError, match="an animate task writes its frames as it runs: pass output_dir=PATH"):
+        reverie.run(reverie.AnimateRecipe())
+
+
 def test_an_unknown_task_kind_names_the_nearest():
     with pytest.raises(ReverieError, match=r"unknown recipe kind 'dreem' \(nearest: dream"):
         reverie.read_recipe('{"kind": "dreem"}')

@@ -49,6 +49,9 @@ TASKS: dict[str, Task] = {
 }
 
 
+OUTPUT_ARGUMENT = {"frames": "output_dir", "video": "output"}  # what a task that writes as it runs needs
+
+
 def task(kind: str) -> Task:
     if kind not in TASKS:
         raise ReverieError(unknown_name_message("task", kind, TASKS))
@@ -65,6 +68,11 @@ def run(recipe: Recipe, *, progress: ProgressCallback | None = None, stop: StopS
     """
     if not isinstance(recipe, Recipe):
         raise ReverieError(f"run needs a recipe (one of {', '.join(TASKS)}), got {type(recipe).__name__}")
+    where = OUTPUT_ARGUMENT.get(task(recipe.KIND).writes)
+    if where is not None and where not in options:
+        article = "an" if recipe.KIND[0] in "aeiou" else "a"
+        raise ReverieError(f"{article} {recipe.KIND} task writes its {task(recipe.KIND).writes} as it runs: "
+                           f"pass {where}=PATH")
     return task(recipe.KIND).run(recipe, progress=progress, stop=stop, device=device, **options)
 
 

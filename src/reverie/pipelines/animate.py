@@ -25,7 +25,7 @@ from reverie.errors import ReverieError
 from reverie.expressions import quote_name
 from reverie.fields import option
 from reverie.frame_transforms import parse_frame_transforms
-from reverie.imaging import Size, check_image, from_pil, noise, resize
+from reverie.imaging import Size, check_image, from_pil, resize
 from reverie.io.frames import finished_frames, frame_path
 from reverie.io.images import read_image
 from reverie.keyframes import option_keyframes
@@ -35,16 +35,15 @@ from reverie.pipelines import frame_folder
 from reverie.pipelines.frame_folder import RECIPE_FILE
 from reverie.pipelines.prepare import (
     live_name,
+    load_start,
     model_and_device,
     model_field,
     objective_from,
-    read_input,
     refuse_untrusted,
     source_text,
     text_of,
 )
 from reverie.pipelines.result import FramesResult, tracker_for
-from reverie.randomness import generator
 from reverie.recipe import MAX_DREAM_SIDE, MAX_FRAMES, Recipe, check_size
 
 # Dream options a keyframe may change; layer/channel/objective change the objective.
@@ -58,7 +57,6 @@ _NOT_IN_PIXELS = ("fps", "version", "frame_index", "stopped_at")
 # frames of zoom(0.02) the dream keeps recognisable structure instead of boiling into noise or
 # saturating (looked at on EfficientNet-Lite0 at 256 px). The rest are the still dream's settings.
 ANIMATION_SETTINGS = DreamSettings(octaves=2, steps=6)
-NOISE_SIZE = (512, 512)
 
 
 @dataclass(frozen=True)
@@ -166,16 +164,6 @@ def _one_transform(text: str) -> object:
     return parse_frame_transforms([text])
 
 
-def load_start(recipe: AnimateRecipe, recipe_folder) -> tuple[torch.Tensor, str | None]:
-    """The first frame's input: a sample, noise or a file, resized to the recipe's size; and the file's hash."""
-    if recipe.source == "noise":
-        return noise(Size(*(recipe.size or NOISE_SIZE)).shape, generator(recipe.seed, "noise")), None
-    image, digest = read_input(recipe.source, None, False, recipe_folder)
-    if recipe.size is not None:
-        image = resize(image, Size(*recipe.size).shape)
-    return image, digest
-
-
 def run(recipe: AnimateRecipe, output_dir: str | os.PathLike, *, progress: ProgressCallback | None = None,
         stop: StopSignal | None = None, device: str | torch.device = "auto", resume: bool = False,
         model: nn.Module | None = None, image: torch.Tensor | None = None, objective: Objective | None = None,
@@ -200,7 +188,7 @@ def run(recipe: AnimateRecipe, output_dir: str | os.PathLike, *, progress: Progr
     # Inputs first, each mistake a ReverieError, before any long work or any file is written.
     device = resolve_device(device)
     if image is None:
-        image, digest = load_start(recipe, recipe_folder)
+        image, digest = load_start(recipe.source, None, recipe.size, recipe.seed, False, recipe_folder)
         recipe = replace(recipe, source_sha256=digest)
     check_image(image)
     if image.shape[0] != 1:

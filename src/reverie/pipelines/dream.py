@@ -13,7 +13,7 @@ from reverie.engine.deepdream import DreamSettings, deep_dream
 from reverie.engine.progress import ProgressCallback, StopSignal
 from reverie.errors import ReverieError
 from reverie.fields import option
-from reverie.imaging import Size, check_image, from_pil, noise, resize
+from reverie.imaging import Size, check_image, from_pil, resize
 from reverie.io.images import open_picture
 from reverie.masks import check_mask, fit_mask, mask_from_pil, ramp_masks
 from reverie.models import ModelSpec, resolve_device
@@ -24,21 +24,18 @@ from reverie.pipelines.prepare import (
     checked,
     dream_settings_for,
     live_name,
+    load_start,
     locate,
     model_and_device,
     model_field,
     objective_from,
-    read_input,
     refuse_untrusted,
     source_text,
     text_objective,
     text_of,
 )
 from reverie.pipelines.result import ImageResult, stopped_recipe, tracker_for
-from reverie.randomness import generator
 from reverie.recipe import MAX_DREAM_SIDE, Blended, Prompted, Recipe, check_exclusive, check_size
-
-NOISE_SIZE = (512, 512)  # (width, height) of a pure dream when no size is given
 
 
 @dataclass(frozen=True)
@@ -73,20 +70,6 @@ class DreamResult(ImageResult):
 Dream = DreamResult  # earlier name
 
 
-def load_start(recipe: DreamRecipe, check_hash: bool,
-               recipe_folder: str | os.PathLike | None = None) -> tuple[torch.Tensor, str | None]:
-    """The starting image the recipe names (a sample, noise or a file), resized to its size, and the file's hash."""
-    if recipe.source == "noise":
-        return noise(Size(*(recipe.size or NOISE_SIZE)).shape, generator(recipe.seed, "noise")), None
-    image, digest = read_input(recipe.source, recipe.source_sha256, check_hash, recipe_folder)
-    if recipe.size is not None:
-        image = resize(image, Size(*recipe.size).shape)
-    return image, digest
-
-
-load_source = load_start  # earlier name, used by the animate task
-
-
 def load_mask(recipe: DreamRecipe, shape: tuple[int, int], check_hash: bool,
               recipe_folder: str | os.PathLike | None = None) -> tuple[torch.Tensor, str]:
     """The recipe's mask file as [1, 1, H, W] in [0, 1] at ``shape`` = (H, W), and its hash.
@@ -116,7 +99,8 @@ def run(recipe: DreamRecipe, *, progress: ProgressCallback | None = None, stop: 
     text_term = text_objective(recipe.text, recipe.text_weight, recipe.clip_model, recipe.clip_weights,
                                recipe.cutouts, clip, device, recipe.seed)  # missing CLIP weights fail first
     if image is None:
-        image, digest = load_start(recipe, check_hash, recipe_folder)
+        image, digest = load_start(recipe.source, recipe.source_sha256, recipe.size, recipe.seed, check_hash,
+                                   recipe_folder)
         recipe = replace(recipe, source_sha256=digest)
     check_image(image)
     shape = tuple(image.shape[-2:])

@@ -16,7 +16,7 @@ from torch import nn
 
 from reverie.engine.deepdream import DreamSettings
 from reverie.errors import ReverieError
-from reverie.imaging import SAMPLES, Size, sample
+from reverie.imaging import SAMPLES, Size, noise, resize, sample
 from reverie.io.images import read_image
 from reverie.models import ModelSpec, check_trusted, default_layers, layer_shapes, min_input_side, model_on_device
 from reverie.objectives import Objective, layer, parse_objective
@@ -26,6 +26,7 @@ from reverie.recorder import ActivationRecorder
 
 # Gram-matrix style layers for EfficientNet-Lite0: from the stem's colours to blocks.8's motifs.
 STYLE_LAYERS = ("stem", "blocks.1", "blocks.3", "blocks.5", "blocks.8")
+NOISE_SIZE = (512, 512)  # (width, height) of a pure dream when no size is given
 LIVE = "live:"  # prefix of a recipe field that names a live Python object (no text form): not replayable
 
 
@@ -113,6 +114,18 @@ def read_input(source: str, expected_sha256: str | None = None, check_hash: bool
     path = locate(source, recipe_folder, what=f"{what} image")
     image = read_image(path)
     return image, check_unchanged(path, expected_sha256, check_hash, what, source)
+
+
+def load_start(source: str, expected_sha256: str | None, size: tuple[int, int] | None, seed: int,
+               check_hash: bool = False, recipe_folder: str | os.PathLike | None = None
+               ) -> tuple[torch.Tensor, str | None]:
+    """The image a dream or animation starts from: ``source`` is "noise" (grey with faint noise,
+    drawn from ``seed``), "sample:NAME" or a file; resized to ``size`` = (width, height) when given.
+    Returns it with the file's sha256 (None for noise and samples)."""
+    if source == "noise":
+        return noise(Size(*(size or NOISE_SIZE)).shape, generator(seed, "noise")), None
+    image, digest = read_input(source, expected_sha256, check_hash, recipe_folder)
+    return (image if size is None else resize(image, Size(*size).shape)), digest
 
 
 def fit_size(image: torch.Tensor, long_side: int) -> Size:
