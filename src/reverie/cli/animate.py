@@ -1,15 +1,30 @@
 """``reverie animate`` and ``reverie encode``: dream animations into a frame folder, and GIF/MP4 from it."""
 from __future__ import annotations
 
+# Modules that load torch are imported inside the commands, not here: `reverie --help` must answer in
+# well under a second (bench/startup.py).
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from reverie.cli.common import (MP4_QUALITY, ChannelsOption, DeviceOption, FinishOption, LayersOption, NoiseOption,
-                                QualityOption, QuietOption, RecipeOption, SampleOption, dream_objective, quoted, say,
-                                start_sources)
+from reverie.cli.common import (
+    MP4_QUALITY,
+    ChannelsOption,
+    DeviceOption,
+    FinishOption,
+    LayersOption,
+    NoiseOption,
+    QualityOption,
+    QuietOption,
+    RecipeOption,
+    SampleOption,
+    dream_objective,
+    quoted,
+    say,
+    start_sources,
+)
 from reverie.cli.flags import base_recipe, note_version, recipe_flags, with_flags
 from reverie.cli.task import report_frames_stop, run_task
 from reverie.errors import ReverieError

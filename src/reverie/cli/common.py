@@ -5,6 +5,8 @@ No option here repeats a recipe field's default: those come from the fields (see
 """
 from __future__ import annotations
 
+# Modules that load torch are imported inside the commands, not here: `reverie --help` must answer in
+# well under a second (bench/startup.py).
 import shlex
 from pathlib import Path
 from typing import Annotated, Optional
@@ -12,7 +14,8 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from reverie.errors import ReverieError
+from reverie.errors import ReverieError, unknown_name_message
+from reverie.expressions import format_number, quote_name
 
 stderr = Console(stderr=True)
 COMMANDS = {"video": "dream-video"}  # a task's command, where it is not named after the task's kind
@@ -44,7 +47,6 @@ def quoted(path: Path) -> str:
 
 def start_sources(input: str | None, sample_name: str | None, noise_start: bool) -> list[str]:
     """The recipe source INPUT, --sample or --noise names: none or one of them (a sample as "sample:NAME")."""
-    from reverie.errors import unknown_name_message
     from reverie.imaging import SAMPLES
 
     sources = [s for s in (input, sample_name and f"sample:{sample_name}", noise_start and "noise") if s]
@@ -78,8 +80,6 @@ def check_prompt_flags(base, flags: dict) -> None:
 
 def objective_from_flags(layers: list[str], channels: list[str]) -> str:
     """``--layer blocks.6 --layer blocks.9=0.5 --channel 7`` -> objective expression text."""
-    from reverie.expressions import quote_name
-    from reverie.objectives.base import format_weight
 
     weighted = []
     for item in layers:
@@ -108,7 +108,7 @@ def objective_from_flags(layers: list[str], channels: list[str]) -> str:
     for name, weight in weighted:
         function = f"channel({quote_name(name)}, {', '.join(map(str, by_layer.pop(name)))})" \
             if name in by_layer else f"layer({quote_name(name)})"
-        terms.append(function if weight == 1 else f"{format_weight(weight)}*{function}")
+        terms.append(function if weight == 1 else f"{format_number(weight)}*{function}")
     for name, indices in by_layer.items():  # channels qualified with a layer not given by --layer
         terms.append(f"channel({quote_name(name)}, {', '.join(map(str, indices))})")
     return " + ".join(terms)

@@ -126,7 +126,9 @@ def with_flags(recipe, flags: Mapping[str, Any], **changes):
     (they belonged to the recipe's model); ``--weights``/``--normalize`` alone keep the recipe's model,
     trusted or not.
     """
-    from reverie.models import ModelSpec  # heavy (torch): only commands that run get here
+    from reverie.models import (
+        ModelSpec,  # heavy (torch): only commands that run get here
+    )
 
     changes = {**changes, "version": __version__}
     for name, flag in flags_of(recipe.KIND).items():
@@ -160,7 +162,10 @@ def base_recipe(kind: str, path: Path | None, finish: bool = False):
     """The recipe a command starts from: the one in ``--recipe``'s file (checked to be of ``kind``),
     or ``kind``'s defaults. A version difference is noted; ``finish`` drops where a stopped run
     stopped, so the replay runs to the end."""
-    from reverie.tasks import read_recipe, task  # heavy (torch): only commands that run get here
+    from reverie.tasks import (  # heavy (torch): only commands that run get here
+        read_recipe,
+        task,
+    )
 
     if path is None:
         return task(kind).recipe()

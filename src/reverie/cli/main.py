@@ -1,6 +1,8 @@
 """``reverie`` commands: dream, layers, info. Flags become a recipe; a ReverieError becomes one line."""
 from __future__ import annotations
 
+# Modules that load torch are imported inside the commands, not here: `reverie --help` must answer in
+# well under a second (bench/startup.py).
 import json
 import sys
 from dataclasses import asdict
@@ -10,9 +12,20 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from reverie.cli.common import (ChannelsOption, DeviceOption, FinishOption, LayersOption, NoiseOption, QuietOption,
-                                RecipeOption, SampleOption, check_prompt_flags, dream_objective, say,
-                                start_sources)
+from reverie.cli.common import (
+    ChannelsOption,
+    DeviceOption,
+    FinishOption,
+    LayersOption,
+    NoiseOption,
+    QuietOption,
+    RecipeOption,
+    SampleOption,
+    check_prompt_flags,
+    dream_objective,
+    say,
+    start_sources,
+)
 from reverie.cli.flags import base_recipe, recipe_flags, with_flags
 from reverie.cli.task import report_stop, run_task
 from reverie.errors import ReverieError

@@ -1,12 +1,21 @@
 """``reverie caricature`` and ``reverie style``: feature inversion and style transfer from the command line."""
 from __future__ import annotations
 
+# Modules that load torch are imported inside the commands, not here: `reverie --help` must answer in
+# well under a second (bench/startup.py).
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from reverie.cli.common import DeviceOption, FinishOption, QuietOption, RecipeOption, image_source, say
+from reverie.cli.common import (
+    DeviceOption,
+    FinishOption,
+    QuietOption,
+    RecipeOption,
+    image_source,
+    say,
+)
 from reverie.cli.flags import base_recipe, recipe_flags, with_flags
 from reverie.cli.task import report_stop, run_task
 

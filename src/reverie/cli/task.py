@@ -6,6 +6,8 @@ KeyboardInterrupt at once (outputs are written atomically, so that leaves no hal
 """
 from __future__ import annotations
 
+# Modules that load torch are imported inside the commands, not here: `reverie --help` must answer in
+# well under a second (bench/startup.py).
 import signal
 import threading
 from contextlib import contextmanager
@@ -43,7 +45,9 @@ def run_task(recipe, description: str, *, quiet: bool, device: str, **options):
     Returns the task's result and whether Ctrl-C stopped it (a replayed recipe that was stopped also
     stops, at the same point, without one).
     """
-    from reverie.tasks import run  # heavy (torch): imported when a command runs, not for --help
+    from reverie.tasks import (
+        run,  # heavy (torch): imported when a command runs, not for --help
+    )
 
     with ctrl_c_stops() as stop, progress_bar(description, quiet, stderr) as progress:
         result = run(recipe, progress=progress, stop=stop, device=device, **options)

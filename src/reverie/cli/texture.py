@@ -1,12 +1,20 @@
 """``reverie texture``: optimise a UV texture so renders of a mesh maximise an objective."""
 from __future__ import annotations
 
+# Modules that load torch are imported inside the commands, not here: `reverie --help` must answer in
+# well under a second (bench/startup.py).
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from reverie.cli.common import DeviceOption, FinishOption, QuietOption, RecipeOption, say
+from reverie.cli.common import (
+    DeviceOption,
+    FinishOption,
+    QuietOption,
+    RecipeOption,
+    say,
+)
 from reverie.cli.flags import base_recipe, recipe_flags, with_flags
 from reverie.cli.task import report_stop, run_task
 from reverie.errors import ReverieError

@@ -1,15 +1,34 @@
 """``reverie dream-video``: dream every frame of a video, the dream following the motion, resumably."""
 from __future__ import annotations
 
+# Modules that load torch are imported inside the commands, not here: `reverie --help` must answer in
+# well under a second (bench/startup.py).
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from reverie.cli.common import (MP4_QUALITY, ChannelsOption, DeviceOption, FinishOption, LayersOption, QualityOption,
-                                QuietOption, RecipeOption, dream_objective, quoted, say)
-from reverie.cli.flags import base_recipe, field_help, note_version, recipe_flags, with_flags
+from reverie.cli.common import (
+    MP4_QUALITY,
+    ChannelsOption,
+    DeviceOption,
+    FinishOption,
+    LayersOption,
+    QualityOption,
+    QuietOption,
+    RecipeOption,
+    dream_objective,
+    quoted,
+    say,
+)
+from reverie.cli.flags import (
+    base_recipe,
+    field_help,
+    note_version,
+    recipe_flags,
+    with_flags,
+)
 from reverie.cli.task import report_frames_stop, run_task
 from reverie.errors import ReverieError
 

@@ -1,17 +1,27 @@
 """``reverie visualize`` and ``reverie interpolate``: feature visualization from the command line."""
 from __future__ import annotations
 
+# Modules that load torch are imported inside the commands, not here: `reverie --help` must answer in
+# well under a second (bench/startup.py).
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from reverie.cli.common import (DeviceOption, FinishOption, QuietOption, RecipeOption, check_prompt_flags,
-                                parse_channels, say)
+from reverie.cli.common import (
+    DeviceOption,
+    FinishOption,
+    QuietOption,
+    RecipeOption,
+    check_prompt_flags,
+    parse_channels,
+    say,
+)
 from reverie.cli.flags import base_recipe, field_help, recipe_flags, with_flags
 from reverie.cli.task import report_stop, run_task
 from reverie.errors import ReverieError
+from reverie.expressions import quote_name
 
 CPPN_LR = 0.005  # a CPPN's weights need a much smaller step than pixels: used when --lr is not given
 
@@ -28,7 +38,6 @@ def visualize(
     **flags,
 ) -> None:
     """Feature visualization: an image that maximises a channel, neuron, layer, objective expression or text prompt."""
-    from reverie.expressions import quote_name
     from reverie.io.images import check_output_path
 
     check_output_path(output)
