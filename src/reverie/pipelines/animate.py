@@ -29,14 +29,13 @@ from reverie.imaging import Size, check_image, from_pil, resize
 from reverie.io.frames import finished_frames, frame_path
 from reverie.io.images import read_image
 from reverie.keyframes import option_keyframes
-from reverie.models import ModelSpec, layer_shapes, min_input_side, resolve_device
+from reverie.models import ModelSpec, layer_shapes, min_input_side, model_on_device, resolve_device
 from reverie.objectives import Objective, parse_objective
 from reverie.pipelines import frame_folder
 from reverie.pipelines.frame_folder import RECIPE_FILE
 from reverie.pipelines.prepare import (
     live_name,
     load_start,
-    model_and_device,
     model_field,
     objective_from,
     refuse_untrusted,
@@ -193,7 +192,7 @@ def run(recipe: AnimateRecipe, output_dir: str | os.PathLike, *, progress: Progr
     check_image(image)
     if image.shape[0] != 1:
         raise ReverieError(f"an animation starts from one image, got a batch of {image.shape[0]}")
-    model, model_device = model_and_device(recipe.model, model, device)
+    model, model_device = model_on_device(recipe.model, model, device)
     if transforms is None:
         transforms = parse_frame_transforms(list(recipe.transforms))
     plan = FramePlan(recipe, model, objective)

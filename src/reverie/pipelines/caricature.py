@@ -14,18 +14,10 @@ from reverie.engine.progress import Progress, ProgressCallback, StopSignal
 from reverie.errors import ReverieError
 from reverie.fields import option
 from reverie.imaging import Size, resize
-from reverie.models import ModelSpec
+from reverie.models import ModelSpec, model_on_device
 from reverie.objectives.caricature import caricature as caricature_objective
 from reverie.params import make_param
-from reverie.pipelines.prepare import (
-    checked,
-    fit_size,
-    model_and_device,
-    model_field,
-    read_input,
-    refuse_untrusted,
-    source_text,
-)
+from reverie.pipelines.prepare import checked, fit_size, model_field, read_input, refuse_untrusted, source_text
 from reverie.pipelines.result import ImageResult, Passes, stopped_recipe, tracker_for
 from reverie.randomness import generator
 from reverie.recipe import MAX_OPTIMISED_SIDE, Recipe, check_size
@@ -109,7 +101,7 @@ def run(recipe: CaricatureRecipe, *, progress: ProgressCallback | None = None, s
     keeps the photo's layout). ``photo`` [1, 3, H, W] overrides the recipe's source.
     """
     refuse_untrusted(recipe.model, model)
-    model, device = model_and_device(recipe.model, model, device)
+    model, device = model_on_device(recipe.model, model, device)
     if photo is None:
         photo, digest = read_input(recipe.source, recipe.source_sha256, check_hash, recipe_folder)
         recipe = replace(recipe, source_sha256=digest)

@@ -16,7 +16,7 @@ from reverie.fields import option
 from reverie.imaging import Size, check_image, from_pil, resize
 from reverie.io.images import open_picture
 from reverie.masks import check_mask, fit_mask, mask_from_pil, ramp_masks
-from reverie.models import ModelSpec, resolve_device
+from reverie.models import ModelSpec, model_on_device, resolve_device
 from reverie.objectives import Objective, blend_text, parse_blend
 from reverie.objectives.clip import Clip
 from reverie.pipelines.prepare import (
@@ -26,7 +26,6 @@ from reverie.pipelines.prepare import (
     live_name,
     load_start,
     locate,
-    model_and_device,
     model_field,
     objective_from,
     refuse_untrusted,
@@ -114,7 +113,7 @@ def run(recipe: DreamRecipe, *, progress: ProgressCallback | None = None, stop: 
             raise ReverieError(f"{what} is empty (all black or fully transparent): nothing would be dreamed")
     if recipe.blend.strip() and text_term is not None:
         raise ReverieError("a blend cannot be combined with a text prompt; give --blend or --text")
-    model, model_device = model_and_device(recipe.model, model, device)
+    model, model_device = model_on_device(recipe.model, model, device)
 
     targets = None  # a blend's objectives, each dreamed inside its own mask
     if recipe.blend.strip():

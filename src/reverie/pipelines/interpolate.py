@@ -15,10 +15,10 @@ from reverie.errors import ReverieError
 from reverie.expressions import Call, Number, evaluate, parse
 from reverie.fields import option
 from reverie.imaging import Size
-from reverie.models import ModelSpec
+from reverie.models import ModelSpec, model_on_device
 from reverie.objectives import FUNCTIONS, Objective, alignment
 from reverie.params import make_param
-from reverie.pipelines.prepare import checked, model_and_device, model_field, refuse_untrusted
+from reverie.pipelines.prepare import checked, model_field, refuse_untrusted
 from reverie.pipelines.result import ImageResult, stopped_recipe, tracker_for
 from reverie.randomness import generator
 from reverie.recipe import MAX_OPTIMISED_SIDE, Recipe, check_size
@@ -80,7 +80,7 @@ def run(recipe: InterpolateRecipe, *, progress: ProgressCallback | None = None, 
     """Frames morphing from ``start`` to ``end``: frame i maximises (1-t) start + t end, with
     parameters shared across frames so that neighbouring frames stay aligned."""
     refuse_untrusted(recipe.model, model)
-    model, device = model_and_device(recipe.model, model, device)
+    model, device = model_on_device(recipe.model, model, device)
     objective = None
     for index in range(recipe.frames):
         t = index / (recipe.frames - 1)

@@ -18,7 +18,7 @@ from reverie.engine.deepdream import DreamSettings
 from reverie.errors import ReverieError
 from reverie.imaging import SAMPLES, Size, noise, resize, sample
 from reverie.io.images import read_image
-from reverie.models import ModelSpec, check_trusted, default_layers, layer_shapes, min_input_side, model_on_device
+from reverie.models import ModelSpec, check_trusted, default_layers, layer_shapes, min_input_side
 from reverie.objectives import Objective, layer, parse_objective
 from reverie.objectives.clip import Clip, clip_objective, load_clip
 from reverie.randomness import generator
@@ -133,11 +133,6 @@ def fit_size(image: torch.Tensor, long_side: int) -> Size:
     height, width = image.shape[-2:]
     scale = long_side / max(height, width)
     return Size(max(1, round(width * scale)), max(1, round(height * scale)))
-
-
-def model_and_device(spec: ModelSpec, model: nn.Module | None, device) -> tuple[nn.Module, torch.device]:
-    """The recipe's model (or the caller's live one) and the device to put data on."""
-    return model_on_device(spec, model, device)
 
 
 def refuse_untrusted(spec: ModelSpec, model: nn.Module | None) -> None:

@@ -13,14 +13,13 @@ from reverie.engine.progress import ProgressCallback, StopSignal
 from reverie.errors import ReverieError
 from reverie.fields import option
 from reverie.imaging import Size, resize
-from reverie.models import ModelSpec, layer_shapes
+from reverie.models import ModelSpec, layer_shapes, model_on_device
 from reverie.objectives.base import Objective
 from reverie.objectives.style import ContentObjective, StyleObjective, style_targets
 from reverie.params import FourierParam
 from reverie.pipelines.prepare import (
     STYLE_LAYERS,
     fit_size,
-    model_and_device,
     model_field,
     read_input,
     record,
@@ -105,7 +104,7 @@ def run(recipe: StyleRecipe, *, progress: ProgressCallback | None = None, stop: 
     replace the recipe's files.
     """
     refuse_untrusted(recipe.model, model)
-    model, device = model_and_device(recipe.model, model, device)
+    model, device = model_on_device(recipe.model, model, device)
     if content is None:
         content, digest = read_input(recipe.content, recipe.content_sha256, check_hash, recipe_folder, "content")
         recipe = replace(recipe, content_sha256=digest)

@@ -14,7 +14,7 @@ from reverie.errors import ReverieError
 from reverie.fields import option
 from reverie.imaging import Size, resize
 from reverie.mesh import Mesh, TexturedMeshParam, load_mesh
-from reverie.models import ModelSpec, layer_shapes
+from reverie.models import ModelSpec, layer_shapes, model_on_device
 from reverie.objectives import Objective, parse_objective
 from reverie.objectives.style import StyleObjective, style_targets
 from reverie.params import FourierParam
@@ -25,7 +25,6 @@ from reverie.pipelines.prepare import (
     fit_size,
     live_name,
     locate,
-    model_and_device,
     model_field,
     read_input,
     record,
@@ -116,7 +115,7 @@ def run(recipe: TextureRecipe, *, progress: ProgressCallback | None = None, stop
     refuse_untrusted(recipe.model, model)
     mesh, digest = load_recipe_mesh(recipe, check_hash, recipe_folder)
     recipe = replace(recipe, mesh_sha256=digest)
-    model, device = model_and_device(recipe.model, model, device)
+    model, device = model_on_device(recipe.model, model, device)
     if objective is not None:
         recipe = replace(recipe, objective=text_of(objective) or live_name(objective))
     objective, recipe = texture_objective(recipe, model, device, check_hash, objective, recipe_folder)

@@ -31,7 +31,7 @@ from reverie.imaging import Size, resize
 from reverie.io.frames import FrameFolder, finished_frames, frame_path
 from reverie.io.images import read_image
 from reverie.io.video import DEFAULT_QUALITY, read_video, write_mp4
-from reverie.models import ModelSpec, resolve_device
+from reverie.models import ModelSpec, model_on_device, resolve_device
 from reverie.objectives import Objective
 from reverie.pipelines import frame_folder
 from reverie.pipelines.prepare import (
@@ -40,7 +40,6 @@ from reverie.pipelines.prepare import (
     file_sha256,
     live_name,
     locate,
-    model_and_device,
     model_field,
     objective_from,
     refuse_untrusted,
@@ -97,8 +96,8 @@ def default_frames_dir(output: str | os.PathLike) -> Path:
 
 def run(recipe: VideoRecipe, output: str | os.PathLike, *, progress: ProgressCallback | None = None,
         stop: StopSignal | None = None, device: str | torch.device = "auto",
-        frames_dir: str | os.PathLike | None = None, quality: int = DEFAULT_QUALITY, resume: bool = False, model: nn.Module | None = None,
-        objective: Objective | None = None, recipe_folder: str | os.PathLike | None = None,
+        frames_dir: str | os.PathLike | None = None, quality: int = DEFAULT_QUALITY, resume: bool = False,
+        model: nn.Module | None = None, objective: Objective | None = None, recipe_folder: str | os.PathLike | None = None,
         **_ignored) -> VideoResult:
     """Dream the video ``recipe.source`` into ``output`` (an .mp4), frame by frame.
 
@@ -127,7 +126,7 @@ def run(recipe: VideoRecipe, output: str | os.PathLike, *, progress: ProgressCal
         raise ReverieError(f"video {path} has no frames")
     if frame_count > MAX_FRAMES:
         raise ReverieError(f"video {path} has {frame_count} frames; at most {MAX_FRAMES} can be dreamed")
-    model, model_device = model_and_device(recipe.model, model, resolve_device(device))
+    model, model_device = model_on_device(recipe.model, model, resolve_device(device))
     if objective is None:
         objective = objective_from(recipe.objective, recipe.model, model)
     checked(objective, model)

@@ -15,7 +15,7 @@ from reverie.expressions import quote_name
 from reverie.fields import option
 from reverie.imaging import Size
 from reverie.masks import ramp_masks
-from reverie.models import ModelSpec, resolve_device
+from reverie.models import ModelSpec, model_on_device, resolve_device
 from reverie.objectives import (
     Objective,
     Transparent,
@@ -26,15 +26,7 @@ from reverie.objectives import (
 )
 from reverie.objectives.clip import Clip, load_clip
 from reverie.params import make_param
-from reverie.pipelines.prepare import (
-    checked,
-    live_name,
-    model_and_device,
-    model_field,
-    refuse_untrusted,
-    text_objective,
-    text_of,
-)
+from reverie.pipelines.prepare import checked, live_name, model_field, refuse_untrusted, text_objective, text_of
 from reverie.pipelines.result import ImageResult, Passes, stopped_recipe, tracker_for
 from reverie.randomness import generator
 from reverie.recipe import MAX_BATCH, MAX_OPTIMISED_SIDE, Blended, Prompted, Recipe, check_exclusive, check_size
@@ -137,7 +129,7 @@ def run(recipe: VisualizeRecipe, *, progress: ProgressCallback | None = None, st
     refuse_untrusted(recipe.model, model)
     if recipe.text and clip is None:  # loaded once, and before the model: missing CLIP weights fail first
         clip = load_clip(recipe.clip_model, recipe.clip_weights, resolve_device(device))
-    model, device = model_and_device(recipe.model, model, device)
+    model, device = model_on_device(recipe.model, model, device)
     transforms = transforms_by_name(recipe.transforms)
     batches, objectives, labels = _plan(recipe, objective)
     if objective is not None:
