@@ -166,8 +166,7 @@ def _one_transform(text: str) -> object:
 def run(recipe: AnimateRecipe, output_dir: str | os.PathLike, *, progress: ProgressCallback | None = None,
         stop: StopSignal | None = None, device: str | torch.device = "auto", resume: bool = False,
         model: nn.Module | None = None, image: torch.Tensor | None = None, objective: Objective | None = None,
-        transforms: Sequence | None = None, recipe_folder: str | os.PathLike | None = None,
-        **_ignored) -> AnimateResult:
+        transforms: Sequence | None = None, recipe_folder: str | os.PathLike | None = None) -> AnimateResult:
     """Dream the animation ``recipe`` describes into ``output_dir``, frame by frame.
 
     Each frame is saved (``frame-00042.png``, atomically) as soon as it is dreamed, so an

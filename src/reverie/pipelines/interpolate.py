@@ -76,7 +76,7 @@ def _takes_batch(name: str) -> bool:
 
 
 def run(recipe: InterpolateRecipe, *, progress: ProgressCallback | None = None, stop: StopSignal | None = None,
-        device: str | torch.device = "auto", model: nn.Module | None = None, **_ignored) -> InterpolateResult:
+        device: str | torch.device = "auto", model: nn.Module | None = None) -> InterpolateResult:
     """Frames morphing from ``start`` to ``end``: frame i maximises (1-t) start + t end, with
     parameters shared across frames so that neighbouring frames stay aligned."""
     refuse_untrusted(recipe.model, model)

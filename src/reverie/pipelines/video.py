@@ -97,8 +97,8 @@ def default_frames_dir(output: str | os.PathLike) -> Path:
 def run(recipe: VideoRecipe, output: str | os.PathLike, *, progress: ProgressCallback | None = None,
         stop: StopSignal | None = None, device: str | torch.device = "auto",
         frames_dir: str | os.PathLike | None = None, quality: int = DEFAULT_QUALITY, resume: bool = False,
-        model: nn.Module | None = None, objective: Objective | None = None, recipe_folder: str | os.PathLike | None = None,
-        **_ignored) -> VideoResult:
+        model: nn.Module | None = None, objective: Objective | None = None,
+        recipe_folder: str | os.PathLike | None = None) -> VideoResult:
     """Dream the video ``recipe.source`` into ``output`` (an .mp4), frame by frame.
 
     Frames go to ``frames_dir`` (default: :func:`default_frames_dir`) as soon as each is dreamed;

@@ -119,7 +119,7 @@ def _plan(recipe: VisualizeRecipe, objective: Objective | None) -> tuple[list, l
 
 def run(recipe: VisualizeRecipe, *, progress: ProgressCallback | None = None, stop: StopSignal | None = None,
         device: str | torch.device = "auto", model: nn.Module | None = None, objective: Objective | None = None,
-        clip: Clip | None = None, **_ignored) -> VisualizeResult:
+        clip: Clip | None = None) -> VisualizeResult:
     """Render the recipe: one objective over a batch, or one image per channel of ``layer``.
 
     ``objective`` (a live Objective of any kind) replaces the recipe's text; ``model`` and ``clip``
