@@ -12,7 +12,14 @@ from reverie.pipelines.caricature import CaricatureRecipe
 from reverie.pipelines.dream import DreamRecipe
 from reverie.pipelines.visualize import VisualizeRecipe
 from reverie.recipe import StopPoint
-from reverie.studio.controls import FILE_FIELDS, GROUPS, controls_for, file_fields, recipe_from, values_from
+from reverie.studio.controls import (
+    FILE_FIELDS,
+    GROUPS,
+    controls_for,
+    file_fields,
+    recipe_from,
+    values_from,
+)
 from reverie.tasks import TASKS
 
 # One recipe per task with values away from the defaults, so a control that loses its value shows.

@@ -19,20 +19,20 @@ import gradio as gr
 
 from reverie.errors import ReverieError
 from reverie.expressions import quote_name
-from reverie.io.frames import FrameFolder, write_gif
 from reverie.imaging import SAMPLES, sample
+from reverie.io.frames import FrameFolder, write_gif
 from reverie.io.images import read_image, save_image
 from reverie.io.video import write_mp4
+from reverie.mesh.export import save_textured_mesh
 from reverie.models import ModelSpec
 from reverie.models.loading import MODELS
 from reverie.objectives import parse_objective
 from reverie.pipelines.result import ImageResult, TextureResult
 from reverie.recipe import Recipe
-from reverie.mesh.export import save_textured_mesh
 from reverie.studio import channels
 from reverie.studio.controls import recipe_from, values_from
 from reverie.studio.folder import StudioFolder
-from reverie.studio.inputs import UPLOAD, recipe_value, page_value
+from reverie.studio.inputs import UPLOAD, page_value, recipe_value
 from reverie.studio.pages import TITLES, Page, build_page, message_html
 from reverie.studio.runs import Run
 from reverie.studio.shelf import ModelShelf
@@ -41,6 +41,7 @@ from reverie.tasks import TASKS, read_recipe
 log = logging.getLogger("reverie.studio")
 DRAFT_SIDE = 96          # px: the animation draft's long side
 DRAFT_FRAMES = 12
+DEFAULT_SPEC = ModelSpec()  # the embedded model
 CPPN_LR = 0.005          # the command line's default for --param cppn (see reverie.cli.visualize)
 CSS = """
 .reverie-message { color: var(--error-text-color, #b91c1c); font-weight: 600; margin: 0; }
@@ -58,7 +59,7 @@ class Studio:
     """The app's state shared by every browser tab: the folder, the loaded models, the runs by
     session (so Stop finds its run), and the results made since the studio started."""
 
-    def __init__(self, folder: str | Path, model: ModelSpec = ModelSpec(), device: str = "auto",
+    def __init__(self, folder: str | Path, model: ModelSpec = DEFAULT_SPEC, device: str = "auto",
                  thumbnail_side: int = channels.THUMBNAIL_SIDE, thumbnail_steps: int = channels.THUMBNAIL_STEPS):
         self.folder = StudioFolder(folder)
         self.thumbnail_side, self.thumbnail_steps = thumbnail_side, thumbnail_steps
@@ -160,7 +161,7 @@ class Studio:
         stopped = result.recipe.stopped_at
         status = (f"stopped after {stopped.after} {stopped.unit}s ({stopped.stage}); the work so far is kept"
                   if result.stopped and stopped is not None else "done")
-        update = {page.status: status, page.result: shown, page.download: files,
+        update = {page.message: "", page.status: status, page.result: shown, page.download: files,
                   page.recipe: result.recipe.to_json()}
         if page.viewer is not None:
             update[page.viewer] = viewer
@@ -255,7 +256,8 @@ class Studio:
             yield {self.browser_message: message_html(failure[0])}
             return
         self.browsed = (layer, [thumbnail.channel for thumbnail in found])
-        yield {self.gallery: [(str(thumbnail.path), notes[thumbnail.channel]) for thumbnail in found],
+        yield {self.browser_message: "",
+               self.gallery: [(str(thumbnail.path), notes[thumbnail.channel]) for thumbnail in found],
                self.browser_status: f"{len(found)} channels of {layer} (click one to visualize it)"}
 
     def pick_channel(self, event: gr.SelectData):
@@ -318,12 +320,12 @@ def _visualize_modes(page: Page, layer_default: str) -> None:
         return target, "", "", 1
     mode.change(fill, [mode, page.widgets["objective"]],
                 [page.widgets["objective"], page.widgets["layer"], page.widgets["channels"], page.widgets["batch"]],
-                queue=False)
+                queue=False, api_visibility="private")
 
     def cppn_rate(param: str, lr: float):
         return CPPN_LR if param == "cppn" and lr == 0.05 else 0.05 if param != "cppn" and lr == CPPN_LR else lr
     page.widgets["param"].change(cppn_rate, [page.widgets["param"], page.widgets["settings.lr"]],
-                                 page.widgets["settings.lr"], queue=False)
+                                 page.widgets["settings.lr"], queue=False, api_visibility="private")
 
 
 def _animation_draft(studio: Studio, page: Page, session: gr.State) -> None:
@@ -426,19 +428,19 @@ def build_app(studio: Studio) -> gr.Blocks:
             # a finished run's stop point applies to one replay only: changing nothing else, Run again
             # replays it; the next edit of a control clears it so the task runs to its end
             for widget in page.control_components():
-                widget.input(lambda: None, None, page.stopped_at, queue=False)
+                widget.input(lambda: None, None, page.stopped_at, queue=False, api_visibility="private")
             for widgets in page.files:
                 if widgets.pick is not None:
-                    widgets.upload.upload(lambda: UPLOAD, None, widgets.pick, queue=False)
+                    widgets.upload.upload(lambda: UPLOAD, None, widgets.pick, queue=False, api_visibility="private")
             mask = next((widgets.upload for widgets in page.files if widgets.item.kind == "mask"), None)
             source = next((widgets for widgets in page.files if widgets.item.field == "source"), None)
             if mask is not None and source is not None:
                 def background(pick, upload, studio=studio):
                     path = upload if pick == UPLOAD else studio_sample(studio, pick)
                     return {"background": path, "layers": [], "composite": None} if path else None
-                source.pick.change(background, [source.pick, source.upload], mask, queue=False)
-                source.upload.change(background, [source.pick, source.upload], mask, queue=False)
-                app.load(background, [source.pick, source.upload], mask)
+                source.pick.change(background, [source.pick, source.upload], mask, queue=False, api_visibility="private")
+                source.upload.change(background, [source.pick, source.upload], mask, queue=False, api_visibility="private")
+                app.load(background, [source.pick, source.upload], mask, api_visibility="private")
 
         restore_outputs = [studio.drop_message, studio.tabs]
         for page in studio.pages.values():
@@ -455,16 +457,16 @@ def build_app(studio: Studio) -> gr.Blocks:
         picked = [studio.tabs] + ([visualize.widgets["objective"], visualize.widgets["layer"],
                                     visualize.widgets["channels"]] if visualize else []) + (
             [dream.widgets["objective"]] if dream else [])
-        studio.gallery.select(studio.pick_channel, None, picked, queue=False)
+        studio.gallery.select(studio.pick_channel, None, picked, queue=False, api_visibility="private")
 
         def refresh_history():
             items = studio.history_items()
             names = [path for path, _ in items if path.endswith(".png")]
             return (items, gr.Dropdown(choices=names, value=names[1] if len(names) > 1 else None),
                     gr.Dropdown(choices=names, value=names[0] if names else None), studio.compare(None, None))
-        history_tab.select(refresh_history, None, [history, first_pick, second_pick, slider], queue=False)
-        first_pick.change(studio.compare, [first_pick, second_pick], slider, queue=False)
-        second_pick.change(studio.compare, [first_pick, second_pick], slider, queue=False)
+        history_tab.select(refresh_history, None, [history, first_pick, second_pick, slider], queue=False, api_visibility="private")
+        first_pick.change(studio.compare, [first_pick, second_pick], slider, queue=False, api_visibility="private")
+        second_pick.change(studio.compare, [first_pick, second_pick], slider, queue=False, api_visibility="private")
     return app
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from reverie.engine.optimize import RenderSettings
 from reverie.engine.progress import ProgressCallback, StopSignal
 from reverie.errors import ReverieError, unknown_name_message
 from reverie.io.images import save_image
@@ -19,7 +20,6 @@ from reverie.models import ModelSpec, dreamable_layers
 from reverie.models.inspect import LayerInfo
 from reverie.pipelines.prepare import record
 from reverie.pipelines.visualize import VisualizeRecipe
-from reverie.engine.optimize import RenderSettings
 from reverie.tasks import run as run_task
 
 THUMBNAIL_SIDE = 96      # px: small enough to render a page of channels in seconds on a CPU

@@ -77,9 +77,9 @@ def _control(kind: str, path: str, spec: dict) -> Control:
         spec = {**options[0], **{key: value for key, value in spec.items() if key != "anyOf"}}
     name = path.rsplit(".", 1)[-1]
     label = "model" if path == "model.name" else name.replace("_", " ")
-    common = dict(path=path, label=label, help=spec.get("description", ""),
-                  default=spec.get("default"), group=_GROUP_OF_IN.get((kind, name), _GROUP_OF.get(name, "optimisation")),
-                  optional=optional)
+    common = {"path": path, "label": label, "help": spec.get("description", ""),
+                  "default": spec.get("default"), "group": _GROUP_OF_IN.get((kind, name), _GROUP_OF.get(name, "optimisation")),
+                  "optional": optional}
     if "enum" in spec:
         return Control(kind="choice", choices=tuple(spec["enum"]), **common)
     type_ = spec.get("type")

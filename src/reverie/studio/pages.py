@@ -45,7 +45,7 @@ def control_widget(kind: str, control: Control, value: Any, model_names: list[st
     """The Gradio component for one control. Bounds are stated, not enforced by the widget: the recipe
     reader checks them and says so in the same words the command line uses."""
     info = (control.help + _range(control))[:240] or None
-    common = dict(label=control.label, info=info, elem_id=element_id(kind, control.path))
+    common = {"label": control.label, "info": info, "elem_id": element_id(kind, control.path)}
     if control.path == "model.name":
         return gr.Dropdown(choices=model_names, value=value, allow_custom_value=False, **common)
     if control.kind == "choice":

@@ -42,7 +42,7 @@ def preview_array(image: torch.Tensor, side: int = PREVIEW_SIDE) -> np.ndarray:
 def duration(seconds: float | None) -> str:
     if seconds is None:
         return "estimating"
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
@@ -96,7 +96,7 @@ class Run:
             self.result = run_task(self.recipe, progress=self._seen, stop=self._stop, device=device, **options)
         except ReverieError as error:
             self.error = str(error)
-        except Exception as error:  # noqa: BLE001 - a bug must not take the server down
+        except Exception as error:
             log.exception("the %s task failed", self.recipe.KIND)
             self.error = f"the {self.recipe.KIND} task failed: {type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}"
 

@@ -13,12 +13,12 @@ from typing import NamedTuple
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-import gradio as gr  # noqa: E402 - after the environment above
+import gradio as gr
 
-from reverie.errors import ReverieError  # noqa: E402
-from reverie.models import ModelSpec  # noqa: E402
-from reverie.studio.app import CSS, Studio, build_app  # noqa: E402
-from reverie.studio.folder import MAX_VIDEO_BYTES  # noqa: E402
+from reverie.errors import ReverieError
+from reverie.models import ModelSpec
+from reverie.studio.app import CSS, DEFAULT_SPEC, Studio, build_app
+from reverie.studio.folder import MAX_VIDEO_BYTES
 
 # System fonts only: Gradio's default theme fetches Inter from Google Fonts.
 THEME = gr.themes.Soft(font=["system-ui", "Segoe UI", "Roboto", "Helvetica Neue", "Arial", "sans-serif"],
@@ -52,7 +52,7 @@ class Running(NamedTuple):
     studio: Studio
 
 
-def start(folder: str | Path = "reverie-studio", model: ModelSpec = ModelSpec(), host: str = "127.0.0.1",
+def start(folder: str | Path = "reverie-studio", model: ModelSpec = DEFAULT_SPEC, host: str = "127.0.0.1",
           port: int = 7860, device: str = "auto", block: bool = True, **settings):
     """Build and launch the studio; returns at once with ``block`` false (tests, notebooks): close it
     with ``running.app.close()``.

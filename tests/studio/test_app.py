@@ -1,0 +1,143 @@
+"""The studio through its HTTP API (gradio_client), as the browser's page drives it."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from gradio_client import Client, handle_file
+from PIL import Image
+
+import reverie
+from reverie.pipelines.dream import DreamRecipe
+from reverie.studio.controls import controls_for
+from reverie.studio.pages import TEXT_PROMPT
+
+# The dream page's controls in order (text prompts appear only where open_clip is installed: not here)
+DREAM_PATHS = [control.path for control in controls_for("dream") if control.path not in TEXT_PROMPT]
+
+
+def dream_args(**changes):
+    """The /run_dream arguments: source pick, upload, mask, then every control (small and quick)."""
+    values = {control.path: control.default for control in controls_for("dream")}
+    values.update({"model.name": "efficientnet-lite0", "size": "64x48", "settings.octaves": 2, "settings.steps": 4,
+                   "settings.jitter": 4, "settings.min_octave_size": 16, "objective": "", "seed": 0})
+    values.update(changes)
+    pick, upload = values.pop("pick", "chelsea"), values.pop("upload", None)
+    return [pick, upload, None, *[values[path] if values[path] is not None else "" for path in DREAM_PATHS]]
+
+
+@pytest.fixture(scope="module")
+def client(running_studio):
+    assert not running_studio.studio.prompts, "these tests list the dream page's controls without text prompts"
+    return Client(running_studio.url, verbose=False)
+
+
+def pixels(path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def test_a_run_streams_previews_then_the_png_whose_recipe_replays_to_the_same_pixels(client, running_studio):
+    job = client.submit(*dream_args(**{"settings.steps": 12}), api_name="/run_dream")
+    updates = list(job)
+    final = job.outputs()[-1]
+    previews = [update[2] for update in updates if isinstance(update[2], str)]
+    assert len(previews) >= 2, updates                     # the preview changed while it ran
+    message, status, _, result, downloads, recipe_text = final[:6]
+    assert status == "done" and not message
+    recipe = reverie.read_recipe(result)                   # the served file still carries its recipe
+    assert recipe.to_json() == reverie.read_recipe(downloads[0]).to_json() == recipe_text
+    saved = list(running_studio.studio.folder.results.glob("dream-*.png"))
+    assert saved and any(pixels(path).tobytes() == pixels(result).tobytes() for path in saved)
+    replayed = reverie.run(recipe, device="cpu")
+    assert np.array_equal(np.asarray(replayed.picture()), pixels(result))
+
+
+def test_stop_returns_the_partial_result_saved_with_where_it_stopped(client):
+    job = client.submit(*dream_args(**{"settings.steps": 100_000}), api_name="/run_dream")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any("step" in str(update[1]) for update in job.outputs()):
+        time.sleep(0.1)
+    client.predict(api_name="/stop_dream")
+    final = job.result(timeout=30)
+    assert final[1].startswith("stopped after") and "kept" in final[1]
+    recipe = reverie.read_recipe(final[3])
+    assert recipe.stopped_at is not None and recipe.stopped_at.unit == "step"
+    replayed = reverie.run(recipe, device="cpu")            # replays to the same stop, the same pixels
+    assert replayed.stopped and np.array_equal(np.asarray(replayed.picture()), pixels(final[3]))
+
+
+@pytest.mark.parametrize(("change", "line"), [
+    ({"size": "64x"}, "size must be WIDTHxHEIGHT in pixels, e.g. 512x384; got '64x'"),
+    ({"objective": "channel(blocks.99, 3)"}, "unknown layer 'blocks.99' (nearest: blocks.9"),
+    ({"settings.steps": 0}, "steps must be a whole number from 1 to 100000"),
+    ({"pick": "my file"}, "no start from file: upload one or pick a sample"),
+])
+def test_a_mistake_is_one_line_in_the_page_and_the_server_goes_on(client, change, line):
+    message = client.predict(*dream_args(**change), api_name="/run_dream")[0]
+    assert line.replace("'", "&#x27;") in message and "Traceback" not in message
+    assert client.predict(*dream_args(), api_name="/run_dream")[1] == "done"
+
+
+def test_dropping_an_output_restores_every_control_and_stop_point(client):
+    final = client.predict(*dream_args(seed=7, objective="channel(blocks.9, 7)", size="48x48"),
+                           api_name="/run_dream")
+    restored = client.predict(handle_file(final[3]), api_name="/restore")
+    note, values = restored[0], restored[1:]
+    assert "restored a dream recipe" in note
+    pick, _upload, _mask, *controls = values[:3 + len(DREAM_PATHS)]
+    by_path = dict(zip(DREAM_PATHS, controls))
+    assert pick == "chelsea" and by_path["seed"] == 7 and by_path["objective"] == "channel(blocks.9, 7)"
+    assert by_path["size"] == "48x48" and by_path["settings.steps"] == 4
+
+
+def test_an_uploaded_photo_is_kept_in_the_studio_and_named_by_the_recipe(client, running_studio, tmp_path):
+    photo = tmp_path / "holiday photo.png"
+    Image.fromarray((np.indices((40, 50)).sum(0) % 255).astype(np.uint8)).convert("RGB").save(photo)
+    final = client.predict(*dream_args(pick="my file", upload=handle_file(str(photo)), size=""), api_name="/run_dream")
+    recipe = reverie.read_recipe(final[3])
+    assert recipe.source.startswith("holiday-photo-") and "/" not in recipe.source
+    assert (running_studio.studio.folder.inputs / recipe.source).is_file()
+    assert Image.open(final[3]).size == (50, 40)
+    restored = client.predict(handle_file(final[3]), api_name="/restore")
+    assert restored[1] == "my file" and restored[2]   # the stored photo comes back into the page
+
+
+@pytest.mark.parametrize(("recipe", "line"), [
+    (DreamRecipe(source="/etc/hostname"), "is not a file the studio keeps"),
+    (DreamRecipe(source="../secret.png"), "is not a file the studio keeps"),
+    (DreamRecipe(model="my_models:build"), "is not one the studio was started with"),
+])
+def test_a_dropped_recipe_cannot_reach_files_or_models_outside_the_studio(client, tmp_path, recipe, line):
+    path = tmp_path / "recipe.json"
+    path.write_text(recipe.to_json())
+    restored = client.predict(handle_file(str(path)), api_name="/restore")
+    assert line in restored[0]
+
+
+def test_the_channel_browser_renders_a_page_of_channels_then_reads_them_from_its_cache(client, running_studio):
+    start = time.monotonic()
+    message, status, gallery = client.predict("blocks.2", 0, api_name="/channels")
+    first = time.monotonic() - start
+    assert not message and len(gallery) == 16 and "16 channels of blocks.2" in status
+    assert [item["caption"] for item in gallery][:3] == ["channel 0", "channel 1", "channel 2"]
+    thumbnail = gallery[3]["image"]["path"] if isinstance(gallery[3]["image"], dict) else gallery[3]["image"]
+    assert reverie.read_recipe(thumbnail).layer == "blocks.2"
+    cached = list(running_studio.studio.folder.thumbnails.rglob("*.png"))
+    assert len(cached) >= 16
+    start = time.monotonic()
+    again = client.predict("blocks.2", 0, api_name="/channels")[2]
+    assert len(again) == 16 and time.monotonic() - start < first
+    assert list(running_studio.studio.folder.thumbnails.rglob("*.png")) == cached
+
+
+def test_ranking_by_a_photo_lists_the_channels_it_excites_most_first(client, lite0):
+    photo = reverie.imaging.sample("coffee")
+    path = Image.fromarray((photo[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8))
+    from tempfile import NamedTemporaryFile
+    with NamedTemporaryFile(suffix=".png", delete=False) as handle:
+        path.save(handle.name)
+    message, _, gallery = client.predict("blocks.2", handle_file(handle.name), api_name="/rank_channels")
+    assert not message
+    means = [float(item["caption"].split("·")[1]) for item in gallery]
+    assert means == sorted(means, reverse=True) and len(means) == 16
