@@ -20,13 +20,14 @@ import gradio as gr
 from reverie.errors import ReverieError
 from reverie.expressions import quote_name
 from reverie.imaging import SAMPLES, sample
-from reverie.io.frames import FrameFolder, write_gif
+from reverie.io.frames import FrameFolder, finished_frames, write_gif
 from reverie.io.images import read_image, save_image
 from reverie.io.video import write_mp4
 from reverie.mesh.export import save_textured_mesh
 from reverie.models import ModelSpec
 from reverie.models.loading import MODELS
 from reverie.objectives import parse_objective
+from reverie.pipelines.frame_folder import read_folder_recipe
 from reverie.pipelines.result import ImageResult, TextureResult
 from reverie.recipe import Recipe
 from reverie.studio import channels
@@ -131,16 +132,53 @@ class Studio:
 
     def run_page(self, page: Page, session: str, stopped_at, *values):
         """The Run button: stream previews and status, then the saved result."""
-        outputs = {page.message: message_html("")}
         try:
             recipe = self.recipe_of(page, list(values), stopped_at)
-            run = Run(recipe, device=str(self.device), **self.options_for(recipe))
+            options = self.options_for(recipe)
+        except ReverieError as error:
+            yield {page.message: message_html(str(error)), page.status: "not started"}
+            return
+        yield from self.stream(page, session, recipe, options)
+
+    def unfinished(self, kind: str) -> list[str]:
+        """Frame folders of ``kind`` that were stopped before their last frame, newest first."""
+        found = []
+        for folder in sorted(self.folder.frames.glob(f"{kind}-*"), key=lambda path: path.stat().st_mtime, reverse=True):
+            try:
+                recipe = read_folder_recipe(folder, TASKS[kind].recipe)
+            except ReverieError:
+                continue
+            total = getattr(recipe, "frames", None) if recipe is not None else None
+            if recipe is not None and (total is None or finished_frames(folder) < total):
+                found.append(folder.name)
+        return found
+
+    def resume_page(self, page: Page, session: str, name: str | None):
+        """The Resume button: continue a stopped animation or video in its own frame folder."""
+        try:
+            if not name or name not in self.unfinished(page.kind):
+                raise ReverieError(f"pick an unfinished {page.kind} to resume (none is stopped part-way)")
+            folder = self.folder.frames / name
+            recipe = read_folder_recipe(folder, TASKS[page.kind].recipe)
+            recipe = replace(recipe, model=self.shelf.spec(recipe.model.name, recipe.model.normalize))
+            options = self.options_for(recipe)
+            options["resume"] = True
+            options["output_dir" if page.kind == "animate" else "frames_dir"] = folder
+        except ReverieError as error:
+            yield {page.message: message_html(str(error)), page.status: "not started"}
+            return
+        yield from self.stream(page, session, recipe, options)
+
+    def stream(self, page: Page, session: str, recipe: Recipe, options: dict):
+        """Run ``recipe``, yielding page updates: previews and status while it runs, then the result."""
+        try:
+            run = Run(recipe, device=str(self.device), **options)
         except ReverieError as error:
             yield {page.message: message_html(str(error)), page.status: "not started"}
             return
         with self._lock:
             self.runs[session] = run
-        yield {**outputs, page.status: "starting", page.result: None, page.download: None, page.recipe: ""}
+        yield {page.message: "", page.status: "starting", page.result: None, page.download: None, page.recipe: ""}
         for snapshot in run.snapshots():
             update: dict = {page.status: snapshot.status}
             if snapshot.preview is not None:
@@ -157,7 +195,7 @@ class Studio:
             return
         caption = f"{page.kind}{' (stopped)' if result.stopped else ''}"
         with self._lock:
-            self.history.insert(0, (files[0] if page.kind not in ("animate",) else files[-1], caption))
+            self.history.insert(0, (files[-1] if page.kind == "animate" else files[0], caption))
         stopped = result.recipe.stopped_at
         status = (f"stopped after {stopped.after} {stopped.unit}s ({stopped.stage}); the work so far is kept"
                   if result.stopped and stopped is not None else "done")
@@ -165,6 +203,9 @@ class Studio:
                   page.recipe: result.recipe.to_json()}
         if page.viewer is not None:
             update[page.viewer] = viewer
+        if "unfinished" in page.extras:
+            choices = self.unfinished(page.kind)
+            update[page.extras["unfinished"]] = gr.Dropdown(choices=choices, value=choices[0] if choices else None)
         yield update
 
     def stop(self, session: str) -> None:
@@ -328,6 +369,22 @@ def _visualize_modes(page: Page, layer_default: str) -> None:
                                  page.widgets["settings.lr"], queue=False, api_visibility="private")
 
 
+def _resume_controls(studio: Studio, page: Page, session: gr.State) -> None:
+    """Pick a stopped animation or video and continue it where it stopped (its finished frames kept)."""
+    with gr.Row():
+        choices = studio.unfinished(page.kind)
+        unfinished = gr.Dropdown(choices, value=choices[0] if choices else None, label="stopped renders",
+                                 elem_id=f"{page.kind}-unfinished")
+        resume = gr.Button("Resume", elem_id=f"{page.kind}-resume")
+    page.extras["unfinished"] = unfinished
+
+    def go(session_id, name):
+        yield from studio.resume_page(page, session_id, name)
+    outputs = [page.message, page.status, page.preview, page.result, page.download, page.recipe, unfinished]
+    resume.click(go, [session, unfinished], outputs, concurrency_limit=1, concurrency_id="device",
+                 show_progress="minimal", show_progress_on=[page.status], api_name=f"resume_{page.kind}")
+
+
 def _animation_draft(studio: Studio, page: Page, session: gr.State) -> None:
     """A fast, small draft of an animation (long side DRAFT_SIDE px, DRAFT_FRAMES frames) as a GIF."""
     draft = gr.Button("Draft (small and quick)", elem_id="animate-draft")
@@ -343,7 +400,7 @@ def _animation_draft(studio: Studio, page: Page, session: gr.State) -> None:
                              size=(max(16, round(size[0] * scale)), max(16, round(size[1] * scale))),
                              settings=replace(recipe.settings, octaves=min(recipe.settings.octaves, 2),
                                               min_octave_size=16))
-            options = studio.options_for(recipe)
+            options = {**studio.options_for(recipe), "output_dir": studio.folder.frames_folder("draft")}
             run = Run(recipe, device=str(studio.device), **options)
         except ReverieError as error:
             yield {page.message: message_html(str(error))}
@@ -374,8 +431,8 @@ def build_app(studio: Studio) -> gr.Blocks:
         with gr.Row():
             drop = gr.File(label="drop a Reverie PNG, MP4 or recipe JSON here", file_count="single",
                            file_types=[".png", ".jpg", ".jpeg", ".webp", ".json", ".mp4"], elem_id="drop",
-                           height=100)
-            studio.drop_message = gr.HTML(elem_id="drop-message")
+                           height=120, scale=2)
+            studio.drop_message = gr.HTML(elem_id="drop-message", scale=3)
         with gr.Tabs(elem_id="tasks") as studio.tabs:
             for kind in TASKS:
                 with gr.Tab(TITLES[kind], id=kind, elem_id=f"tab-{kind}"):
@@ -385,25 +442,30 @@ def build_app(studio: Studio) -> gr.Blocks:
                         _visualize_modes(page, (MODELS[launch].default_layers[0] if launch in MODELS else ""))
                     if kind == "animate":
                         _animation_draft(studio, page, session)
+                    if kind in ("animate", "video"):
+                        _resume_controls(studio, page, session)
             with gr.Tab("Layers", id="layers", elem_id="tab-layers"):
                 model = studio.shelf.get(launch, studio.shelf.launch.normalize)
                 found = channels.layers_of(model)
-                gr.Dataframe([[info.name, info.kind, info.channels, f"{info.width}x{info.height}"] for info in found],
-                             headers=["layer", "kind", "channels", "output at 224 px"], type="array",
-                             interactive=False, elem_id="layers-table", max_height=260)
-                with gr.Row():
-                    layer = gr.Dropdown([info.name for info in found], value=found[len(found) * 2 // 3].name,
-                                        label="layer", elem_id="layers-layer")
-                    first = gr.Number(0, precision=0, label="first channel", elem_id="layers-first")
-                    show = gr.Button("Show channels", variant="primary", elem_id="layers-show")
-                with gr.Row():
-                    photo = gr.Image(label="your photo: which channels does it excite?", type="filepath",
-                                     sources=["upload", "clipboard"], height=160, elem_id="layers-photo")
-                    rank = gr.Button("Rank channels by my photo", elem_id="layers-rank")
-                studio.browser_message = gr.HTML(elem_id="layers-message")
-                studio.browser_status = gr.Textbox(label="progress", interactive=False, elem_id="layers-status")
-                studio.gallery = gr.Gallery(label="channels (click one to visualize it)", columns=8, height=420,
-                                            allow_preview=False, elem_id="layers-gallery")
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=2, min_width=320):
+                        gr.Dataframe([[info.name, info.kind, info.channels, f"{info.width}x{info.height}"]
+                                      for info in found], headers=["layer", "kind", "channels", "output at 224 px"],
+                                     type="array", interactive=False, elem_id="layers-table", max_height=300)
+                        with gr.Row():
+                            layer = gr.Dropdown([info.name for info in found], value=found[len(found) * 2 // 3].name,
+                                                label="layer", elem_id="layers-layer")
+                            first = gr.Number(0, precision=0, label="first channel", elem_id="layers-first")
+                        show = gr.Button("Show channels", variant="primary", elem_id="layers-show")
+                        photo = gr.Image(label="your photo: which channels does it excite?", type="filepath",
+                                         sources=["upload", "clipboard"], height=180, elem_id="layers-photo")
+                        rank = gr.Button("Rank channels by my photo", elem_id="layers-rank")
+                    with gr.Column(scale=3, min_width=320):
+                        studio.browser_message = gr.HTML(elem_id="layers-message")
+                        studio.browser_status = gr.Textbox(label="progress", interactive=False,
+                                                           elem_id="layers-status")
+                        studio.gallery = gr.Gallery(label="channels (click one to visualize it)", columns=4,
+                                                    height=560, allow_preview=False, elem_id="layers-gallery")
             with gr.Tab("History", id="history", elem_id="tab-history") as history_tab:
                 history = gr.Gallery(label="made since the studio started", columns=6, height=320,
                                      elem_id="history-gallery")
@@ -419,6 +481,8 @@ def build_app(studio: Studio) -> gr.Blocks:
             outputs = [page.message, page.status, page.preview, page.result, page.download, page.recipe]
             if page.viewer is not None:
                 outputs.append(page.viewer)
+            if "unfinished" in page.extras:
+                outputs.append(page.extras["unfinished"])
 
             def go(session_id, stopped_at, *values, page=page):
                 yield from studio.run_page(page, session_id, stopped_at, *values)
