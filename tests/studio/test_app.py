@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,26 +11,43 @@ from PIL import Image
 
 import reverie
 from reverie.pipelines.dream import DreamRecipe
-from reverie.studio.controls import controls_for
-from reverie.studio.pages import TEXT_PROMPT
+from reverie.studio.controls import shown
+from reverie.studio.inputs import PAGE_FILES
 
-# The dream page's controls in order (text prompts appear only where open_clip is installed: not here)
-DREAM_PATHS = [control.path for control in controls_for("dream") if control.path not in TEXT_PROMPT]
+QUICK = {"model.name": "efficientnet-lite0", "settings.octaves": 2, "settings.steps": 4, "settings.jitter": 4,
+         "settings.min_octave_size": 16, "seed": 0}
+
+
+def page_args(studio, kind: str, files: list | None = None, **changes) -> list:
+    """A page's run arguments: (pick, upload) per file input (the mask: one value), then every control."""
+    page = studio.pages[kind]
+    values = {control.path: shown(control, control.default) for control in page.controls}
+    values.update({path: value for path, value in QUICK.items() if path in values})
+    values.update(changes)
+    if files is None:
+        files = [None if item.kind == "mask" else (item.default, None) for item in PAGE_FILES.get(kind, [])]
+    flat = []
+    for item in files:
+        flat += [item] if not isinstance(item, tuple) else list(item)
+    return [*flat, *[values[control.path] if values[control.path] is not None else "" for control in page.controls]]
+
+
+DREAM_PATHS: list[str] = []
 
 
 def dream_args(**changes):
-    """The /run_dream arguments: source pick, upload, mask, then every control (small and quick)."""
-    values = {control.path: control.default for control in controls_for("dream")}
-    values.update({"model.name": "efficientnet-lite0", "size": "64x48", "settings.octaves": 2, "settings.steps": 4,
-                   "settings.jitter": 4, "settings.min_octave_size": 16, "objective": "", "seed": 0})
-    values.update(changes)
-    pick, upload = values.pop("pick", "chelsea"), values.pop("upload", None)
-    return [pick, upload, None, *[values[path] if values[path] is not None else "" for path in DREAM_PATHS]]
+    """The /run_dream arguments, small and quick (64x48, two octaves of 4 steps)."""
+    pick, upload = changes.pop("pick", "chelsea"), changes.pop("upload", None)
+    return page_args(STUDIO[0], "dream", [(pick, upload), None], **{"size": "64x48", "objective": "", **changes})
+
+
+STUDIO: list = []
 
 
 @pytest.fixture(scope="module")
 def client(running_studio):
-    assert not running_studio.studio.prompts, "these tests list the dream page's controls without text prompts"
+    STUDIO[:] = [running_studio.studio]
+    DREAM_PATHS[:] = [control.path for control in running_studio.studio.pages["dream"].controls]
     return Client(running_studio.url, verbose=False)
 
 
@@ -141,3 +159,65 @@ def test_ranking_by_a_photo_lists_the_channels_it_excites_most_first(client, lit
     assert not message
     means = [float(item["caption"].split("·")[1]) for item in gallery]
     assert means == sorted(means, reverse=True) and len(means) == 16
+
+
+def test_an_animation_is_served_as_an_mp4_that_carries_its_recipe_and_restores_the_page(client, running_studio):
+    args = page_args(running_studio.studio, "animate", size="48x48", frames=3, transforms="zoom(0.05)", fps=6)
+    final = client.predict(*args, api_name="/run_animate")
+    assert final[1] == "done", final[:2]
+    video = final[3]["video"] if isinstance(final[3], dict) else final[3]
+    recipe = reverie.read_recipe(video)
+    assert recipe.kind == "animate" and recipe.frames == 3 and recipe.transforms == ("zoom(0.05)",)
+    assert sorted(Path(path).suffix for path in final[4]) == [".gif", ".mp4"]
+    restored = client.predict(handle_file(video), api_name="/restore")
+    assert "restored an animate recipe" in restored[0]
+
+
+def test_a_stopped_animation_resumes_to_the_frames_an_uninterrupted_one_makes(client, running_studio):
+    studio = running_studio.studio
+    args = page_args(studio, "animate", size="40x40", frames=4, transforms="zoom(0.05)", fps=6,
+                     **{"settings.octaves": 1, "settings.steps": 3})
+    whole = client.predict(*args, api_name="/run_animate")
+    job = client.submit(*args, api_name="/run_animate")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any("frame 1" in str(update[1]) for update in job.outputs()):
+        time.sleep(0.05)
+    client.predict(api_name="/stop_animate")
+    stopped = job.result(timeout=60)
+    assert stopped[1].startswith("stopped after"), stopped[1]
+    unfinished = studio.unfinished("animate")
+    assert unfinished
+    resumed = client.predict(unfinished[0], api_name="/resume_animate")
+    assert resumed[1] == "done"
+    first = reverie.read_recipe(whole[3]["video"] if isinstance(whole[3], dict) else whole[3])
+    folders = sorted(studio.folder.frames.glob("animate-*"), key=lambda path: path.stat().st_mtime)
+    made = {folder.name: sorted(folder.glob("frame-*.png")) for folder in folders}
+    complete = [frames for frames in made.values() if len(frames) == first.frames]
+    assert len(complete) >= 2
+    assert all(pixels(a).tobytes() == pixels(b).tobytes() for a, b in zip(complete[0], complete[-1]))
+
+
+def test_a_texture_comes_with_a_glb_for_the_3d_viewer(client, running_studio):
+    args = page_args(running_studio.studio, "texture", size="32x32", render_size=48, views=1,
+                     **{"settings.steps": 2})
+    final = client.predict(*args, api_name="/run_texture")
+    assert final[1] == "done", final[:2]
+    glb = final[6]
+    assert str(glb).endswith(".glb") if isinstance(glb, str) else glb["path"].endswith(".glb")
+    assert reverie.read_recipe(final[3]).mesh == "torus.obj"
+
+
+def test_a_second_run_waits_its_turn_and_sees_its_place_in_line(running_studio):
+    first, second = Client(running_studio.url, verbose=False), Client(running_studio.url, verbose=False)
+    STUDIO[:] = [running_studio.studio]
+    running = first.submit(*dream_args(**{"settings.steps": 100_000}), api_name="/run_dream")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any("step" in str(update[1]) for update in running.outputs()):
+        time.sleep(0.05)
+    waiting = second.submit(*dream_args(), api_name="/run_dream")
+    time.sleep(1.0)
+    status = waiting.status()
+    assert status.code.name == "IN_QUEUE" and status.rank == 0, status
+    first.predict(api_name="/stop_dream")
+    assert running.result(timeout=60)[1].startswith("stopped after")
+    assert waiting.result(timeout=60)[1] == "done"

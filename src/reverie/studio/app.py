@@ -240,7 +240,8 @@ class Studio:
                 if path_ in page.widgets:
                     update[page.widgets[path_]] = value
             update[page.stopped_at] = recipe.stopped_at
-            note = f"restored a {recipe.KIND} recipe" + (
+            article = "an" if recipe.KIND[0] in "aeiou" else "a"
+            note = f"restored {article} {recipe.KIND} recipe" + (
                 f" (it stopped after {recipe.stopped_at.after} {recipe.stopped_at.unit}s: Run stops there too)"
                 if recipe.stopped_at else "")
             update[self.drop_message] = f'<p class="reverie-note">{note}</p>'

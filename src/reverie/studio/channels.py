@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,9 +34,14 @@ class Thumbnail:
     path: Path
 
 
+_LAYERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> its layers (a probe forward each)
+
+
 def layers_of(model: nn.Module) -> list[LayerInfo]:
-    """The layers worth browsing, in forward order (what ``reverie layers`` lists)."""
-    return dreamable_layers(model)
+    """The layers worth browsing, in forward order (what ``reverie layers`` lists); probed once per model."""
+    if model not in _LAYERS:
+        _LAYERS[model] = dreamable_layers(model)
+    return _LAYERS[model]
 
 
 def layer_named(model: nn.Module, name: str) -> LayerInfo:
