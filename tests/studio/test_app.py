@@ -29,7 +29,9 @@ def page_args(studio, kind: str, files: list | None = None, **changes) -> list:
     flat = []
     for item in files:
         flat += [item] if not isinstance(item, tuple) else list(item)
-    return [*flat, *[values[control.path] if values[control.path] is not None else "" for control in page.controls]]
+    blank = {control.path: None if control.kind in ("integer", "number") else "" for control in page.controls}
+    return [*flat, *[blank[control.path] if values[control.path] is None else values[control.path]
+                     for control in page.controls]]
 
 
 DREAM_PATHS: list[str] = []
@@ -221,3 +223,19 @@ def test_a_second_run_waits_its_turn_and_sees_its_place_in_line(running_studio):
     first.predict(api_name="/stop_dream")
     assert running.result(timeout=60)[1].startswith("stopped after")
     assert waiting.result(timeout=60)[1] == "done"
+
+
+def test_an_uploaded_video_is_dreamed_into_an_mp4_with_its_recipe(client, running_studio, tmp_path):
+    import torch
+
+    from reverie.io.video import write_mp4
+
+    clip = write_mp4(tmp_path / "clip.mp4", [torch.rand(1, 3, 32, 48, generator=torch.Generator().manual_seed(i))
+                                             for i in range(3)], fps=4)
+    args = page_args(running_studio.studio, "video", [("my file", handle_file(str(clip)))],
+                     **{"settings.octaves": 1, "settings.steps": 2})
+    final = client.predict(*args, api_name="/run_video")
+    assert final[1] == "done", final[:2]
+    recipe = reverie.read_recipe(final[4][0])
+    assert recipe.kind == "video" and recipe.source.startswith("clip-") and recipe.source.endswith(".mp4")
+    assert (running_studio.studio.folder.inputs / recipe.source).read_bytes() == clip.read_bytes()

@@ -321,7 +321,8 @@ class Studio:
     # -- history ------------------------------------------------------------------------------------
 
     def history_items(self) -> list[tuple[str, str]]:
-        return [(path, caption) for path, caption in self.history if Path(path).suffix.lower() in (".png", ".gif")]
+        return [(path, caption) for path, caption in self.history
+                if Path(path).suffix.lower() in (".png", ".gif", ".mp4")]
 
     def compare(self, first: str | None, second: str | None):
         pictures = [path for path, _ in self.history_items() if path.endswith(".png")]
