@@ -129,3 +129,20 @@ def test_paint_a_mask_and_only_the_painted_region_is_dreamed(page, running_studi
 
 def _last_result(running_studio) -> Path:
     return max(running_studio.studio.folder.results.glob("dream-*.png"), key=lambda path: path.stat().st_mtime)
+
+
+def test_history_lists_this_sessions_results_and_compares_two(page, running_studio):
+    assert len([path for path, _ in running_studio.studio.history_items() if path.endswith(".png")]) >= 2
+    page.locator("button[role=tab]:has-text('History')").first.click()
+    expect(page.locator("#history-gallery img").first).to_be_visible()
+    expect(page.locator("#history-compare img")).to_have_count(2)
+    shoot(page, "history")
+
+
+def test_every_task_page_opens_with_its_controls(page):
+    for kind, title, control in [("visualize", "Visualize", "objective"), ("animate", "Animate", "objective"),
+                                 ("texture", "Texture", "objective"), ("style", "Style", "style-weight")]:
+        page.locator(f"button[role=tab]:has-text('{title}')").first.click()
+        expect(page.locator(f"#{kind}-{control}")).to_be_visible()
+        expect(page.locator(f"#{kind}-run")).to_be_visible()
+        shoot(page, kind)

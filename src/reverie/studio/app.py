@@ -407,7 +407,8 @@ def _animation_draft(studio: Studio, page: Page, session: gr.State) -> None:
         except ReverieError as error:
             yield {page.message: message_html(str(error))}
             return
-        studio.runs[session_id] = run
+        studio.runs[session_id] = run   # Stop stops a draft too
+        yield {page.message: ""}
         for snapshot in run.snapshots():
             yield {page.status: f"draft: {snapshot.status}"}
         if run.error is not None:
@@ -415,10 +416,10 @@ def _animation_draft(studio: Studio, page: Page, session: gr.State) -> None:
             return
         gif = write_gif(studio.folder.result_path("draft", ".gif"), FrameFolder(run.result.folder),
                         fps=min(recipe.fps, 50))
-        yield {shown: str(gif), page.status: "draft done: Run makes the full animation"}
+        yield {shown: str(gif), page.message: "", page.status: "draft done: Run makes the full animation"}
     draft.click(make, [session, page.stopped_at, *page.file_components(), *page.control_components()],
                 [shown, page.status, page.message], concurrency_limit=1, concurrency_id="device",
-                show_progress="minimal", show_progress_on=[page.status])
+                show_progress="minimal", show_progress_on=[page.status], api_name="draft_animate")
 
 
 def build_app(studio: Studio) -> gr.Blocks:
@@ -469,8 +470,8 @@ def build_app(studio: Studio) -> gr.Blocks:
                         studio.gallery = gr.Gallery(label="channels (click one to visualize it)", columns=4,
                                                     height=560, allow_preview=False, elem_id="layers-gallery")
             with gr.Tab("History", id="history", elem_id="tab-history") as history_tab:
-                history = gr.Gallery(label="made since the studio started", columns=6, height=320,
-                                     elem_id="history-gallery")
+                history = gr.Gallery(label="made since the studio started", columns=6, height=300,
+                                     object_fit="contain", elem_id="history-gallery")
                 with gr.Row():
                     first_pick = gr.Dropdown([], label="before", elem_id="history-before")
                     second_pick = gr.Dropdown([], label="after", elem_id="history-after")
@@ -527,9 +528,10 @@ def build_app(studio: Studio) -> gr.Blocks:
 
         def refresh_history():
             items = studio.history_items()
-            names = [path for path, _ in items if path.endswith(".png")]
-            return (items, gr.Dropdown(choices=names, value=names[1] if len(names) > 1 else None),
-                    gr.Dropdown(choices=names, value=names[0] if names else None), studio.compare(None, None))
+            pictures = [(f"{Path(path).name} ({caption})", path) for path, caption in items if path.endswith(".png")]
+            return (items, gr.Dropdown(choices=pictures, value=pictures[1][1] if len(pictures) > 1 else None),
+                    gr.Dropdown(choices=pictures, value=pictures[0][1] if pictures else None),
+                    studio.compare(None, None))
         history_tab.select(refresh_history, None, [history, first_pick, second_pick, slider], queue=False, api_visibility="private")
         first_pick.change(studio.compare, [first_pick, second_pick], slider, queue=False, api_visibility="private")
         second_pick.change(studio.compare, [first_pick, second_pick], slider, queue=False, api_visibility="private")

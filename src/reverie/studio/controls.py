@@ -44,7 +44,7 @@ class Control:
     """One field of a task's recipe as a page control."""
 
     path: str             # the field's place in the recipe ("settings.steps")
-    kind: str             # integer, number, choice, flag, text, integers, texts, size
+    kind: str             # integer, number, choice, flag, text, integers, texts, size, keyframes
     label: str
     help: str
     default: Any
@@ -89,6 +89,8 @@ def _control(kind: str, path: str, spec: dict) -> Control:
         return Control(kind="flag", **common)
     if type_ == "array" and "prefixItems" in spec:
         return Control(kind="size", **common)
+    if type_ == "array" and name == "keyframes":
+        return Control(kind="keyframes", **common)
     if type_ == "array":
         items = spec.get("items", {})
         return Control(kind="integers" if items.get("type") == "integer" else "texts",
@@ -117,6 +119,12 @@ def shown(control: Control, value: Any) -> Any:
         return f"{value[0]}x{value[1]}"
     if control.kind == "integers":
         return ", ".join(str(item) for item in value)
+    if control.kind == "keyframes":  # a table: one row per keyframe, its frame and its changes
+        rows = []
+        for text in value:
+            frame, _, changes = text.partition(":")
+            rows.append([int(frame) if frame.strip().isdigit() else frame.strip(), changes.strip()])
+        return rows
     if control.kind == "texts":
         return "\n".join(value) if control.name in ("transforms", "keyframes") else ", ".join(value)
     return value
@@ -149,12 +157,23 @@ def _parsed(control: Control, value: Any) -> Any:
         if not all(part.isdigit() for part in parts):
             raise ReverieError(f"{control.label} must be whole numbers separated by commas, got '{text[:40]}'")
         return [int(part) for part in parts]
+    if control.kind == "keyframes":
+        rows = value.values.tolist() if hasattr(value, "values") else list(value or [])
+        return [f"{_whole(frame)}: {str(changes).strip()}" for frame, changes, *_ in rows
+                if str(changes or "").strip() or str(frame if frame is not None else "").strip()]
     if control.kind == "texts":
         separator = "\n" if control.name in ("transforms", "keyframes") else ","
         return [part.strip() for part in str(value or "").split(separator) if part.strip()]
     if control.kind == "flag":
         return bool(value)
     return "" if value is None else str(value)
+
+
+def _whole(frame: Any) -> str:
+    """A keyframe table's frame cell as text: 12.0 (a number cell) is 12."""
+    if isinstance(frame, float) and frame.is_integer():
+        return str(int(frame))
+    return str(frame if frame is not None else "").strip()
 
 
 def recipe_from(kind: str, values: dict[str, Any], files: dict[str, str | None],

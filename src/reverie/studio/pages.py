@@ -55,9 +55,10 @@ def control_widget(kind: str, control: Control, value: Any, model_names: list[st
     if control.kind in ("integer", "number"):
         return gr.Number(value=value, precision=0 if control.kind == "integer" else None,
                          step=1 if control.kind == "integer" else 0.001, **common)
-    if control.name == "keyframes":
-        return gr.Textbox(value=value, lines=3, placeholder="FRAME: name=value, ...   e.g. 150: layer=blocks.12, steps=8",
-                          **common)
+    if control.kind == "keyframes":
+        return gr.Dataframe(value=value or [[None, ""]], headers=["frame", "changes, e.g. layer=blocks.12, steps=8"],
+                            datatype=["number", "str"], column_count=2, type="array", interactive=True,
+                            label=control.label, elem_id=common["elem_id"])
     lines = 3 if control.name in ("transforms", "objective", "blend") else 1
     placeholder = "blank: the input's own size" if control.kind == "size" and control.optional else None
     return gr.Textbox(value=value, lines=lines, placeholder=placeholder, **common)
