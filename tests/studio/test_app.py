@@ -216,14 +216,18 @@ def test_a_second_run_waits_its_turn_and_sees_its_place_in_line(running_studio):
     first, second = Client(running_studio.url, verbose=False), Client(running_studio.url, verbose=False)
     STUDIO[:] = [running_studio.studio]
     running = first.submit(*dream_args(**{"settings.steps": 100_000}), api_name="/run_dream")
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not any("step" in str(update[1]) for update in running.outputs()):
-        time.sleep(0.05)
-    waiting = second.submit(*dream_args(), api_name="/run_dream")
-    time.sleep(1.0)
-    status = waiting.status()
-    assert status.code.name == "IN_QUEUE" and status.rank == 0, status
-    first.predict(api_name="/stop_dream")
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any("step" in str(update[1]) for update in running.outputs()):
+            time.sleep(0.05)
+        waiting = second.submit(*dream_args(), api_name="/run_dream")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and waiting.status().code.name != "IN_QUEUE":
+            time.sleep(0.1)
+        status = waiting.status()
+        assert status.code.name == "IN_QUEUE" and status.rank == 0, status
+    finally:
+        first.predict(api_name="/stop_dream")   # never leave a run holding the device for the tests after
     assert running.result(timeout=60)[1].startswith("stopped after")
     assert waiting.result(timeout=60)[1] == "done"
 
