@@ -38,6 +38,7 @@ from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from typing import ClassVar, NamedTuple, Union
 
 from reverie.errors import ReverieError, unknown_name_message
+from reverie.fields import escaped
 
 MAX_LENGTH = 10_000
 MAX_DEPTH = 64  # well below Python's recursion limit, far above any sensible recipe
@@ -502,7 +503,14 @@ def evaluate(node: Node, functions: Mapping[str, Callable], names: Mapping[str, 
                 raise ReverieError(message) from None
         return function(*args, **kwargs)
     operands = [evaluate(child, functions, names) for child in _children(node)]
+    text = next((operand for operand in operands if isinstance(operand, str)), None)
+    if text is not None:  # Python would repeat or join text: 'a' * 200000000 is a 200 MB name
+        raise ReverieError(f"'{node.op}' at position {node.pos} combines numbers and objectives, not text "
+                           f"('{escaped(text, 40)}')")
     try:
-        return operator.neg(*operands) if isinstance(node, Unary) else _BINARY_OPS[node.op](*operands)
-    except (TypeError, ZeroDivisionError) as exc:
-        raise ReverieError(f"cannot apply '{node.op}' at position {node.pos}: {exc}") from None
+        value = operator.neg(*operands) if isinstance(node, Unary) else _BINARY_OPS[node.op](*operands)
+    except (TypeError, ZeroDivisionError, OverflowError) as exc:
+        raise ReverieError(f"cannot apply '{node.op}' at position {node.pos}: {str(exc)[:120]}") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ReverieError(f"'{node.op}' at position {node.pos} gives {value}, not a finite number")
+    return value

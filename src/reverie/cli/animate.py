@@ -13,6 +13,7 @@ from reverie.cli.common import (
     MP4_QUALITY,
     ChannelsOption,
     DeviceOption,
+    MaxWorkOption,
     FinishOption,
     LayersOption,
     NoiseOption,
@@ -46,7 +47,7 @@ def animate(
     sample_name: SampleOption = None, noise_start: NoiseOption = False,
     layer: LayersOption = None, channel: ChannelsOption = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the animation in the output folder from its last finished frame.")] = False,
-    device: DeviceOption = "auto", recipe: RecipeOption = None, finish: FinishOption = False, quiet: QuietOption = False,
+    device: DeviceOption = "auto", max_work: MaxWorkOption = None, recipe: RecipeOption = None, finish: FinishOption = False, quiet: QuietOption = False,
     **flags,
 ) -> None:
     """Dream animation: each frame is the dream of the previous frame, moved by frame transforms."""
@@ -67,11 +68,10 @@ def animate(
         changes.update(source=sources[0], source_sha256=None)
     final = with_flags(base, flags, **changes)
 
-    recipe_folder = recipe.parent if recipe is not None and not sources else output if resume else None
-    again = f"reverie animate -o {quoted(output)} --resume"
+    again = f"reverie animate{_input_again(final.source)} -o {quoted(output)} --resume"
     try:
-        result, interrupted = run_task(final, "animating", quiet=quiet, device=device, output_dir=output,
-                                       resume=resume, recipe_folder=recipe_folder)
+        result, interrupted = run_task(final, "animating", quiet=quiet, device=device, max_work=max_work, output_dir=output,
+                                       resume=resume)
     except KeyboardInterrupt:  # a second Ctrl-C: the finished frames are on disk all the same
         from reverie.io.frames import finished_frames
 
@@ -91,6 +91,11 @@ def animate(
               f"encode them with: reverie encode {quoted(output)} --gif FILE --mp4 FILE", file=sys.stderr)
         raise SystemExit(130) from None
     say(message + "".join(f" and {path}" for path in written))
+
+
+def _input_again(source: str) -> str:
+    """The INPUT a resume names again (a file the folder's recipe names is read only from that folder)."""
+    return "" if source.startswith(("sample:", "noise", "live:")) else f" {quoted(Path(source))}"
 
 
 def encode(

@@ -22,6 +22,7 @@ COMMANDS = {"video": "dream-video"}  # a task's command, where it is not named a
 
 # How a command runs (after the recipe's flags in help).
 DeviceOption = Annotated[str, typer.Option(help="auto, cpu or cuda.")]
+MaxWorkOption = Annotated[Optional[float], typer.Option("--max-work", help="Allow more work than the default limit, in pixel-steps (pixels x steps, over every octave, batch item and frame); inf for no limit. [default: 1e10]", show_default=False)]
 RecipeOption = Annotated[Optional[Path], typer.Option(help="Replay the recipe in a Reverie image or .json file; other flags override it.")]
 FinishOption = Annotated[bool, typer.Option("--finish", help="Run a replayed recipe that was stopped to the end, instead of to where it stopped.")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]

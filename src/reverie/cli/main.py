@@ -15,6 +15,7 @@ from rich.console import Console
 from reverie.cli.common import (
     ChannelsOption,
     DeviceOption,
+    MaxWorkOption,
     FinishOption,
     LayersOption,
     NoiseOption,
@@ -47,7 +48,7 @@ def dream(
     output: Annotated[Path, typer.Option("--output", "-o", help="Output image (.png, .jpg, .webp).")] = Path("dream.png"),
     sample_name: SampleOption = None, noise_start: NoiseOption = False,
     layer: LayersOption = None, channel: ChannelsOption = None,
-    device: DeviceOption = "auto", recipe: RecipeOption = None, finish: FinishOption = False, quiet: QuietOption = False,
+    device: DeviceOption = "auto", max_work: MaxWorkOption = None, recipe: RecipeOption = None, finish: FinishOption = False, quiet: QuietOption = False,
     **flags,
 ) -> None:
     """DeepDream a photo (or noise) toward a layer, channels, an objective expression, or a text prompt."""
@@ -74,11 +75,7 @@ def dream(
     flags.pop("objective")  # set above, from --objective or --layer/--channel
     final = with_flags(base, flags, **changes)
 
-    # A replayed recipe's relative input path may be relative to the folder it was made in: when
-    # it is not found from here, it is looked for next to the recipe file.
-    recipe_folder = recipe.parent if recipe is not None and not sources else None
-    result, interrupted = run_task(final, "dreaming", quiet=quiet, device=device, check_hash=recipe is not None,
-                                   recipe_folder=recipe_folder)
+    result, interrupted = run_task(final, "dreaming", quiet=quiet, device=device, max_work=max_work, check_hash=recipe is not None)
     saved = result.save(output)
     report_stop(result, saved, interrupted)
     target = f"blend {result.recipe.blend}" if result.recipe.blend else f"objective {result.recipe.objective}"

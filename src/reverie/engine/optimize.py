@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from reverie.engine.budget import check_cost, render_cost
 from reverie.engine.progress import Progress, ProgressCallback, StopSignal, stop_requested
 from reverie.errors import ReverieError
 from reverie.fields import check_fields, option
@@ -67,6 +68,10 @@ def render(model: nn.Module, objective: Objective, param: nn.Module, transforms:
     it is set the loop ends and the image of that step is kept (``rendering.stopped``).
     """
 
+    shape = [getattr(param, name, None) for name in ("batch", "height", "width")]
+    if all(isinstance(side, int) for side in shape):  # an ImageParam; a mesh's texture has its own sizes
+        check_cost(render_cost(*shape, settings.steps), "this rendering", "the size, batch or steps",
+                   next(param.parameters(), torch.empty(0)).device)
     transform = compose(transforms)  # merges scale + rotate into one resample
     transform_generator = make_generator(seed, "transforms")
     background_generator = make_generator(seed, "background")

@@ -3,17 +3,21 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
+import warnings
 from pathlib import Path
 
 import torch
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
+from reverie.engine.budget import IMAGE_BYTES, available_memory
 from reverie.errors import ReverieError
 from reverie.io.atomic import atomic_path
 from reverie.imaging import from_pil, to_pil
 
 RECIPE_KEY = "reverie:recipe"
+MAX_RECIPE_BYTES = 1 << 20  # as reverie.recipe's: far above any real recipe
 OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 # Decompression-bomb guard: far above any real dream (16k x 16k), far below what would exhaust memory.
 Image.MAX_IMAGE_PIXELS = 16384 * 16384
@@ -30,14 +34,39 @@ def open_picture(path: str | os.PathLike, what: str = "input image", noun: str =
         raise ReverieError(f"{what} not found: {path}")
     if path.is_dir():
         raise ReverieError(f"{what} is a folder, not a file: {path}")
+    if not path.is_file():
+        raise ReverieError(f"{what} is not a regular file (a device or FIFO): {path}")
+    limit = max_picture_pixels()
     try:
-        with Image.open(path) as picture:
-            picture.load()
-            return picture.copy()
-    except (UnidentifiedImageError, Image.DecompressionBombError) as error:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # refused below, as an error
+            with Image.open(path) as picture:  # reads the header only
+                width, height = picture.size
+                if width * height > limit:
+                    raise ReverieError(_too_large(noun, path, f"{width}x{height} = {width * height / 1e6:.0f} Mpx",
+                                                  limit))
+                picture.load()
+                return picture.copy()
+    except Image.DecompressionBombError as error:  # Pillow's own guard, at twice MAX_IMAGE_PIXELS
+        found = re.search(r"\((\d+) pixels\)", str(error))
+        raise ReverieError(_too_large(noun, path, f"{int(found[1]) / 1e6:.0f} Mpx" if found else "too many pixels",
+                                      limit)) from None
+    except UnidentifiedImageError as error:
         raise ReverieError(f"cannot read {noun} {path}: not an image file PIL can decode ({type(error).__name__})") from None
-    except (OSError, SyntaxError, ValueError) as error:
-        raise ReverieError(f"cannot read {noun} {path}: the file is corrupt or truncated ({error})") from None
+    except (OSError, SyntaxError, ValueError, MemoryError) as error:
+        detail = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
+        raise ReverieError(f"cannot read {noun} {path}: the file is corrupt or truncated ({detail})") from None
+
+
+def max_picture_pixels() -> int:
+    """The most pixels an input may have: what a dream of it can hold in the memory free now, and never
+    more than a dream's largest size (Pillow's own bomb guard stays at that size)."""
+    return int(min(Image.MAX_IMAGE_PIXELS, available_memory() // IMAGE_BYTES))
+
+
+def _too_large(noun: str, path: Path, size: str, limit: int) -> str:
+    return (f"{noun} {path} is too large to dream here: {size}, and at most {limit / 1e6:.0f} Mpx fit in "
+            "the memory free now; scale it down first")
 
 
 def read_image(path: str | os.PathLike) -> torch.Tensor:
@@ -106,8 +135,17 @@ def read_recipe_text(path: str | os.PathLike) -> str:
     path = Path(path)
     if not path.exists():
         raise ReverieError(f"recipe file not found: {path}")
+    if not path.is_file():
+        raise ReverieError(f"recipe file is not a regular file (a folder, device or FIFO): {path}")
     if path.suffix.lower() == ".json":
-        return path.read_text(encoding="utf-8")
+        with open(path, "rb") as stream:
+            data = stream.read(MAX_RECIPE_BYTES + 1)
+        if len(data) > MAX_RECIPE_BYTES:
+            raise ReverieError(f"recipe file {path} is over {MAX_RECIPE_BYTES} bytes; a recipe is far smaller")
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise ReverieError(f"recipe file {path} is not UTF-8 text (byte {error.start})") from None
     try:
         with Image.open(path) as picture:
             text = picture.info.get(RECIPE_KEY)
@@ -118,8 +156,10 @@ def read_recipe_text(path: str | os.PathLike) -> str:
                 for candidate in (comment, description):
                     if candidate.startswith(RECIPE_KEY + "="):
                         text = candidate[len(RECIPE_KEY) + 1:]
-    except (UnidentifiedImageError, OSError) as error:
-        raise ReverieError(f"cannot read {path}: not an image or JSON recipe ({type(error).__name__})") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+        # ValueError: Pillow's limit on text chunks (a zlib bomb in an iTXt), among others
+        raise ReverieError(f"cannot read {path}: not an image or JSON recipe ({type(error).__name__}: "
+                           f"{str(error).splitlines()[0][:80] if str(error) else 'unreadable'})") from None
     if text is None:
         raise ReverieError(f"{path} carries no Reverie recipe (was it made by Reverie, and not re-saved by another program?)")
     return text

@@ -19,7 +19,8 @@ from PIL import Image
 from torch import nn
 
 from reverie.engine.animate import dream_frames
-from reverie.engine.deepdream import DreamSettings
+from reverie.engine.budget import check_cost
+from reverie.engine.deepdream import DreamSettings, dream_cost
 from reverie.engine.progress import ProgressCallback, StopSignal
 from reverie.errors import ReverieError
 from reverie.expressions import quote_name
@@ -35,6 +36,7 @@ from reverie.pipelines import frame_folder
 from reverie.pipelines.frame_folder import RECIPE_FILE
 from reverie.pipelines.prepare import (
     live_name,
+    input_path,
     load_start,
     model_field,
     objective_from,
@@ -64,7 +66,7 @@ class AnimateRecipe(Recipe):
 
     KIND: ClassVar[str] = "animate"
     source: str = option("sample:chelsea", '"sample:NAME", "noise", or an image file path', flag=False,
-                         max_length=4096)
+                         max_length=4096, file="INPUT")
     source_sha256: str | None = option(None, "of the input file's bytes, to notice a changed input on resume",
                                        flag=False, max_length=64)
     size: tuple[int, int] | None = option(None, "WIDTHxHEIGHT of every frame; default: the input's", low=1)
@@ -186,7 +188,7 @@ def run(recipe: AnimateRecipe, output_dir: str | os.PathLike, *, progress: Progr
     # Inputs first, each mistake a ReverieError, before any long work or any file is written.
     device = resolve_device(device)
     if image is None:
-        image, digest = load_start(recipe.source, None, recipe.size, recipe.seed, False, recipe_folder)
+        image, digest = load_start(input_path(recipe, "source", "input image", recipe_folder), None, recipe.size, recipe.seed, False, recipe_folder)
         recipe = replace(recipe, source_sha256=digest)
     check_image(image)
     if image.shape[0] != 1:
@@ -198,8 +200,11 @@ def run(recipe: AnimateRecipe, output_dir: str | os.PathLike, *, progress: Progr
     recipe = replace(recipe, objective=text_of(plan.base) or live_name(plan.base),
                      transforms=tuple(text_of(t, _one_transform) or live_name(t) for t in transforms),
                      keyframes=plan.keyframe_texts(), frame_index=None, size=Size.of(image))
-    for frame_index in range(recipe.frames):  # every frame's options are valid before frame 0 is dreamed
-        plan(frame_index)
+    cost = None  # every frame's options are valid, and all frames fit the work budget, before frame 0
+    for frame_index in range(recipe.frames):
+        frame_cost = dream_cost(tuple(image.shape[-2:]), plan(frame_index)[1])
+        cost = frame_cost if cost is None else cost + frame_cost
+    check_cost(cost, f"this animation of {recipe.frames} frames", "the frames, size, octaves or steps", model_device)
 
     if stored is not None:
         frame_folder.check_same_frames(

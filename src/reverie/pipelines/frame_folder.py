@@ -30,7 +30,7 @@ def read_folder_recipe(folder: str | os.PathLike, recipe_class: type[R]) -> R | 
     if not path.is_file():
         return None
     try:
-        return recipe_class.from_json(path.read_text(encoding="utf-8"))
+        return recipe_class.from_json(path.read_bytes(), Path(folder))
     except ReverieError as error:
         raise ReverieError(f"{path}: {error}") from None
 
@@ -62,7 +62,7 @@ def check_same_frames(stored: R, given: R, folder: Path, *, not_in_pixels: Itera
     message ``source_changed``; ``start_over`` ends the other refusals ("start a new folder").
     """
     differences = [item.name for item in fields(type(given)) if item.name not in not_in_pixels
-                   and getattr(stored, item.name) != getattr(given, item.name)]
+                   and item.metadata.get("stored", True) and getattr(stored, item.name) != getattr(given, item.name)]
     if not differences:
         return
     name = differences[0]

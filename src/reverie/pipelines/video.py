@@ -22,7 +22,8 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from reverie.engine.deepdream import DreamSettings
+from reverie.engine.budget import Cost, check_cost
+from reverie.engine.deepdream import DreamSettings, dream_cost
 from reverie.engine.progress import ProgressCallback, StopSignal
 from reverie.engine.video import VIDEO_BLEND, VIDEO_SETTINGS, dream_video_frames
 from reverie.errors import ReverieError
@@ -39,7 +40,7 @@ from reverie.pipelines.prepare import (
     dream_settings_for,
     file_sha256,
     live_name,
-    locate,
+    input_path,
     model_field,
     objective_from,
     refuse_untrusted,
@@ -59,7 +60,7 @@ class VideoRecipe(Recipe):
     ``blend`` times frame k-1's dream detail (dreamed minus source), moved along the optical flow."""
 
     KIND: ClassVar[str] = "video"
-    source: str = option("", "the input video file path, as given", flag=False, max_length=4096)
+    source: str = option("", "the input video file path, as given", flag=False, max_length=4096, file="INPUT")
     source_sha256: str | None = option(None, "of the input file's bytes, to notice a changed input on resume",
                                        flag=False, max_length=64)
     size: tuple[int, int] | None = option(None, "WIDTHxHEIGHT every frame is resized to; default: the video's",
@@ -120,7 +121,7 @@ def run(recipe: VideoRecipe, output: str | os.PathLike, *, progress: ProgressCal
     # Inputs first, each mistake a ReverieError, before any long work or any file is written.
     if not recipe.source:
         raise ReverieError("no input video given")
-    path = locate(recipe.source, recipe_folder, what="input video")
+    path = input_path(recipe, "source", "input video", recipe_folder)
     sources, fps, frame_count, _ = read_video(path)
     if frame_count < 1:
         raise ReverieError(f"video {path} has no frames")
@@ -134,6 +135,14 @@ def run(recipe: VideoRecipe, output: str | os.PathLike, *, progress: ProgressCal
     recipe = replace(recipe, objective=text_of(objective) or live_name(objective), source_sha256=file_sha256(path),
                      fps=fps, frames=frame_count, frame_index=None)
 
+    first_frame = next(sources, None)
+    if first_frame is None:
+        raise ReverieError(f"video {path} has no frames")
+    sources = itertools.chain([first_frame], sources)
+    shape = tuple(recipe.size[::-1]) if recipe.size is not None else tuple(first_frame.shape[-2:])
+    frame_cost = dream_cost(shape, settings)
+    check_cost(Cost(frame_cost.work * frame_count, frame_cost.memory, frame_cost.pixels),
+               f"this video of {frame_count} frames", "the size, octaves or steps", model_device)
     for where in (output.parent, folder):
         _check_writable(where)
     if stored is not None:

@@ -26,7 +26,7 @@ from reverie.objectives import (
 )
 from reverie.objectives.clip import Clip, load_clip
 from reverie.params import make_param
-from reverie.pipelines.prepare import checked, live_name, model_field, refuse_untrusted, text_objective, text_of
+from reverie.pipelines.prepare import checked, clip_weights, live_name, model_field, refuse_untrusted, text_objective, text_of
 from reverie.pipelines.result import ImageResult, Passes, stopped_recipe, tracker_for
 from reverie.randomness import generator
 from reverie.recipe import MAX_BATCH, MAX_OPTIMISED_SIDE, Blended, Prompted, Recipe, check_exclusive, check_size
@@ -128,7 +128,7 @@ def run(recipe: VisualizeRecipe, *, progress: ProgressCallback | None = None, st
     """
     refuse_untrusted(recipe.model, model)
     if recipe.text and clip is None:  # loaded once, and before the model: missing CLIP weights fail first
-        clip = load_clip(recipe.clip_model, recipe.clip_weights, resolve_device(device))
+        clip = load_clip(recipe.clip_model, clip_weights(recipe), resolve_device(device))
     model, device = model_on_device(recipe.model, model, device)
     transforms = transforms_by_name(recipe.transforms)
     batches, objectives, labels = _plan(recipe, objective)
@@ -136,7 +136,7 @@ def run(recipe: VisualizeRecipe, *, progress: ProgressCallback | None = None, st
         recipe = replace(recipe, objective=text_of(objective) or live_name(objective))
     final = []
     for index, base in enumerate(objectives):
-        text_term = text_objective(recipe.text, recipe.text_weight, recipe.clip_model, recipe.clip_weights,
+        text_term = text_objective(recipe.text, recipe.text_weight, recipe.clip_model, clip_weights(recipe),
                                    recipe.cutouts, clip, device, recipe.seed + index)
         term = text_term if base is None else base if text_term is None else base + text_term
         if recipe.alpha and not isinstance(term, Transparent):

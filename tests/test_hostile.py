@@ -1,0 +1,167 @@
+"""Strangers' files: each class of failure a hostile recipe, image, mesh or command line can cause, one
+case per root cause, built here. A refusal is exit status 2, one line on stderr naming the cause, no
+traceback, nothing written, quickly; files outside the recipe's folder are never read.
+
+The classes follow issue 12: 1 the path rule, 2 the work budget, 3 meshes, 4 locked folders and
+resume, 5 one line instead of a traceback, 6 escaped text, 7 output over the input, 8 non-finite
+values, 9 stray temporaries, 10 early validation, 11 short, true messages.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, PngImagePlugin
+
+import reverie
+from reverie.errors import ReverieError
+from reverie.io.images import RECIPE_KEY
+
+QUICK = ["--octaves", "1", "--steps", "1", "--quiet"]
+
+
+def listing(folder: Path) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*"))
+
+
+def recipe_png(path: Path, recipe: dict, size: tuple[int, int] = (8, 8)) -> Path:
+    """A PNG carrying ``recipe`` as a Reverie output would: what a stranger posts."""
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt(RECIPE_KEY, json.dumps(recipe))
+    Image.new("RGB", size, "grey").save(path, pnginfo=info)
+    return path
+
+
+def refused(result: tuple[int, str, str], *phrases: str) -> str:
+    """Exit 2 and one line on stderr, with every phrase in it and no traceback; returns the line."""
+    code, out, err = result
+    assert code == 2, err
+    assert err.count("\n") == 1 and err.startswith("reverie: error: "), err
+    assert "Traceback" not in err and len(err) < 400, err
+    for phrase in phrases:
+        assert phrase in err, err
+    return err
+
+
+@pytest.fixture
+def shared(tmp_path, monkeypatch):
+    """``shared/`` holds a stranger's recipe; ``private/secret.png`` is a file of the user's elsewhere."""
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "private").mkdir()
+    Image.new("RGB", (64, 64), "white").save(tmp_path / "private" / "secret.png")
+    Image.new("RGB", (64, 64), "white").save(tmp_path / "shared" / "mask.png")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path / "shared"
+
+
+# --- 1: a recipe reads only files in its own folder --------------------------------------------
+
+SECRET = str(Path("..") / "private" / "secret.png")
+
+
+@pytest.mark.parametrize("field, value, phrase", [
+    ("mask", SECRET, "the recipe's mask leads out of its folder"),
+    ("mask", "ABSOLUTE", "the recipe's mask is an absolute path"),
+    ("source", "ABSOLUTE", "the recipe's source is an absolute path"),
+    ("source", "/dev/zero", "the recipe's source is an absolute path"),
+    ("source", "~/secret.png", "the recipe's source is an absolute path"),
+    ("mask", "link.png", "the recipe's mask (link.png) is a link out of the recipe's folder"),
+    ("mask", "fifo.png", "the recipe's mask (fifo.png) is not a regular file"),
+    ("mask", "sub", "the recipe's mask (sub) is not a regular file"),
+    ("mask", "absent.png", "the recipe's mask (absent.png) is not in the recipe's folder"),
+])
+def test_a_recipe_never_reads_a_file_outside_its_folder(shared, reverie_cli, field, value, phrase):
+    secret = shared.parent / "private" / "secret.png"
+    (shared / "link.png").symlink_to(secret)
+    os.mkfifo(shared / "fifo.png")  # opening it would block for ever
+    (shared / "sub").mkdir()
+    value = str(secret) if value == "ABSOLUTE" else value
+    path = recipe_png(shared / "r.png", {"kind": "dream", "source": "noise", "size": [64, 64], field: value})
+    before = listing(shared.parent)
+    err = refused(reverie_cli("dream", "--recipe", path, "-o", "out.png", *QUICK), phrase, "name the file yourself")
+    assert ("(INPUT)" if field == "source" else "(--mask)") in err  # how to pass it explicitly
+    assert listing(shared.parent) == before  # nothing written
+
+
+def test_weights_named_by_a_recipe_are_confined_and_the_message_confirms_nothing(shared, reverie_cli):
+    recipe = {"kind": "dream", "source": "noise", "model": {"name": "efficientnet-lite0", "weights": "/etc/passwd"}}
+    err = refused(reverie_cli("dream", "--recipe", recipe_png(shared / "r.png", recipe), "-o", "out.png", *QUICK),
+                  "the recipe's model.weights is an absolute path", "(--weights)")
+    missing = {**recipe, "model": {"name": "efficientnet-lite0", "weights": "/no/such/file.pt"}}
+    other = refused(reverie_cli("dream", "--recipe", recipe_png(shared / "m.png", missing), "-o", "out.png", *QUICK))
+    assert err.replace("/etc/passwd", "X") == other.replace("/no/such/file.pt", "X")  # existence is not told
+
+
+def test_a_file_beside_the_recipe_is_read_and_announced_first(shared, reverie_cli, lite0, monkeypatch):
+    recipe = {"kind": "dream", "source": "noise", "size": [64, 64], "mask": "mask.png"}
+    path = recipe_png(shared / "r.png", recipe)
+    monkeypatch.chdir(shared.parent / "private")  # the working folder does not matter
+    code, _, err = reverie_cli("dream", "--recipe", path, "-o", "out.png", *QUICK)
+    assert code == 0, err
+    assert err.startswith(f"reading mask {shared / 'mask.png'} (named by the recipe)\n")
+    assert json.loads(reverie.io.images.read_recipe_text("out.png"))["mask"] == "mask.png"  # kept as given
+
+
+def test_a_file_named_again_on_the_command_line_is_the_users(shared, reverie_cli, lite0):
+    recipe = {"kind": "dream", "source": "noise", "size": [64, 64], "mask": SECRET}
+    path = recipe_png(shared / "r.png", recipe)
+    code, _, err = reverie_cli("dream", "--recipe", path, "--mask", "private/secret.png", "-o", "out.png", *QUICK)
+    assert code == 0, err
+    assert "reading" not in err
+
+
+def test_the_library_reader_holds_the_same_rule(shared):
+    recipe = reverie.read_recipe(json.dumps({"kind": "dream", "source": "noise", "size": [64, 64],
+                                             "mask": "mask.png"}).encode())
+    with pytest.raises(ReverieError, match="the recipe's mask names a file .* not read from a file"):
+        reverie.run(recipe)
+    from_file = reverie.read_recipe(recipe_png(shared / "r.png", {"kind": "style", "content": SECRET}))
+    with pytest.raises(ReverieError, match=r"the recipe's content leads out of its folder .*\(CONTENT\)"):
+        reverie.run(from_file)
+    mine = replace(from_file, content="sample:chelsea")  # set again by the caller: theirs
+    assert reverie.pipelines.prepare.files_to_read(mine) == []
+
+
+# --- 2: a work budget, checked before any work ------------------------------------------------
+
+@pytest.mark.parametrize("recipe, phrase", [
+    ({"size": [1000000, 1]}, "of memory"),  # 64 px high once its smallest octave is raised: 262 GB
+    ({"size": [4096, 4096], "settings": {"steps": 100000}}, "pixel-steps of work, above the limit of 1e+10"),
+    ({"settings": {"steps": 10**12}}, "steps must be a whole number from 1 to 100000"),
+    ({"settings": {"min_octave_size": 10**6}}, "min-octave-size must be a whole number from 1 to 4096"),
+])
+def test_a_recipe_that_asks_for_too_much_work_is_refused_before_any(shared, reverie_cli, recipe, phrase):
+    path = recipe_png(shared / "r.png", {"kind": "dream", "source": "noise", **recipe})
+    refused(reverie_cli("dream", "--recipe", path, "-o", "out.png", "--quiet"), phrase)
+    assert not Path("out.png").exists()
+
+
+def test_more_work_is_allowed_when_asked_for(shared, reverie_cli, lite0):
+    path = recipe_png(shared / "r.png", {"kind": "dream", "source": "noise", "size": [64, 64],
+                                         "settings": {"octaves": 1, "steps": 2}})
+    err = refused(reverie_cli("dream", "--recipe", path, "-o", "out.png", "--quiet", "--max-work", "1000"),
+                  "lower the size, octaves, steps or min-octave-size, or allow it with --max-work 9e3")
+    assert "8.19e+03 pixel-steps" in err
+    code, _, err = reverie_cli("dream", "--recipe", path, "-o", "out.png", "--quiet", "--max-work", "1e4")
+    assert code == 0, err
+
+
+def test_an_image_too_large_to_dream_is_an_error_before_it_is_decoded(shared, reverie_cli):
+    bomb = shared / "bomb.png"  # a PNG header claiming 30000 x 30000 pixels; no pixel data needed
+    Image.new("L", (1, 1)).save(bomb)
+    data = bytearray(bomb.read_bytes())
+    data[16:24] = (30000).to_bytes(4, "big") * 2
+    import zlib
+    data[29:33] = zlib.crc32(bytes(data[12:29])).to_bytes(4, "big")
+    bomb.write_bytes(bytes(data))
+    refused(reverie_cli("dream", str(bomb), "-o", "out.png", *QUICK), "is too large to dream here: 900 Mpx", "at most")
+
+
+def test_the_expression_language_repeats_no_text():
+    with pytest.raises(ReverieError, match=r"combines numbers and objectives, not text"):
+        reverie.parse_objective("layer(a*200000000)")
