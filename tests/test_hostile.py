@@ -165,3 +165,21 @@ def test_an_image_too_large_to_dream_is_an_error_before_it_is_decoded(shared, re
 def test_the_expression_language_repeats_no_text():
     with pytest.raises(ReverieError, match=r"combines numbers and objectives, not text"):
         reverie.parse_objective("layer(a*200000000)")
+
+
+# --- 3: meshes are checked where they are loaded ----------------------------------------------
+
+QUAD = "v 0 0 0\nv 1 0 0\nv 1 1 0\nv 0 1 0\nvt {uv} 0\nvt 1 0\nvt 1 1\nvt 0 1\nf 1/1 2/2 3/3\nf 1/1 3/3 4/4\n"
+
+
+@pytest.mark.parametrize("text, phrase", [
+    (QUAD.format(uv="nan"), "has non-finite texture coordinates"),  # crashed grid_sample's backward
+    (QUAD.format(uv="0").replace("v 1 1 0", "v inf 1 0"), "has non-finite vertex positions"),
+    (QUAD.format(uv="0").replace("v 1 0 0", "v 1e30 0 0"), "has vertex positions beyond +-1e+15"),
+    ("v 1 1 1\nv 1 1 1\nv 1 1 1\nvt 0 0\nvt 1 0\nvt 1 1\nf 1/1 2/2 3/3\n", "has zero extent"),
+])
+def test_a_mesh_that_cannot_be_rendered_is_refused_where_it_is_loaded(tmp_path, reverie_cli, text, phrase):
+    (tmp_path / "mesh.obj").write_text(text)
+    refused(reverie_cli("texture", tmp_path / "mesh.obj", "-o", tmp_path / "t.png", "--steps", "1", "--quiet"),
+            phrase)
+    assert not (tmp_path / "t.png").exists()
