@@ -183,3 +183,44 @@ def test_a_mesh_that_cannot_be_rendered_is_refused_where_it_is_loaded(tmp_path, 
     refused(reverie_cli("texture", tmp_path / "mesh.obj", "-o", tmp_path / "t.png", "--steps", "1", "--quiet"),
             phrase)
     assert not (tmp_path / "t.png").exists()
+
+
+# --- 4: one render at a time in a folder; --resume needs a recipe to resume ---------------------
+
+ANIMATE = ["animate", "--noise", "--size", "64x64", "--frames", "2", *QUICK]
+
+
+def test_a_second_render_into_a_folder_in_use_is_refused(tmp_path, reverie_cli):
+    import subprocess
+
+    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / "anim").mkdir()
+        (tmp_path / "anim" / ".reverie.lock").write_text(f"{owner.pid}\n")  # another run holds it
+        refused(reverie_cli(*ANIMATE, "-o", tmp_path / "anim"),
+                f"output folder {tmp_path / 'anim'} is in use by another Reverie run (process {owner.pid})")
+        assert listing(tmp_path / "anim") == [".reverie.lock"]  # its lock is left alone
+    finally:
+        owner.kill()
+        owner.wait()
+
+
+def test_a_lock_left_by_a_killed_run_is_stale_and_taken_over(tmp_path, reverie_cli, lite0):
+    import subprocess
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    (tmp_path / "anim").mkdir()
+    (tmp_path / "anim" / ".reverie.lock").write_text(f"{gone.pid}\n")
+    code, _, err = reverie_cli(*ANIMATE, "-o", tmp_path / "anim")
+    assert code == 0, err
+    assert listing(tmp_path / "anim") == ["frame-00000.png", "frame-00001.png", "recipe.json"]
+
+
+def test_resume_in_a_folder_without_a_recipe_says_so_instead_of_starting_another(tmp_path, reverie_cli):
+    (tmp_path / "anim").mkdir()  # a run killed before it wrote recipe.json
+    refused(reverie_cli("animate", "-o", tmp_path / "anim", "--resume", "--quiet"),
+            "has no recipe.json to resume from")
+    assert listing(tmp_path / "anim") == []
+    refused(reverie_cli("animate", "-o", tmp_path / "none", "--resume", "--quiet"), "no recipe.json")
+    assert not (tmp_path / "none").exists()

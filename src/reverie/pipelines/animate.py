@@ -27,6 +27,7 @@ from reverie.expressions import quote_name
 from reverie.fields import option
 from reverie.frame_transforms import parse_frame_transforms
 from reverie.imaging import Size, check_image, from_pil, resize
+from reverie.io.atomic import folder_lock
 from reverie.io.frames import finished_frames, frame_path
 from reverie.io.images import read_image
 from reverie.keyframes import option_keyframes
@@ -206,31 +207,34 @@ def run(recipe: AnimateRecipe, output_dir: str | os.PathLike, *, progress: Progr
         cost = frame_cost if cost is None else cost + frame_cost
     check_cost(cost, f"this animation of {recipe.frames} frames", "the frames, size, octaves or steps", model_device)
 
-    if stored is not None:
-        frame_folder.check_same_frames(
-            stored, recipe, folder, not_in_pixels=_NOT_IN_PIXELS, start_over="start a new folder",
-            source_changed=f"the input {recipe.source} differs from the file {folder / RECIPE_FILE} was made from; "
-                           "pass the original image or start a new folder")
-        recipe = replace(recipe, fps=stored.fps)
-    else:
-        frame_folder.write_recipe(folder, replace(recipe, stopped_at=None))
-    frame_folder.remove_stale_frames(folder)
+    with folder_lock(folder, "output folder"):  # one render at a time in a folder
+        stored = frame_folder.check_folder(folder, resume, AnimateRecipe, what="output folder",
+                                           held="was just taken by another run; choose another output folder")
+        if stored is not None:
+            frame_folder.check_same_frames(
+                stored, recipe, folder, not_in_pixels=_NOT_IN_PIXELS, start_over="start a new folder",
+                source_changed=f"the input {recipe.source} differs from the file {folder / RECIPE_FILE} was made from; "
+                               "pass the original image or start a new folder")
+            recipe = replace(recipe, fps=stored.fps)
+        else:
+            frame_folder.write_recipe(folder, replace(recipe, stopped_at=None))
+        frame_folder.remove_stale_frames(folder)
 
-    first_index = min(finished_frames(folder), recipe.frames)
-    start = image if first_index == 0 else read_image(frame_path(folder, first_index - 1))
-    if start.shape[-2:] != image.shape[-2:]:
-        raise ReverieError(f"frame {first_index - 1} in {folder} is {start.shape[-1]}x{start.shape[-2]}, "
-                           f"not the animation's {image.shape[-1]}x{image.shape[-2]}")
-    tracker = tracker_for(recipe, progress, stop)
-    frames = dream_frames(model, start.to(model_device), plan, transforms, recipe.frames, recipe.seed,
-                          first_index, image.to(model_device), progress=tracker, stop=tracker)
-    limit = frame_folder.frame_limit(recipe, first_index)
-    if limit is not None:
-        frames = itertools.islice(frames, limit)
-    frame_folder.save_frames(folder, frames, recipe)
-    stopped = tracker.stopped or finished_frames(folder) < recipe.frames
-    return AnimateResult(frame_folder.frames_recipe(recipe, folder, recipe.frames, stopped), stopped, folder,
-                         first_index)
+        first_index = min(finished_frames(folder), recipe.frames)
+        start = image if first_index == 0 else read_image(frame_path(folder, first_index - 1))
+        if start.shape[-2:] != image.shape[-2:]:
+            raise ReverieError(f"frame {first_index - 1} in {folder} is {start.shape[-1]}x{start.shape[-2]}, "
+                               f"not the animation's {image.shape[-1]}x{image.shape[-2]}")
+        tracker = tracker_for(recipe, progress, stop)
+        frames = dream_frames(model, start.to(model_device), plan, transforms, recipe.frames, recipe.seed,
+                              first_index, image.to(model_device), progress=tracker, stop=tracker)
+        limit = frame_folder.frame_limit(recipe, first_index)
+        if limit is not None:
+            frames = itertools.islice(frames, limit)
+        frame_folder.save_frames(folder, frames, recipe)
+        stopped = tracker.stopped or finished_frames(folder) < recipe.frames
+        return AnimateResult(frame_folder.frames_recipe(recipe, folder, recipe.frames, stopped), stopped, folder,
+                             first_index)
 
 
 def animate(image: str | os.PathLike | torch.Tensor | Image.Image | AnimateRecipe | None = None,

@@ -49,8 +49,10 @@ def check_folder(folder: Path, resume: bool, recipe_class: type[R], *, what: str
         if stored is not None or has_frames:
             raise ReverieError(f"{folder} {held}")
         return None
-    if stored is None and has_frames:
-        raise ReverieError(f"{folder} holds frames but no {RECIPE_FILE} to resume from")
+    if stored is None:
+        state = "holds frames but" if has_frames else "has"
+        raise ReverieError(f"{folder} {state} no {RECIPE_FILE} to resume from (a run stopped before writing it "
+                           "starts again without --resume)")
     return stored
 
 

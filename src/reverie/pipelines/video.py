@@ -29,6 +29,7 @@ from reverie.engine.video import VIDEO_BLEND, VIDEO_SETTINGS, dream_video_frames
 from reverie.errors import ReverieError
 from reverie.fields import option
 from reverie.imaging import Size, resize
+from reverie.io.atomic import folder_lock
 from reverie.io.frames import FrameFolder, finished_frames, frame_path
 from reverie.io.images import read_image
 from reverie.io.video import DEFAULT_QUALITY, read_video, write_mp4
@@ -145,47 +146,50 @@ def run(recipe: VideoRecipe, output: str | os.PathLike, *, progress: ProgressCal
                f"this video of {frame_count} frames", "the size, octaves or steps", model_device)
     for where in (output.parent, folder):
         _check_writable(where)
-    if stored is not None:
-        frame_folder.check_same_frames(
-            stored, recipe, folder, not_in_pixels=_NOT_IN_PIXELS, start_over="choose another --frames-dir",
-            source_changed=f"the input {recipe.source} differs from the video the frames in {folder} were made "
-                           "from; pass the original video or choose another --frames-dir")
-    else:
-        frame_folder.write_recipe(folder, replace(recipe, stopped_at=None))
-    frame_folder.remove_stale_frames(folder)
+    with folder_lock(folder, "frames folder"):  # one render at a time in a folder
+        stored = frame_folder.check_folder(folder, resume, VideoRecipe, what="frames folder",
+                                           held="was just taken by another run; choose another --frames-dir")
+        if stored is not None:
+            frame_folder.check_same_frames(
+                stored, recipe, folder, not_in_pixels=_NOT_IN_PIXELS, start_over="choose another --frames-dir",
+                source_changed=f"the input {recipe.source} differs from the video the frames in {folder} were made "
+                               "from; pass the original video or choose another --frames-dir")
+        else:
+            frame_folder.write_recipe(folder, replace(recipe, stopped_at=None))
+        frame_folder.remove_stale_frames(folder)
 
-    # [1, 3, H, W] source frames, resized when the recipe says, on the model's device
-    sources = (_prepared(frame, recipe.size, model_device) for frame in sources)
-    first_index = min(finished_frames(folder), frame_count)
-    carried = None
-    if first_index > 0:
-        # Decode up to the last finished frame again: its source frame is half of the carried state.
-        previous_source = next(itertools.islice(sources, first_index - 1, None), None)
-        if previous_source is None:
-            raise ReverieError(f"video {path} has fewer frames than the {first_index} finished in {folder}")
-        previous_dreamed = read_image(frame_path(folder, first_index - 1)).to(model_device)
-        if previous_dreamed.shape != previous_source.shape:
-            raise ReverieError(f"frame {first_index - 1} in {folder} is {previous_dreamed.shape[-1]}x"
-                               f"{previous_dreamed.shape[-2]}, not the video's "
-                               f"{previous_source.shape[-1]}x{previous_source.shape[-2]}")
-        carried = (previous_source, previous_dreamed)
+        # [1, 3, H, W] source frames, resized when the recipe says, on the model's device
+        sources = (_prepared(frame, recipe.size, model_device) for frame in sources)
+        first_index = min(finished_frames(folder), frame_count)
+        carried = None
+        if first_index > 0:
+            # Decode up to the last finished frame again: its source frame is half of the carried state.
+            previous_source = next(itertools.islice(sources, first_index - 1, None), None)
+            if previous_source is None:
+                raise ReverieError(f"video {path} has fewer frames than the {first_index} finished in {folder}")
+            previous_dreamed = read_image(frame_path(folder, first_index - 1)).to(model_device)
+            if previous_dreamed.shape != previous_source.shape:
+                raise ReverieError(f"frame {first_index - 1} in {folder} is {previous_dreamed.shape[-1]}x"
+                                   f"{previous_dreamed.shape[-2]}, not the video's "
+                                   f"{previous_source.shape[-1]}x{previous_source.shape[-2]}")
+            carried = (previous_source, previous_dreamed)
 
-    tracker = tracker_for(recipe, progress, stop)
-    frames = dream_video_frames(model, objective, settings, sources, blend=recipe.blend, flow=recipe.flow,
-                                seed=recipe.seed, first_index=first_index, carried=carried, count=frame_count,
-                                progress=tracker, stop=tracker)
-    limit = frame_folder.frame_limit(recipe, first_index)
-    if limit is not None:
-        frames = itertools.islice(frames, limit)
-    frame_folder.save_frames(folder, frames, recipe)
-    done = finished_frames(folder)
-    stopped = tracker.stopped or done < frame_count
-    written = None
-    if done > 0:
-        write_mp4(output, FrameFolder(folder), fps=fps, quality=quality, audio_from=path)
-        written = output
-    return VideoResult(frame_folder.frames_recipe(recipe, folder, frame_count, stopped), stopped, folder,
-                       first_index, written)
+        tracker = tracker_for(recipe, progress, stop)
+        frames = dream_video_frames(model, objective, settings, sources, blend=recipe.blend, flow=recipe.flow,
+                                    seed=recipe.seed, first_index=first_index, carried=carried, count=frame_count,
+                                    progress=tracker, stop=tracker)
+        limit = frame_folder.frame_limit(recipe, first_index)
+        if limit is not None:
+            frames = itertools.islice(frames, limit)
+        frame_folder.save_frames(folder, frames, recipe)
+        done = finished_frames(folder)
+        stopped = tracker.stopped or done < frame_count
+        written = None
+        if done > 0:
+            write_mp4(output, FrameFolder(folder), fps=fps, quality=quality, audio_from=path)
+            written = output
+        return VideoResult(frame_folder.frames_recipe(recipe, folder, frame_count, stopped), stopped, folder,
+                           first_index, written)
 
 
 def dream_video(input: str | os.PathLike | VideoRecipe, output: str | os.PathLike = "dreamed.mp4", *,
