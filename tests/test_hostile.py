@@ -39,7 +39,7 @@ def recipe_png(path: Path, recipe: dict, size: tuple[int, int] = (8, 8)) -> Path
 
 def refused(result: tuple[int, str, str], *phrases: str) -> str:
     """Exit 2 and one line on stderr, with every phrase in it and no traceback; returns the line."""
-    code, out, err = result
+    code, _, err = result
     assert code == 2, err
     assert err.count("\n") == 1 and err.startswith("reverie: error: "), err
     assert "Traceback" not in err and len(err) < 400, err
@@ -224,3 +224,107 @@ def test_resume_in_a_folder_without_a_recipe_says_so_instead_of_starting_another
     assert listing(tmp_path / "anim") == []
     refused(reverie_cli("animate", "-o", tmp_path / "none", "--resume", "--quiet"), "no recipe.json")
     assert not (tmp_path / "none").exists()
+
+
+# --- 5: one line, never a traceback ------------------------------------------------------------
+
+DREAM = ["dream", "--noise", "--size", "64x64", *QUICK, "-o", "out.png"]
+BIG = "9" * 310  # past a float's range as an integer
+
+
+@pytest.mark.parametrize("arguments, phrase", [
+    (["--objective", f"{BIG} * layer(blocks.6)"], "number out of range '99999999999999999999' at position 0"),
+    (["--objective", "layer(blocks.6) * " + "9" * 4400], "number out of range"),
+    (["--octave-scale", "1e200"], "octave-scale must be a finite number from 1 to 16"),
+    (["--jitter", "1" + "0" * 19], "jitter must be a whole number from 0 to 4096"),
+    (["--step-size", BIG], "step-size must be a finite number from 1e-09 to 10, got inf"),
+    (["--model", "json:loads"], "calling 'json:loads' failed: TypeError"),
+    (["--model", "os:getcwd"], "'os:getcwd' gave a str, not a torch.nn.Module"),
+    (["--device", "meta"], "device 'meta' cannot run Reverie"),
+    (["--device", "mps"], "device 'mps' was asked for but this PyTorch has no Apple GPU"),
+    (["--objective", "diversity(blocks.6)"], "does not depend on the pixels of one image"),
+])
+def test_a_bad_flag_or_expression_is_one_line(tmp_path, monkeypatch, reverie_cli, arguments, phrase):
+    monkeypatch.chdir(tmp_path)
+    refused(reverie_cli(*DREAM, *arguments), phrase)
+    assert listing(tmp_path) == []
+
+
+def test_a_keyframe_number_past_a_floats_range_is_one_line(tmp_path, reverie_cli):
+    refused(reverie_cli(*ANIMATE, "-o", tmp_path / "anim", "-k", f"0: steps={BIG}"),
+            "number out of range at position 9 in option keyframe")
+    assert not (tmp_path / "anim").exists()
+
+
+def test_a_recipe_file_that_is_not_a_recipe_is_one_line(tmp_path, reverie_cli):
+    import zlib
+
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    (tmp_path / "latin1.json").write_bytes('{"kind": "dream", "text": "caf\xe9"}'.encode("latin-1"))
+    bomb = PngImagePlugin.PngInfo()  # a 100 MB recipe text chunk in 100 kB: Pillow refuses it, in one line
+    bomb.add(b"zTXt", RECIPE_KEY.encode() + b"\0\0" + zlib.compress(b" " * 100_000_000, 9))
+    Image.new("RGB", (8, 8)).save(tmp_path / "bomb.png", pnginfo=bomb)
+    for name, phrase in (("deep.json", "recipe is not valid JSON: nested too deeply"),
+                         ("latin1.json", "is not UTF-8 text (byte 30)"),
+                         ("bomb.png", "cannot read")):
+        refused(reverie_cli("dream", "--recipe", tmp_path / name, "-o", tmp_path / "out.png", "--quiet"), phrase)
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_weights_of_the_wrong_shapes_are_one_line(tmp_path, reverie_cli):
+    import torch
+
+    torch.save({"stem.conv.weight": torch.zeros(2, 2)}, tmp_path / "w.pt")
+    refused(reverie_cli(*DREAM, "--weights", tmp_path / "w.pt"), "does not fit the model (", "size mismatch")
+
+
+@pytest.mark.parametrize("mode", ["LAB", "F", "I;16", "CMYK"])
+def test_an_image_in_any_mode_reads_as_rgb(tmp_path, mode):
+    from reverie.io.images import open_picture
+    from reverie.masks import mask_from_pil
+
+    picture = Image.new(mode, (8, 8))
+    if mode == "F":
+        picture = Image.fromarray(np.full((8, 8), np.nan, dtype=np.float32), "F")
+    picture.save(tmp_path / "odd.tif")
+    opened = open_picture(tmp_path / "odd.tif")
+    assert reverie.io.images.from_pil(opened).shape == (1, 3, 8, 8)
+    assert mask_from_pil(opened).shape == (1, 1, 8, 8)  # LAB has no grey form: it is RGB by now
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.2, 1.0])  # from the first import of the commands on
+def test_ctrl_c_in_the_first_second_is_one_line(tmp_path, delay):
+    import signal
+    import subprocess
+    import time
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(reverie.__file__).parents[1])}
+    entry = "from reverie.cli import main; print('started', flush=True); main()"  # the console script's entry
+    process = subprocess.Popen([sys.executable, "-c", entry, *DREAM], cwd=tmp_path,
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout.readline() == "started\n"
+    time.sleep(delay)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert err.strip() == "reverie: interrupted"
+
+
+def test_every_output_is_checked_before_the_first_frame(tmp_path, reverie_cli):
+    (tmp_path / "file").write_text("a file, not a folder")
+    refused(reverie_cli(*ANIMATE, "-o", tmp_path / "anim", "--gif", tmp_path / "file" / "a.gif"),
+            f"cannot create --gif folder {tmp_path / 'file'}: {tmp_path / 'file'} is a file")
+    assert not (tmp_path / "anim").exists()
+
+
+# --- 11: short messages that name the real cause -----------------------------------------------
+
+def test_a_long_file_name_is_reported_as_too_long(tmp_path, reverie_cli):
+    err = refused(reverie_cli(*DREAM[:-1], tmp_path / ("d" * 240 + ".png")), "output name too long: 'ddd")
+    assert "244 bytes, and at most 215 fit here" in err and "not writable" not in err
+
+
+def test_a_huge_echoed_input_is_cut_short(tmp_path, monkeypatch, reverie_cli):
+    monkeypatch.chdir(tmp_path)
+    err = refused(reverie_cli("dream", "--sample", "x" * 9_000_000, "-o", "out.png", "--quiet"), "unknown sample")
+    assert err.endswith("...\n")

@@ -144,9 +144,10 @@ def _number(text: str, word: str, pos: int) -> float | int:
     # Refuse what would not survive unparse (inf) or what int() refuses (over 4300 digits).
     try:
         value = float(word) if re.search("[.eE]", word) else int(word)
-    except ValueError:
-        value = math.inf
-    if not math.isfinite(value):
+        finite = math.isfinite(value)  # OverflowError for an int past a float's range
+    except (ValueError, OverflowError):
+        value, finite = math.inf, False
+    if not finite:
         raise _error(text, f"number out of range {word[:20]!r}", pos)
     return value
 

@@ -13,9 +13,9 @@ from reverie.cli.common import (
     MP4_QUALITY,
     ChannelsOption,
     DeviceOption,
-    MaxWorkOption,
     FinishOption,
     LayersOption,
+    MaxWorkOption,
     NoiseOption,
     QualityOption,
     QuietOption,
@@ -135,6 +135,11 @@ def _check_encode_targets(gif: Path | None, mp4: Path | None, fps: float | None,
         raise ReverieError(f"loop must be 0 (for ever) or the number of plays up to 65536, got {loop}")
     if not 0 <= quality <= 51:
         raise ReverieError(f"quality (x264 CRF) must be from 0 (lossless) to 51, got {quality}")
+    from reverie.io.images import check_writable
+
+    for target, what in ((gif, "--gif"), (mp4, "--mp4")):
+        if target is not None:
+            check_writable(target, what)  # a read-only folder is found now, not after the last frame
     if mp4 is not None:
         from reverie.io.video import ffmpeg_exe
 

@@ -15,9 +15,9 @@ from rich.console import Console
 from reverie.cli.common import (
     ChannelsOption,
     DeviceOption,
-    MaxWorkOption,
     FinishOption,
     LayersOption,
+    MaxWorkOption,
     NoiseOption,
     QuietOption,
     RecipeOption,
@@ -30,10 +30,13 @@ from reverie.cli.common import (
 from reverie.cli.flags import base_recipe, recipe_flags, with_flags
 from reverie.cli.task import report_stop, run_task
 from reverie.errors import ReverieError
+from reverie.fields import escaped
 from reverie.version import __version__
 
 # Heavy modules (torch, reverie.tasks, reverie.pipelines) are imported inside the command bodies, so
 # that `reverie --help` and `reverie dream --help` answer at once.
+
+MAX_ERROR = 600  # characters of an error line; a longer one (an echoed input) is cut with an ellipsis
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
@@ -159,9 +162,9 @@ def main(version: Annotated[bool, typer.Option("--version", callback=_version_ca
 def run() -> None:
     """Console-script entry: a ReverieError (a user mistake) becomes one line on stderr and exit 2."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # click returns, not raises, the status of an abort or an Exit
     except ReverieError as error:
-        print(f"reverie: error: {error}", file=sys.stderr)
+        print(f"reverie: error: {escaped(str(error), MAX_ERROR)}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
         print("reverie: interrupted", file=sys.stderr)
@@ -179,3 +182,7 @@ def run() -> None:
             error.show()
             sys.exit(error.exit_code)
         raise
+    if isinstance(code, int) and not isinstance(code, bool) and code:
+        if code == 130:  # a Ctrl-C that click turned into an abort before the task's own handling
+            print("reverie: interrupted", file=sys.stderr)
+        sys.exit(code)

@@ -10,8 +10,8 @@ import typer
 
 from reverie.cli.common import (
     DeviceOption,
-    MaxWorkOption,
     FinishOption,
+    MaxWorkOption,
     QuietOption,
     RecipeOption,
     image_source,

@@ -11,8 +11,8 @@ import typer
 
 from reverie.cli.common import (
     DeviceOption,
-    MaxWorkOption,
     FinishOption,
+    MaxWorkOption,
     QuietOption,
     RecipeOption,
     check_prompt_flags,

@@ -129,8 +129,19 @@ class DreamGradient:
     def _tile_gradient(self, tile: torch.Tensor, weight: float) -> tuple[torch.Tensor, float]:
         tile = tile.detach().requires_grad_(True)
         score = self.objective(self.recorder(tile)) * weight
+        if not score.requires_grad:
+            raise ReverieError(f"{_described(self.objective)} does not depend on the pixels of one image (it compares "
+                               "a batch's images): a dream has one image; use it in visualize with --batch 2 or more")
         (gradient,) = torch.autograd.grad(score, tile)
         return gradient, float(score.detach())
+
+
+def _described(objective: Objective) -> str:
+    """``the objective diversity(blocks.6)``, or ``the objective`` when it has no text form."""
+    try:
+        return f"the objective {objective.expression()[:80]}"
+    except (NotImplementedError, ReverieError):
+        return "the objective"
 
 
 def _masked_step(gradients_of: list[DreamGradient], masks: torch.Tensor, image: torch.Tensor,

@@ -97,6 +97,9 @@ def render(model: nn.Module, objective: Objective, param: nn.Module, transforms:
             score = objective(activations)
             if not torch.isfinite(score):
                 raise ReverieError(f"the objective became {float(score)} at step {step}; try a smaller --lr")
+            if not score.requires_grad:
+                raise ReverieError("the objective does not depend on the image (it compares a batch's images, and "
+                                   "there is one): use --batch 2 or more")
             (-score).backward()
             optimizer.step()
             rendering.history.append(float(score.detach()))

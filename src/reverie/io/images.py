@@ -13,6 +13,7 @@ from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
 from reverie.engine.budget import IMAGE_BYTES, available_memory
 from reverie.errors import ReverieError
+from reverie.fields import escaped
 from reverie.io.atomic import atomic_path
 from reverie.imaging import from_pil, to_pil
 
@@ -46,7 +47,7 @@ def open_picture(path: str | os.PathLike, what: str = "input image", noun: str =
                     raise ReverieError(_too_large(noun, path, f"{width}x{height} = {width * height / 1e6:.0f} Mpx",
                                                   limit))
                 picture.load()
-                return picture.copy()
+                return _readable(picture.copy(), noun, path)
     except Image.DecompressionBombError as error:  # Pillow's own guard, at twice MAX_IMAGE_PIXELS
         found = re.search(r"\((\d+) pixels\)", str(error))
         raise ReverieError(_too_large(noun, path, f"{int(found[1]) / 1e6:.0f} Mpx" if found else "too many pixels",
@@ -56,6 +57,21 @@ def open_picture(path: str | os.PathLike, what: str = "input image", noun: str =
     except (OSError, SyntaxError, ValueError, MemoryError) as error:
         detail = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
         raise ReverieError(f"cannot read {noun} {path}: the file is corrupt or truncated ({detail})") from None
+
+
+# Modes every reader here handles as they are (16-bit grey keeps its depth); any other mode (LAB,
+# CMYK, float, ...) is converted to RGB once, here, so no reader meets a mode it cannot convert.
+_READABLE_MODES = ("1", "L", "LA", "P", "PA", "RGB", "RGBA", "I;16", "I;16L", "I;16B", "I;16N", "I")
+
+
+def _readable(picture: Image.Image, noun: str, path: Path) -> Image.Image:
+    if picture.mode in _READABLE_MODES:
+        return picture
+    try:
+        return picture.convert("RGBA" if "A" in picture.getbands() else "RGB")
+    except (ValueError, OSError):
+        raise ReverieError(f"cannot read {noun} {path}: its colour mode {picture.mode} has no RGB form; "
+                           "save it as RGB") from None
 
 
 def max_picture_pixels() -> int:
@@ -79,25 +95,47 @@ def file_sha256(path: str | os.PathLike) -> str:
 
 
 def check_output_path(path: str | os.PathLike) -> Path:
-    """Validate an output image path before any long work: known format, folder created and writable."""
+    """Validate an output image path before any long work: known format, a name the file system takes,
+    and a folder that exists and takes files, or can be created (nothing is created now)."""
     path = Path(path)
     if path.suffix.lower() not in OUTPUT_FORMATS:
         raise ReverieError(
             f"unsupported output format '{path.suffix or path.name}' (valid: {', '.join(OUTPUT_FORMATS)})"
         )
+    check_writable(path)
+    return path
+
+
+TEMPORARY_EXTRA = 40  # bytes a temporary name adds to a file's (".NAME.PID-RANDOM.tmp")
+
+
+def check_writable(path: str | os.PathLike, what: str = "output") -> None:
+    """``path`` can be written later: not a folder, a name short enough to write beside (with its
+    temporary name), and its folder exists and takes files, or its nearest existing folder does.
+    Creates nothing (a probe file is made and removed in the nearest existing folder)."""
+    path = Path(path)
     if path.is_dir():
-        raise ReverieError(f"output path is a folder: {path} (give a file name such as {path / 'dream.png'})")
-    folder = path.parent
+        raise ReverieError(f"{what} path is a folder: {path} (give a file name such as {path / 'dream.png'})")
+    existing = path.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ReverieError(f"cannot create {what} folder {path.parent}: {existing} is a file")
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise ReverieError(f"cannot create output folder {folder}: {error.strerror or error}") from None
+        limit = os.pathconf(existing, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):
+        limit = 255
+    for part in path.parts[len(existing.parts):]:  # every name still to create, the file's last
+        size = len(os.fsencode(part)) + (TEMPORARY_EXTRA if part == path.name else 0)
+        if size > limit:
+            room = limit - (TEMPORARY_EXTRA if part == path.name else 0)
+            raise ReverieError(f"{what} name too long: '{escaped(part, 40)}' is {len(os.fsencode(part))} bytes, "
+                               f"and at most {room} fit here")
     try:
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{path.name}.", suffix=".probe"):
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=".reverie-", suffix=".probe"):
             pass
     except OSError as error:
-        raise ReverieError(f"output folder is not writable: {folder} ({error.strerror or error})") from None
-    return path
+        raise ReverieError(f"{what} folder is not writable: {existing} ({error.strerror or error})") from None
 
 
 def save_image(path: str | os.PathLike, image: torch.Tensor | Image.Image, recipe_json: str | None = None) -> Path:
@@ -125,6 +163,10 @@ def save_image(path: str | os.PathLike, image: torch.Tensor | Image.Image, recip
             options["exif"] = exif
     if file_format == "JPEG":
         options["quality"] = 95
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ReverieError(f"cannot create output folder {path.parent}: {error.strerror or error}") from None
     with atomic_path(path) as temporary:
         picture.save(temporary, format=file_format, **options)
     return path

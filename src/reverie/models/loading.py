@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from reverie.errors import ReverieError, unknown_name_message
-from reverie.fields import Origin, check_fields, option
+from reverie.fields import Origin, check_fields, escaped, option
 from reverie.models.efficientnet_lite import efficientnet_lite
 from reverie.models.inspect import EXPORTED_CLASS, dreamable_layers
 
@@ -100,9 +100,15 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     try:
         resolved = torch.device(device)
     except RuntimeError:
-        raise ReverieError(f"unknown device '{device}' (valid: auto, cpu, cuda, cuda:N)") from None
+        raise ReverieError(f"unknown device '{escaped(str(device), 40)}' (valid: auto, cpu, cuda, cuda:N)") from None
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ReverieError("device 'cuda' was asked for but PyTorch sees no CUDA GPU (use --device cpu)")
+    if resolved.type == "cuda" and resolved.index is not None and resolved.index >= torch.cuda.device_count():
+        raise ReverieError(f"device '{device}' was asked for but PyTorch sees {torch.cuda.device_count()} CUDA GPU(s)")
+    if resolved.type == "mps" and not (torch.backends.mps.is_built() and torch.backends.mps.is_available()):
+        raise ReverieError("device 'mps' was asked for but this PyTorch has no Apple GPU (use --device cpu)")
+    if resolved.type not in ("cpu", "cuda", "mps"):  # meta, xla...: tensors there hold no pixels to dream
+        raise ReverieError(f"device '{escaped(str(device), 40)}' cannot run Reverie (valid: auto, cpu, cuda, cuda:N)")
     return resolved
 
 
@@ -290,7 +296,11 @@ def _call_factory(spec: str) -> nn.Module:
         if not hasattr(factory, part):
             raise ReverieError(f"module '{module_name}' has no attribute '{attribute}' (model '{spec}')")
         factory = getattr(factory, part)
-    model = factory() if callable(factory) and not isinstance(factory, nn.Module) else factory
+    try:
+        model = factory() if callable(factory) and not isinstance(factory, nn.Module) else factory
+    except Exception as error:  # noqa: BLE001 - the user's own code: its failure is one line too
+        detail = str(error).splitlines()[0][:160] if str(error) else ""
+        raise ReverieError(f"calling '{spec}' failed: {type(error).__name__}: {detail}") from None
     if not isinstance(model, nn.Module):
         raise ReverieError(f"'{spec}' gave a {type(model).__name__}, not a torch.nn.Module")
     return model
