@@ -328,3 +328,140 @@ def test_a_huge_echoed_input_is_cut_short(tmp_path, monkeypatch, reverie_cli):
     monkeypatch.chdir(tmp_path)
     err = refused(reverie_cli("dream", "--sample", "x" * 9_000_000, "-o", "out.png", "--quiet"), "unknown sample")
     assert err.endswith("...\n")
+
+
+# --- 6: text from a file never reaches the terminal raw -----------------------------------------
+
+def test_control_characters_from_a_recipe_are_shown_escaped(shared, reverie_cli, lite0):
+    recipe = {"kind": "dream", "source": "noise", "size": [64, 64], "version": "\x1b]0;pwned\x07\x1b[2J",
+              "settings": {"octaves": 1, "steps": 1}}
+    code, _, err = reverie_cli("dream", "--recipe", recipe_png(shared / "r.png", recipe), "-o", "out.png", "--quiet")
+    assert code == 0, err
+    assert "\x1b" not in err and "\x07" not in err
+    assert "note: recipe made by Reverie \\x1b]0;pwned\\x07\\x1b[2J, replaying with" in err
+    recipe = {"kind": "dream", "source": "noise", "objective": "layer('blocks.6\x1b[2J')"}
+    err = refused(reverie_cli("dream", "--recipe", recipe_png(shared / "l.png", recipe), "-o", "out.png", *QUICK),
+                  "unknown layer 'blocks.6\\x1b[2J'")
+    assert "\x1b" not in err
+
+
+# --- 7: the output never silently replaces the input --------------------------------------------
+
+def test_an_output_over_the_input_is_refused_unless_asked_for(tmp_path, monkeypatch, reverie_cli, lite0):
+    monkeypatch.chdir(tmp_path)
+    Image.new("RGB", (64, 64), "white").save("photo.png")
+    before = Path("photo.png").read_bytes()
+    refused(reverie_cli("dream", "photo.png", "-o", "./photo.png", *QUICK),
+            "the output photo.png is the input photo.png", "--overwrite-input")
+    assert Path("photo.png").read_bytes() == before
+    code, _, err = reverie_cli("dream", "photo.png", "-o", "photo.png", "--overwrite-input", *QUICK)
+    assert code == 0, err
+    assert Path("photo.png").read_bytes() != before
+
+
+# --- 8: non-finite values are refused, not dreamed into a black image ---------------------------
+
+@pytest.mark.parametrize("recipe, phrase", [
+    ('{"kind": "dream", "source": "noise", "text_weight": Infinity}', "'text_weight' must be finite, got inf"),
+    ('{"kind": "dream", "source": "noise", "settings": {"step_size": NaN}}', "'step_size' must be finite"),
+    ('{"kind": "dream", "source": "noise", "size": [64, 64], "settings": {"octaves": 1, "steps": 1}, '
+     '"objective": "1e308*layer(blocks.6) + 1e308*layer(blocks.8)"}', "became inf or its gradient non-finite"),
+    ('{"kind": "dream", "source": "noise", "objective": "layer(blocks.6) * inf"}', "combines numbers and objectives"),
+])
+def test_a_non_finite_value_is_refused(tmp_path, monkeypatch, reverie_cli, recipe, phrase):
+    monkeypatch.chdir(tmp_path)
+    Path("r.json").write_text(recipe)
+    refused(reverie_cli("dream", "--recipe", "r.json", "-o", "out.png", "--quiet"), phrase)
+    assert listing(tmp_path) == ["r.json"]
+
+
+# --- 9: no stray temporaries after a kill -------------------------------------------------------
+
+def _pid_of_a_finished_process() -> int:
+    import subprocess
+
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait()
+    return finished.pid
+
+
+def test_a_later_run_removes_the_temporaries_of_killed_runs_only(tmp_path, monkeypatch, reverie_cli, lite0):
+    import subprocess
+
+    monkeypatch.chdir(tmp_path)
+    dead = _pid_of_a_finished_process()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        leftovers = [f".out.png.{dead}-abc123.tmp", f".reverie-{dead}-x1y2.probe"]
+        working = f".out.png.{alive.pid}-def456.tmp"  # another run, still writing
+        for name in [*leftovers, working]:
+            Path(name).write_bytes(b"half a file")
+        code, _, err = reverie_cli(*DREAM)
+        assert code == 0, err
+        assert listing(tmp_path) == sorted([working, "out.png"])
+    finally:
+        alive.kill()
+        alive.wait()
+
+
+def test_kill_9_then_resume_gives_the_frames_of_an_uninterrupted_run(tmp_path, reverie_cli):
+    import signal
+    import subprocess
+    import time
+
+    from reverie.io.frames import frame_path
+
+    arguments = [*ANIMATE[:4], "--frames", "40", "--octaves", "1", "--steps", "1", "--quiet", "--seed", "3"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(reverie.__file__).parents[1])}
+    process = subprocess.Popen([sys.executable, "-c", "from reverie.cli import main; main()", *arguments,
+                                "-o", str(tmp_path / "cut")], env=env, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not frame_path(tmp_path / "cut", 1).exists():
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()[1]
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert (tmp_path / "cut" / ".reverie.lock").exists()  # left by the killed run
+    code, _, err = reverie_cli("animate", "-o", tmp_path / "cut", "--resume", "--quiet")
+    assert code == 0, err
+    code, _, err = reverie_cli(*arguments, "-o", tmp_path / "whole")
+    assert code == 0, err
+    frames = sorted(path.name for path in (tmp_path / "whole").glob("frame-*.png"))
+    assert len(frames) == 40 and listing(tmp_path / "cut") == listing(tmp_path / "whole")  # no lock, no temporary
+    assert all((tmp_path / "cut" / name).read_bytes() == (tmp_path / "whole" / name).read_bytes() for name in frames)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux's parent-death signal")
+def test_ffmpeg_dies_with_the_process_that_started_it(tmp_path):
+    import signal
+    import subprocess
+    import time
+
+    script = ("import subprocess, sys\n"
+              "from reverie.io.video import _quiet_child, ffmpeg_exe\n"
+              "child = subprocess.Popen([ffmpeg_exe(), '-nostdin', '-f', 'lavfi', '-i', 'nullsrc', '-f', 'null', '-'],"
+              " stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **_quiet_child())\n"
+              "print(child.pid, flush=True)\n"
+              "child.wait()\n")
+    env = {**os.environ, "PYTHONPATH": str(Path(reverie.__file__).parents[1])}
+    parent = subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, text=True)
+    ffmpeg = int(parent.stdout.readline())
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{ffmpeg}").exists() and "Z" not in Path(f"/proc/{ffmpeg}/stat").read_text().split()[2]:
+        assert time.monotonic() < deadline, "ffmpeg outlived its parent"
+        time.sleep(0.05)
+
+
+# --- 10: every option is checked before a folder is made ----------------------------------------
+
+@pytest.mark.parametrize("transform, phrase", [
+    ("zoom(-5)", "zoom amount must be above -1 (got -5 at frame 1)"),
+    ('zoom(keys("0:0.1, 20:-3"))', "zoom amount must be above -1 (got -3 at frame 20)"),
+])
+def test_a_transform_no_frame_can_use_is_refused_before_the_folder(tmp_path, reverie_cli, transform, phrase):
+    refused(reverie_cli(*ANIMATE[:4], "--frames", "30", *QUICK, "-o", tmp_path / "anim", "-t", transform), phrase)
+    assert not (tmp_path / "anim").exists()
+    code, _, err = reverie_cli(*ANIMATE, "-o", tmp_path / "anim", "-t", "zoom(0.05)")  # the corrected command
+    assert code == 0, err

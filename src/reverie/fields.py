@@ -216,8 +216,12 @@ def file_values(instance: Any) -> list[tuple[str, str]]:
     return found
 
 
-def escaped(text: str, limit: int = 80) -> str:
+def escaped(text: str, limit: int | None = 80) -> str:
     """Text from a file as an error shows it: control characters escaped (a crafted file cannot
-    retitle or clear a terminal), cut with an ellipsis past ``limit`` characters."""
+    retitle or clear a terminal), cut with an ellipsis past ``limit`` characters (None: never cut).
+
+    >>> escaped("\x1b]0;pwned\x07 layer"), escaped("x" * 100, 10)
+    ('\\x1b]0;pwned\\x07 layer', 'xxxxxxx...')
+    """
     shown = "".join(char if char.isprintable() else repr(char)[1:-1] for char in str(text))
-    return shown if len(shown) <= limit else shown[:limit - 3] + "..."
+    return shown if limit is None or len(shown) <= limit else shown[:limit - 3] + "..."

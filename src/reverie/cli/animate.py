@@ -17,6 +17,7 @@ from reverie.cli.common import (
     LayersOption,
     MaxWorkOption,
     NoiseOption,
+    OverwriteInputOption,
     QualityOption,
     QuietOption,
     RecipeOption,
@@ -47,7 +48,8 @@ def animate(
     sample_name: SampleOption = None, noise_start: NoiseOption = False,
     layer: LayersOption = None, channel: ChannelsOption = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the animation in the output folder from its last finished frame.")] = False,
-    device: DeviceOption = "auto", max_work: MaxWorkOption = None, recipe: RecipeOption = None, finish: FinishOption = False, quiet: QuietOption = False,
+    device: DeviceOption = "auto", max_work: MaxWorkOption = None, overwrite_input: OverwriteInputOption = False,
+    recipe: RecipeOption = None, finish: FinishOption = False, quiet: QuietOption = False,
     **flags,
 ) -> None:
     """Dream animation: each frame is the dream of the previous frame, moved by frame transforms."""
@@ -70,7 +72,8 @@ def animate(
 
     again = f"reverie animate{_input_again(final.source)} -o {quoted(output)} --resume"
     try:
-        result, interrupted = run_task(final, "animating", quiet=quiet, device=device, max_work=max_work, output_dir=output,
+        result, interrupted = run_task(final, "animating", quiet=quiet, device=device, max_work=max_work,
+                                       overwrite_input=overwrite_input, outputs=(gif, mp4), output_dir=output,
                                        resume=resume)
     except KeyboardInterrupt:  # a second Ctrl-C: the finished frames are on disk all the same
         from reverie.io.frames import finished_frames

@@ -19,6 +19,7 @@ from reverie.cli.common import (
     LayersOption,
     MaxWorkOption,
     NoiseOption,
+    OverwriteInputOption,
     QuietOption,
     RecipeOption,
     SampleOption,
@@ -51,7 +52,8 @@ def dream(
     output: Annotated[Path, typer.Option("--output", "-o", help="Output image (.png, .jpg, .webp).")] = Path("dream.png"),
     sample_name: SampleOption = None, noise_start: NoiseOption = False,
     layer: LayersOption = None, channel: ChannelsOption = None,
-    device: DeviceOption = "auto", max_work: MaxWorkOption = None, recipe: RecipeOption = None, finish: FinishOption = False, quiet: QuietOption = False,
+    device: DeviceOption = "auto", max_work: MaxWorkOption = None, overwrite_input: OverwriteInputOption = False,
+    recipe: RecipeOption = None, finish: FinishOption = False, quiet: QuietOption = False,
     **flags,
 ) -> None:
     """DeepDream a photo (or noise) toward a layer, channels, an objective expression, or a text prompt."""
@@ -78,7 +80,8 @@ def dream(
     flags.pop("objective")  # set above, from --objective or --layer/--channel
     final = with_flags(base, flags, **changes)
 
-    result, interrupted = run_task(final, "dreaming", quiet=quiet, device=device, max_work=max_work, check_hash=recipe is not None)
+    result, interrupted = run_task(final, "dreaming", quiet=quiet, device=device, max_work=max_work,
+                                   overwrite_input=overwrite_input, outputs=(output,), check_hash=recipe is not None)
     saved = result.save(output)
     report_stop(result, saved, interrupted)
     target = f"blend {result.recipe.blend}" if result.recipe.blend else f"objective {result.recipe.objective}"

@@ -13,7 +13,7 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
-from reverie.cli.common import quoted, say, stderr
+from reverie.cli.common import check_not_input, quoted, say, stderr
 from reverie.cli.progress import progress_bar
 from reverie.fields import escaped
 
@@ -40,7 +40,8 @@ def ctrl_c_stops():
         signal.signal(signal.SIGINT, previous)
 
 
-def run_task(recipe, description: str, *, quiet: bool, device: str, **options):
+def run_task(recipe, description: str, *, quiet: bool, device: str, outputs=(), overwrite_input: bool = False,
+             **options):
     """Run ``recipe`` with a progress bar (unless ``quiet``), stopping cleanly on the first Ctrl-C.
 
     Returns the task's result and whether Ctrl-C stopped it (a replayed recipe that was stopped also
@@ -52,6 +53,7 @@ def run_task(recipe, description: str, *, quiet: bool, device: str, **options):
 
     check_trusted(recipe.model)  # the trust rule first: a recipe's model that runs code is refused unread
     files = files_to_read(recipe)  # refuses a file outside the recipe's folder before any is read
+    check_not_input(recipe, outputs, overwrite_input)
     if files:
         say("reading " + ", ".join(f"{name} {escaped(str(path))}" for name, path in files) + " (named by the recipe)")
     with ctrl_c_stops() as stop, progress_bar(description, quiet, stderr) as progress:

@@ -12,6 +12,7 @@ from reverie.cli.common import (
     DeviceOption,
     FinishOption,
     MaxWorkOption,
+    OverwriteInputOption,
     QuietOption,
     RecipeOption,
     say,
@@ -27,7 +28,8 @@ def texture(
     output: Annotated[Path, typer.Option("--output", "-o", help="Output texture image (PNG keeps the recipe).")] = Path("texture.png"),
     preview: Annotated[Optional[Path], typer.Option(help="Also write a turntable GIF of the textured mesh here.")] = None,
     frames: Annotated[int, typer.Option(help="Frames of the turntable GIF.")] = 24,
-    device: DeviceOption = "auto", max_work: MaxWorkOption = None, recipe: RecipeOption = None, finish: FinishOption = False, quiet: QuietOption = False,
+    device: DeviceOption = "auto", max_work: MaxWorkOption = None, overwrite_input: OverwriteInputOption = False,
+    recipe: RecipeOption = None, finish: FinishOption = False, quiet: QuietOption = False,
     **flags,
 ) -> None:
     """Texture a 3D mesh: a UV texture whose renders from random viewpoints maximise an objective."""
@@ -50,6 +52,7 @@ def texture(
             changes["objective"] = ""  # the style alone, unless an objective is given too
     final = with_flags(base_recipe("texture", recipe, finish), flags, **changes)
     result, interrupted = run_task(final, "texturing", quiet=quiet, device=device, max_work=max_work,
+                                   overwrite_input=overwrite_input, outputs=(output, preview),
                                    check_hash=recipe is not None and mesh is None)
     saved = result.save(output)
     report_stop(result, saved, interrupted)

@@ -16,6 +16,7 @@ from reverie.cli.common import (
     FinishOption,
     LayersOption,
     MaxWorkOption,
+    OverwriteInputOption,
     QualityOption,
     QuietOption,
     RecipeOption,
@@ -43,7 +44,8 @@ def dream_video(
     flow: Annotated[Optional[str], typer.Option(help=field_help("video", "flow", " (on or off)"), show_default=False)] = None,
     quality: QualityOption = MP4_QUALITY,
     layer: LayersOption = None, channel: ChannelsOption = None,
-    device: DeviceOption = "auto", max_work: MaxWorkOption = None, recipe: RecipeOption = None, finish: FinishOption = False, quiet: QuietOption = False,
+    device: DeviceOption = "auto", max_work: MaxWorkOption = None, overwrite_input: OverwriteInputOption = False,
+    recipe: RecipeOption = None, finish: FinishOption = False, quiet: QuietOption = False,
     **flags,
 ) -> None:
     """Dream every frame of a video; each frame carries the last one's dream along the motion."""
@@ -74,7 +76,8 @@ def dream_video(
     again = (f"reverie dream-video {quoted(Path(final.source))} -o {quoted(output)} --frames-dir {quoted(folder)} "
              "--resume")
     try:
-        result, interrupted = run_task(final, "dreaming video", quiet=quiet, device=device, max_work=max_work, output=output,
+        result, interrupted = run_task(final, "dreaming video", quiet=quiet, device=device, max_work=max_work,
+                                       overwrite_input=overwrite_input, outputs=(output,), output=output,
                                        frames_dir=folder, quality=quality, resume=resume)
     except KeyboardInterrupt:  # a second Ctrl-C: the finished frames are on disk all the same
         from reverie.io.frames import finished_frames

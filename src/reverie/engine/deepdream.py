@@ -133,7 +133,11 @@ class DreamGradient:
             raise ReverieError(f"{_described(self.objective)} does not depend on the pixels of one image (it compares "
                                "a batch's images): a dream has one image; use it in visualize with --batch 2 or more")
         (gradient,) = torch.autograd.grad(score, tile)
-        return gradient, float(score.detach())
+        value = float(score.detach())
+        if not math.isfinite(value) or not bool(torch.isfinite(gradient).all()):  # else a black, unreplayable image
+            raise ReverieError(f"{_described(self.objective)} became {value:g} or its gradient non-finite on this "
+                               "image; lower its weights")
+        return gradient, value
 
 
 def _described(objective: Objective) -> str:

@@ -1,8 +1,13 @@
-"""Atomic file writes: a file appears complete under its name, or not at all."""
+"""Atomic file writes: a file appears complete under its name, or not at all.
+
+Temporary files carry the id of the process writing them (``.dream.png.4242-k3j9x.tmp``), so a later
+run can tell the leftovers of a killed one (:func:`remove_orphans`) from another run's work.
+"""
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 import time
 from collections.abc import Iterator
@@ -25,7 +30,7 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]
     finished file gets the usual permissions (0666 less the umask), not mkstemp's private 0600.
     """
     path = Path(path)
-    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}-", suffix=suffix)
     os.close(handle)
     temporary = Path(name)
     try:
@@ -35,6 +40,37 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+# ".NAME.PID-RANDOM.SUFFIX" (atomic_path) and ".reverie-PID-RANDOM.probe" (write probes)
+_TEMPORARY = re.compile(r"\.(?P<name>.+)\.(?P<pid>\d+)-[a-z0-9_]+\.(tmp|mp4|probe)|\.reverie-(?P<probe>\d+)-[a-z0-9_]+\.probe")
+
+
+def probe_prefix() -> str:
+    """The name prefix of a write probe (a file made and removed at once to test a folder)."""
+    return f".reverie-{os.getpid()}-"
+
+
+def remove_orphans(folder: str | os.PathLike, name: str | None = None) -> list[Path]:
+    """Delete temporary files in ``folder`` (those of the file ``name`` only, when given) whose process
+    no longer runs: what a run killed while writing leaves behind. Returns what was removed."""
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _TEMPORARY.fullmatch(entry.name) if entry.name.startswith(".") else None
+        if match is None or (name is not None and match["name"] not in (name, None)):
+            continue
+        pid = int(match["pid"] or match["probe"])
+        if pid != os.getpid() and not _alive(pid):
+            try:
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+            except OSError:
+                pass
+    return removed
 
 
 LOCK_FILE = ".reverie.lock"

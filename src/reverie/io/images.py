@@ -14,8 +14,8 @@ from PIL import Image, PngImagePlugin, UnidentifiedImageError
 from reverie.engine.budget import IMAGE_BYTES, available_memory
 from reverie.errors import ReverieError
 from reverie.fields import escaped
-from reverie.io.atomic import atomic_path
 from reverie.imaging import from_pil, to_pil
+from reverie.io.atomic import atomic_path, probe_prefix, remove_orphans
 
 RECIPE_KEY = "reverie:recipe"
 MAX_RECIPE_BYTES = 1 << 20  # as reverie.recipe's: far above any real recipe
@@ -132,7 +132,7 @@ def check_writable(path: str | os.PathLike, what: str = "output") -> None:
             raise ReverieError(f"{what} name too long: '{escaped(part, 40)}' is {len(os.fsencode(part))} bytes, "
                                f"and at most {room} fit here")
     try:
-        with tempfile.NamedTemporaryFile(dir=existing, prefix=".reverie-", suffix=".probe"):
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=probe_prefix(), suffix=".probe"):
             pass
     except OSError as error:
         raise ReverieError(f"{what} folder is not writable: {existing} ({error.strerror or error})") from None
@@ -170,6 +170,13 @@ def save_image(path: str | os.PathLike, image: torch.Tensor | Image.Image, recip
     with atomic_path(path) as temporary:
         picture.save(temporary, format=file_format, **options)
     return path
+
+
+def save_output(path: str | os.PathLike, image: torch.Tensor | Image.Image, recipe_json: str | None = None) -> Path:
+    """:func:`save_image` for a task's one output: first removes what a killed run left while writing
+    it (a frame task instead cleans its folder once: see ``remove_orphans``)."""
+    remove_orphans(Path(path).parent, Path(path).name)
+    return save_image(path, image, recipe_json)
 
 
 def read_recipe_text(path: str | os.PathLike) -> str:

@@ -7,6 +7,7 @@ uninterrupted run's (see :func:`reverie.engine.animate.dream_frames`).
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 from collections.abc import Sequence
@@ -26,18 +27,20 @@ from reverie.errors import ReverieError
 from reverie.expressions import quote_name
 from reverie.fields import option
 from reverie.frame_transforms import parse_frame_transforms
+from reverie.frame_transforms.base import FrameContext, FrameTransform
 from reverie.imaging import Size, check_image, from_pil, resize
 from reverie.io.atomic import folder_lock
 from reverie.io.frames import finished_frames, frame_path
 from reverie.io.images import read_image
-from reverie.keyframes import option_keyframes
+from reverie.keyframes import Keyframes, option_keyframes
 from reverie.models import ModelSpec, layer_shapes, min_input_side, model_on_device, resolve_device
 from reverie.objectives import Objective, parse_objective
 from reverie.pipelines import frame_folder
 from reverie.pipelines.frame_folder import RECIPE_FILE
 from reverie.pipelines.prepare import (
-    live_name,
+    fit_size,
     input_path,
+    live_name,
     load_start,
     model_field,
     objective_from,
@@ -46,6 +49,7 @@ from reverie.pipelines.prepare import (
     text_of,
 )
 from reverie.pipelines.result import FramesResult, tracker_for
+from reverie.randomness import generator
 from reverie.recipe import MAX_DREAM_SIDE, MAX_FRAMES, Recipe, check_size
 
 # Dream options a keyframe may change; layer/channel/objective change the objective.
@@ -166,6 +170,30 @@ def _one_transform(text: str) -> object:
     return parse_frame_transforms([text])
 
 
+def _probe_transforms(transforms: Sequence, frames: int, image: torch.Tensor) -> None:
+    """Run the built-in frame transforms on a small copy of the start image at frame 1, the last frame
+    and every keyframe between, so a value no frame can use (``zoom(-5)``) is refused before a folder
+    is made, not at frame 1 (keyframed values are linear or held between keys, so keys are the extremes)."""
+    built_in = [item for item in transforms if isinstance(item, FrameTransform)]
+    indices = {1, frames - 1}
+    for item in built_in:
+        for field in dataclasses.fields(item) if dataclasses.is_dataclass(item) else ():
+            value = getattr(item, field.name)
+            if isinstance(value, Keyframes):
+                indices |= {frame for frame, _ in value.points}
+    small = resize(image[:1].detach().cpu(), fit_size(image, 32).shape)  # [1, 3, h, w], long side 32
+    for frame_index in sorted(index for index in indices if 1 <= index < frames):
+        context = FrameContext(frame_index, frames, generator(0, "probe", frame_index), small)
+        frame = small
+        for item in built_in:
+            try:
+                frame = item(frame, context)
+            except ReverieError:
+                raise
+            except Exception:  # noqa: BLE001 - a probe this small is not the real frame: the run decides
+                return
+
+
 def run(recipe: AnimateRecipe, output_dir: str | os.PathLike, *, progress: ProgressCallback | None = None,
         stop: StopSignal | None = None, device: str | torch.device = "auto", resume: bool = False,
         model: nn.Module | None = None, image: torch.Tensor | None = None, objective: Objective | None = None,
@@ -201,6 +229,7 @@ def run(recipe: AnimateRecipe, output_dir: str | os.PathLike, *, progress: Progr
     recipe = replace(recipe, objective=text_of(plan.base) or live_name(plan.base),
                      transforms=tuple(text_of(t, _one_transform) or live_name(t) for t in transforms),
                      keyframes=plan.keyframe_texts(), frame_index=None, size=Size.of(image))
+    _probe_transforms(transforms, recipe.frames, image)
     cost = None  # every frame's options are valid, and all frames fit the work budget, before frame 0
     for frame_index in range(recipe.frames):
         frame_cost = dream_cost(tuple(image.shape[-2:]), plan(frame_index)[1])

@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from reverie.engine.deepdream import DreamSettings
 from reverie.errors import ReverieError
+from reverie.io.atomic import remove_orphans
 from reverie.io.frames import finished_frames, frame_path, write_text_atomically
 from reverie.io.images import save_image
 from reverie.recipe import StopPoint
@@ -91,8 +92,10 @@ def write_recipe(folder: Path, recipe) -> None:
 
 
 def remove_stale_frames(folder: Path) -> None:
-    """Delete half-written frames left by a run killed while writing one."""
-    for stale in folder.glob(".frame-*.tmp"):
+    """Delete half-written frames (and other temporaries) left by a run killed while writing them; the
+    folder is locked, so no other run is writing here."""
+    remove_orphans(folder)
+    for stale in folder.glob(".frame-*.tmp"):  # written before temporaries carried a process id
         stale.unlink(missing_ok=True)
 
 

@@ -29,7 +29,7 @@ from reverie.engine.video import VIDEO_BLEND, VIDEO_SETTINGS, dream_video_frames
 from reverie.errors import ReverieError
 from reverie.fields import option
 from reverie.imaging import Size, resize
-from reverie.io.atomic import folder_lock
+from reverie.io.atomic import folder_lock, probe_prefix
 from reverie.io.frames import FrameFolder, finished_frames, frame_path
 from reverie.io.images import read_image
 from reverie.io.video import DEFAULT_QUALITY, read_video, write_mp4
@@ -236,7 +236,7 @@ def _check_writable(folder: Path) -> None:
     """Create ``folder`` and write a file in it now, not after an hour of dreaming."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".reverie-", suffix=".probe"):
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=probe_prefix(), suffix=".probe"):
             pass
     except OSError as error:
         raise ReverieError(f"cannot write in {folder}: {error.strerror or error}") from None
