@@ -217,7 +217,7 @@ def file_values(instance: Any) -> list[tuple[str, str]]:
 
 
 def escaped(text: str, limit: int | None = 80) -> str:
-    """Text from a file as an error shows it: control characters escaped (a crafted file cannot
+    r"""Text from a file as an error shows it: control characters escaped (a crafted file cannot
     retitle or clear a terminal), cut with an ellipsis past ``limit`` characters (None: never cut).
 
     >>> escaped("\x1b]0;pwned\x07 layer"), escaped("x" * 100, 10)

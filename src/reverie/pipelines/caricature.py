@@ -17,15 +17,7 @@ from reverie.imaging import Size, resize
 from reverie.models import ModelSpec, model_on_device
 from reverie.objectives.caricature import caricature as caricature_objective
 from reverie.params import make_param
-from reverie.pipelines.prepare import (
-    checked,
-    fit_size,
-    input_path,
-    model_field,
-    read_input,
-    refuse_untrusted,
-    source_text,
-)
+from reverie.pipelines.prepare import checked, fit_size, input_path, model_field, read_input, refuse_untrusted, source_text
 from reverie.pipelines.result import ImageResult, Passes, stopped_recipe, tracker_for
 from reverie.randomness import generator
 from reverie.recipe import MAX_OPTIMISED_SIDE, Recipe, check_size
