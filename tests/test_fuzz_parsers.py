@@ -21,7 +21,7 @@ from reverie.objectives import parse_blend, parse_objective
 from reverie.tasks import read_recipe
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "100"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=os.environ.get("FUZZ_EXAMPLES") is None,
                 suppress_health_check=[HealthCheck.too_slow])
 
 TOKENS = ["layer", "channel", "neuron", "direction", "logit", "diversity", "zoom", "rotate", "roll", "blend",

@@ -201,7 +201,7 @@ def test_a_relative_input_path_is_found_next_to_the_recipe_on_replay(tmp_path, r
     (VisualizeRecipe, '{"size": [0, 64]}', r"visualize size must be a positive \[width, height\]"),
     (VisualizeRecipe, '{"batch": 0}', "batch must be a whole number from 1 to 64, got 0"),
     (VisualizeRecipe, '{"batch": 65}', "batch must be a whole number from 1 to 64, got 65"),
-    (VisualizeRecipe, '{"channels": [-1]}', "channels must be a whole number of at least 0, got -1"),
+    (VisualizeRecipe, '{"channels": [-1]}', "channels must be a whole number from 0 to 100000, got -1"),
     (VisualizeRecipe, '{"channels": ' + str(list(range(4097))) + '}', "channels must have at most 4096 items, got 4097"),
     (InterpolateRecipe, '{"size": [4097, 4096]}', r"interpolate size must be a positive \[width, height\] of at most 4096x4096"),
     (InterpolateRecipe, '{"size": [-1, 64]}', r"interpolate size must be a positive \[width, height\]"),

@@ -40,7 +40,7 @@ class StopPoint:
     A replay of a recipe that carries one stops at the same point and gives the same pixels.
     """
 
-    after: int = option(0, "steps (or frames) finished before the stop", low=0)
+    after: int = option(0, "steps (or frames) finished before the stop", low=0, high=10**9)
     unit: str = option("step", "what ``after`` counts", choices=("step", "frame"))
     stage: str = option("", "where the run was, in words (e.g. octave 2/4)", max_length=200)
 

@@ -30,7 +30,7 @@ class RenderSettings:
     lr: float = option(0.05, "learning rate", low=1e-9, high=100.0)
     optimizer: str = option("adam", "the optimizer", choices=tuple(OPTIMIZERS))
     thresholds: tuple[int, ...] = option((), "steps at which to keep intermediate images (the last is always kept)",
-                                         low=1, max_items=1000, flag=False)
+                                         low=1, high=100_000, max_items=1000, flag=False)
     redirect_steps: int = option(16, "early steps whose dead ReLUs pass a redirected gradient", low=0,
                                  high=100_000)
 

@@ -84,7 +84,8 @@ class AnimateRecipe(Recipe):
                                         flag="--keyframe", short="-k", max_items=256, max_length=10_000)
     frames: int = option(100, "frames to make", low=1, high=MAX_FRAMES)
     fps: float = option(12.0, "frames per second of the GIF/MP4 (no frame depends on it)", low=0.01, high=240)
-    frame_index: int | None = option(None, "set in a frame file's copy: which frame it is", low=0, flag=False)
+    frame_index: int | None = option(None, "set in a frame file's copy: which frame it is", low=0,
+                                     high=MAX_FRAMES - 1, flag=False)
 
     def __post_init__(self):
         check_size(self.size, "animation", MAX_DREAM_SIDE)  # first: its message beats the generic one

@@ -73,7 +73,8 @@ class VideoRecipe(Recipe):
     flow: bool = option(True, "move that detail along the optical flow; off: leave it in place")
     fps: float | None = option(None, "the source's frame rate, kept by the output", low=0.01, high=1000, flag=False)
     frames: int | None = option(None, "the source's frame count", low=1, high=MAX_FRAMES, flag=False)
-    frame_index: int | None = option(None, "set in a frame file's copy: which frame it is", low=0, flag=False)
+    frame_index: int | None = option(None, "set in a frame file's copy: which frame it is", low=0,
+                                     high=MAX_FRAMES - 1, flag=False)
 
     def __post_init__(self):
         check_size(self.size, "video", MAX_DREAM_SIDE)  # first: its message beats the generic one

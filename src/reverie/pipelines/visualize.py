@@ -46,7 +46,8 @@ class VisualizeRecipe(Recipe, Prompted, Blended):
                             max_length=10_000)
     layer: str = option("", "with channels: one image per channel of this layer (a contact sheet)",
                         flag="--layer", short="-l", max_length=1000)
-    channels: tuple[int, ...] = option((), "channels of the layer, one image each", low=0, max_items=MAX_CHANNELS)
+    channels: tuple[int, ...] = option((), "channels of the layer, one image each", low=0, high=100_000,
+                                       max_items=MAX_CHANNELS)
     param: str = option("fft", "image parameterization", choices=PARAM_NAMES)
     decay_power: float = option(1.0, "fft: how fast the spectrum's scale falls with frequency", low=0, high=8)
     decorrelate: bool = option(True, "optimise in ImageNet's decorrelated colour space")
