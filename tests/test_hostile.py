@@ -310,6 +310,19 @@ def test_ctrl_c_in_the_first_second_is_one_line(tmp_path, delay):
     assert err.strip() == "reverie: interrupted"
 
 
+def test_markup_in_a_stage_name_is_shown_as_text():
+    import io
+
+    from rich.console import Console
+
+    from reverie.cli.progress import progress_bar
+
+    screen = io.StringIO()
+    with progress_bar("dreaming", False, Console(file=screen, width=200)) as update:
+        update(reverie.Progress("[/] layer [bold]x", 1, 2, 1.0, 2.0, 0.5))  # a closing tag alone raised
+    assert "[/] layer [bold]x" in screen.getvalue()
+
+
 def test_every_output_is_checked_before_the_first_frame(tmp_path, reverie_cli):
     (tmp_path / "file").write_text("a file, not a folder")
     refused(reverie_cli(*ANIMATE, "-o", tmp_path / "anim", "--gif", tmp_path / "file" / "a.gif"),
