@@ -378,8 +378,8 @@ def test_an_output_over_the_input_is_refused_unless_asked_for(tmp_path, monkeypa
 @pytest.mark.parametrize("recipe, phrase", [
     ('{"kind": "dream", "source": "noise", "text_weight": Infinity}', "'text_weight' must be finite, got inf"),
     ('{"kind": "dream", "source": "noise", "settings": {"step_size": NaN}}', "'step_size' must be finite"),
-    ('{"kind": "dream", "source": "noise", "size": [64, 64], "settings": {"octaves": 1, "steps": 1}, '
-     '"objective": "1e308*layer(blocks.6) + 1e308*layer(blocks.8)"}', "became inf or its gradient non-finite"),
+    (('{"kind": "dream", "source": "noise", "size": [64, 64], "settings": {"octaves": 1, "steps": 1}, '
+      '"objective": "1e308*layer(blocks.6) + 1e308*layer(blocks.8)"}'), "became inf or its gradient non-finite"),
     ('{"kind": "dream", "source": "noise", "objective": "layer(blocks.6) * inf"}', "combines numbers and objectives"),
 ])
 def test_a_non_finite_value_is_refused(tmp_path, monkeypatch, reverie_cli, recipe, phrase):

@@ -49,7 +49,8 @@ def check_not_input(recipe, outputs, overwrite_input: bool) -> None:
     unless the user said ``--overwrite-input``."""
     if overwrite_input:
         return
-    from reverie.pipelines.prepare import files_to_read  # heavy (torch): only commands that run get here
+    # heavy (torch): only commands that run get here
+    from reverie.pipelines.prepare import files_to_read
 
     confined = dict(files_to_read(recipe))
     inputs = [confined.get(name, Path(value)) for name, value in recipe.files()]
