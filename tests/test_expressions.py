@@ -245,7 +245,11 @@ def test_type_errors_inside_functions_are_not_blamed_on_the_user():
 
 
 def test_operator_errors_are_reported_with_position():
-    with pytest.raises(ReverieError, match=r"cannot apply '-' at position 2: unsupported operand"):
+    with pytest.raises(ReverieError, match=r"'-' at position 2 combines numbers and objectives, not text \('a'\)"):
         evaluate(parse("a - 1"), {})
+    with pytest.raises(ReverieError, match=r"'\*' at position 1 combines numbers"):  # never text repetition
+        evaluate(parse("a*200000000"), {})
+    with pytest.raises(ReverieError, match=r"'\*' at position 5 gives inf, not a finite number"):
+        evaluate(parse("1e300*1e300"), {})
     with pytest.raises(ReverieError, match=r"cannot apply '/' at position 6: division by zero"):
         evaluate(parse("1 + 1 / 0"), {})

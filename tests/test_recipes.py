@@ -88,11 +88,12 @@ def test_replaying_a_recipe_gives_identical_pixels(tmp_path, reverie_cli, lite0)
     assert json.loads(read_recipe_text(other))["seed"] == 4
 
 
-def test_replay_refuses_an_input_file_that_changed(tmp_path, reverie_cli, lite0):
+def test_replay_refuses_an_input_file_that_changed(tmp_path, reverie_cli, lite0, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     photo = tmp_path / "photo.png"
     reverie.to_pil(reverie.imaging.resize(reverie.sample("astronaut"), (40, 40))).save(photo)
     first = tmp_path / "first.png"
-    code, _, err = reverie_cli("dream", photo, "-o", first, "--octaves", "1", "--steps", "1", "--quiet")
+    code, _, err = reverie_cli("dream", "photo.png", "-o", first, "--octaves", "1", "--steps", "1", "--quiet")
     assert code == 0, err
     assert json.loads(read_recipe_text(first))["source_sha256"] is not None
     Image.new("RGB", (40, 40), "red").save(photo)
@@ -180,6 +181,7 @@ def test_a_relative_input_path_is_found_next_to_the_recipe_on_replay(tmp_path, r
     monkeypatch.chdir(elsewhere)  # no photo.png here: it is found beside ../made/first.png
     code, _, err = reverie_cli("dream", "--recipe", "../made/first.png", "-o", "replay.png", "--quiet")
     assert code == 0, err
+    assert err.startswith("reading source ../made/photo.png (named by the recipe)\n")  # said before it is read
     assert np.array_equal(pixels(elsewhere / "replay.png"), pixels(made / "first.png"))
     replayed = json.loads(read_recipe_text(elsewhere / "replay.png"))
     assert replayed["source"] == "photo.png"  # kept as given: never made absolute
@@ -188,8 +190,8 @@ def test_a_relative_input_path_is_found_next_to_the_recipe_on_replay(tmp_path, r
     (made / "photo.png").rename(made / "moved.png")
     code, _, err = reverie_cli("dream", "--recipe", "../made/first.png", "-o", "again.png", "--quiet")
     assert code == 2 and err.count("\n") == 1
-    assert "input image not found: photo.png (looked in the working folder, as photo.png, and in the " \
-           "recipe's folder, as ../made/photo.png)" in err
+    assert "the recipe's source (photo.png) is not in the recipe's folder ../made; name the file yourself " \
+           "(INPUT) to use it" in err
     assert not (elsewhere / "again.png").exists()
 
 
@@ -199,7 +201,7 @@ def test_a_relative_input_path_is_found_next_to_the_recipe_on_replay(tmp_path, r
     (VisualizeRecipe, '{"size": [0, 64]}', r"visualize size must be a positive \[width, height\]"),
     (VisualizeRecipe, '{"batch": 0}', "batch must be a whole number from 1 to 64, got 0"),
     (VisualizeRecipe, '{"batch": 65}', "batch must be a whole number from 1 to 64, got 65"),
-    (VisualizeRecipe, '{"channels": [-1]}', "channels must be a whole number of at least 0, got -1"),
+    (VisualizeRecipe, '{"channels": [-1]}', "channels must be a whole number from 0 to 100000, got -1"),
     (VisualizeRecipe, '{"channels": ' + str(list(range(4097))) + '}', "channels must have at most 4096 items, got 4097"),
     (InterpolateRecipe, '{"size": [4097, 4096]}', r"interpolate size must be a positive \[width, height\] of at most 4096x4096"),
     (InterpolateRecipe, '{"size": [-1, 64]}', r"interpolate size must be a positive \[width, height\]"),

@@ -26,7 +26,9 @@ def nearest(name: str, valid: Iterable[str], count: int = 3) -> list[str]:
 def unknown_name_message(kind: str, name: str, valid: Iterable[str]) -> str:
     """``unknown layer 'blocks.55' (nearest: blocks.5, blocks.15)``, for any kind of name."""
     valid = list(valid)
-    close = nearest(name, valid)
+    close = nearest(name[:200], valid)
+    if len(name) > 60:  # an echoed name is cut: a huge one must not flood the terminal
+        name = name[:57] + "..."
     if close:
         return f"unknown {kind} '{name}' (nearest: {', '.join(close)})"
     shown = ", ".join(valid[:8]) + (", ..." if len(valid) > 8 else "")

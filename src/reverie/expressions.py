@@ -38,6 +38,7 @@ from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from typing import ClassVar, NamedTuple, Union
 
 from reverie.errors import ReverieError, unknown_name_message
+from reverie.fields import escaped
 
 MAX_LENGTH = 10_000
 MAX_DEPTH = 64  # well below Python's recursion limit, far above any sensible recipe
@@ -143,9 +144,10 @@ def _number(text: str, word: str, pos: int) -> float | int:
     # Refuse what would not survive unparse (inf) or what int() refuses (over 4300 digits).
     try:
         value = float(word) if re.search("[.eE]", word) else int(word)
-    except ValueError:
-        value = math.inf
-    if not math.isfinite(value):
+        finite = math.isfinite(value)  # OverflowError for an int past a float's range
+    except (ValueError, OverflowError):
+        value, finite = math.inf, False
+    if not finite:
         raise _error(text, f"number out of range {word[:20]!r}", pos)
     return value
 
@@ -502,7 +504,14 @@ def evaluate(node: Node, functions: Mapping[str, Callable], names: Mapping[str, 
                 raise ReverieError(message) from None
         return function(*args, **kwargs)
     operands = [evaluate(child, functions, names) for child in _children(node)]
+    text = next((operand for operand in operands if isinstance(operand, str)), None)
+    if text is not None:  # Python would repeat or join text: 'a' * 200000000 is a 200 MB name
+        raise ReverieError(f"'{node.op}' at position {node.pos} combines numbers and objectives, not text "
+                           f"('{escaped(text, 40)}')")
     try:
-        return operator.neg(*operands) if isinstance(node, Unary) else _BINARY_OPS[node.op](*operands)
-    except (TypeError, ZeroDivisionError) as exc:
-        raise ReverieError(f"cannot apply '{node.op}' at position {node.pos}: {exc}") from None
+        value = operator.neg(*operands) if isinstance(node, Unary) else _BINARY_OPS[node.op](*operands)
+    except (TypeError, ZeroDivisionError, OverflowError) as exc:
+        raise ReverieError(f"cannot apply '{node.op}' at position {node.pos}: {str(exc)[:120]}") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ReverieError(f"'{node.op}' at position {node.pos} gives {value}, not a finite number")
+    return value

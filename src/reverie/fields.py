@@ -19,9 +19,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import stat
 import types
 import typing
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePath
 from typing import Any
 
 from reverie.errors import ReverieError, unknown_name_message
@@ -32,7 +36,8 @@ _MISSING = dataclasses.MISSING
 def option(default: Any = _MISSING, help: str = "", *, low: float | None = None, high: float | None = None,
            choices: Sequence[str] | None = None, flag: str | None | bool = None, short: str | None = None,
            default_factory: Callable[[], Any] | Any = _MISSING, stored: bool = True,
-           max_length: int | None = None, max_items: int | None = None, compare: bool = True) -> Any:
+           max_length: int | None = None, max_items: int | None = None, compare: bool = True,
+           file: str | None = None, tags: bool = False) -> Any:
     """A dataclass field with its help text and bounds.
 
     ``low``/``high`` bound numbers (and each item of a tuple of numbers); ``choices`` lists the valid
@@ -40,10 +45,14 @@ def option(default: Any = _MISSING, help: str = "", *, low: float | None = None,
     a tuple's length. ``flag``: the command-line flag name (default: ``--field-name``), ``False`` for
     a field the command line does not offer; ``short``: a one-letter alias (``-l``).
     ``stored=False``: kept in memory but never written to, nor read from, a recipe file;
-    ``compare=False``: left out of equality.
+    ``compare=False``: left out of equality. ``file``: the field names a file to read (a path, or
+    ``"sample:NAME"``/``"noise"``), and this is how the command line names it again (``"INPUT"``,
+    ``"--mask"``): a value read from a recipe file is confined to that file's folder (see :class:`Origin`);
+    ``tags=True``: a value without a folder or a file suffix is a name (a pretrained tag), not a file.
     """
     metadata = {"help": help, "low": low, "high": high, "choices": tuple(choices) if choices else None,
-                "flag": flag, "short": short, "stored": stored, "max_length": max_length, "max_items": max_items}
+                "flag": flag, "short": short, "stored": stored, "max_length": max_length, "max_items": max_items,
+                "file": file, "tags": tags}
     if default_factory is not _MISSING:
         return dataclasses.field(default_factory=default_factory, metadata=metadata, compare=compare)
     return dataclasses.field(default=default, metadata=metadata, compare=compare)
@@ -129,5 +138,90 @@ def _range(low: float | None, high: float | None) -> str:
 
 def _shown(value: Any) -> str:
     """A value echoed in an error: its repr, cut short so a huge input cannot flood the terminal."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+        return f"a {value.bit_length()}-bit number"  # repr of a 4300-digit int raises ValueError
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+# --- fields naming files, read from a stranger's recipe ---------------------------------------
+
+NOT_FILES = ("sample:", "noise", "live:")  # values of a file field that name no file
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a recipe (or its model part) was read from, and the values its file fields had there.
+
+    The path rule for recipes strangers share: a file field still holding the value read from the
+    file may name only a regular file at a relative path inside the recipe file's own folder (no
+    absolute path, no ``..``, no link out, no device or FIFO). A value the caller changed, or named
+    again (:meth:`without`), is the caller's own and is read as given.
+    """
+
+    folder: str | None                   # the recipe file's folder; None for recipe text (no folder)
+    files: tuple[tuple[str, str], ...]   # (field name, value as read) of each file field naming a file
+
+    def confines(self, name: str, value: object) -> bool:
+        """Whether field ``name``'s ``value`` is the one read from the file (so the rule applies)."""
+        return (name, value) in self.files
+
+    def without(self, names) -> Origin:
+        """This origin, less the fields ``names`` (named again by the caller, so theirs)."""
+        return Origin(self.folder, tuple(item for item in self.files if item[0] not in set(names)))
+
+    def path(self, name: str, value: str, how: str = "") -> Path:
+        """The file field ``name`` = ``value`` names, under the rule; a ReverieError says which field
+        broke it and how to pass the file explicitly (``how``: its flag or argument)."""
+        again = f"name the file yourself{f' ({how})' if how else ''} to use it"
+        shown = escaped(value)
+        if self.folder is None:
+            raise ReverieError(f"the recipe's {name} names a file ({shown}) but the recipe was not read from a "
+                               f"file, so no folder may hold it; {again}")
+        relative = PurePath(value)
+        if relative.is_absolute() or relative.anchor or value.startswith("~"):
+            raise ReverieError(f"the recipe's {name} is an absolute path ({shown}); a replayed recipe reads only "
+                               f"files in its own folder; {again}")
+        if ".." in relative.parts:
+            raise ReverieError(f"the recipe's {name} leads out of its folder ({shown}); a replayed recipe reads "
+                               f"only files in its own folder; {again}")
+        folder = Path(self.folder)
+        path = folder / relative
+        try:
+            inside = path.resolve().is_relative_to(folder.resolve())
+            status = os.stat(path) if inside else None
+        except (OSError, RuntimeError):  # missing, a link loop, a name too long
+            status = None
+            inside = True
+        if not inside:
+            raise ReverieError(f"the recipe's {name} ({shown}) is a link out of the recipe's folder; {again}")
+        if status is None:
+            raise ReverieError(f"the recipe's {name} ({shown}) is not in the recipe's folder "
+                               f"{escaped(str(folder))}; {again}")
+        if not stat.S_ISREG(status.st_mode):
+            raise ReverieError(f"the recipe's {name} ({shown}) is not a regular file (a folder, device or FIFO); "
+                               f"{again}")
+        return path
+
+
+def file_values(instance: Any) -> list[tuple[str, str]]:
+    """(field name, value) of every file field of a dataclass instance that names a file."""
+    found = []
+    for item in dataclasses.fields(instance):
+        value = getattr(instance, item.name)
+        if item.metadata.get("file") and isinstance(value, str) and value and not value.startswith(NOT_FILES):
+            if item.metadata.get("tags") and not (PurePath(value).suffix or "/" in value or "\\" in value):
+                continue  # a pretrained tag, looked up in a cache, not a path
+            found.append((item.name, value))
+    return found
+
+
+def escaped(text: str, limit: int | None = 80) -> str:
+    r"""Text from a file as an error shows it: control characters escaped (a crafted file cannot
+    retitle or clear a terminal), cut with an ellipsis past ``limit`` characters (None: never cut).
+
+    >>> escaped("\x1b]0;pwned\x07 layer"), escaped("x" * 100, 10)
+    ('\\x1b]0;pwned\\x07 layer', 'xxxxxxx...')
+    """
+    shown = "".join(char if char.isprintable() else repr(char)[1:-1] for char in str(text))
+    return shown if limit is None or len(shown) <= limit else shown[:limit - 3] + "..."

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 from reverie.errors import ReverieError, unknown_name_message
 from reverie.expressions import format_number, quote_name, quote_string, read_string
+from reverie.fields import escaped
 
 MODES = ("linear", "step")
 
@@ -181,9 +182,13 @@ def _option_value(entry: str, pos: int) -> tuple[Option, int]:
     if match["name"] is not None:
         return _BOOLEANS.get(match["name"], match["name"]), match.end()
     word = match["number"]
-    value = float(word) if re.search("[.eE]", word) else int(word)
-    if not math.isfinite(value):
-        raise ReverieError(f'number out of range at position {pos} in option keyframe "{entry}"')
+    try:
+        value = float(word) if re.search("[.eE]", word) else int(word)
+        finite = math.isfinite(value)  # OverflowError for an int past a float's range
+    except (ValueError, OverflowError):  # ValueError: an int of over 4300 digits
+        value, finite = math.inf, False
+    if not finite:
+        raise ReverieError(f'number out of range at position {pos} in option keyframe "{escaped(entry, 80)}"')
     return value, match.end()
 
 

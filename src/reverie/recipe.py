@@ -16,13 +16,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import types
 import typing
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 from reverie.errors import ReverieError, unknown_name_message
-from reverie.fields import check_fields, option
+from reverie.fields import Origin, check_fields, escaped, file_values, option
 from reverie.masks import RAMPS
 from reverie.models import ModelSpec
 from reverie.version import __version__
@@ -39,7 +40,7 @@ class StopPoint:
     A replay of a recipe that carries one stops at the same point and gives the same pixels.
     """
 
-    after: int = option(0, "steps (or frames) finished before the stop", low=0)
+    after: int = option(0, "steps (or frames) finished before the stop", low=0, high=10**9)
     unit: str = option("step", "what ``after`` counts", choices=("step", "frame"))
     stage: str = option("", "where the run was, in words (e.g. octave 2/4)", max_length=200)
 
@@ -59,6 +60,9 @@ class Recipe:
     seed: int = option(0, "random seed; the same seed gives the same pixels", low=0, high=2**63 - 1)
     stopped_at: StopPoint | None = option(None, "where a stopped run stopped; a replay stops there too", flag=False)
     version: str = option(__version__, "the Reverie version that made it", flag=False, max_length=64)
+    # Set by the reader: the recipe file's folder, which its file fields are confined to (see Origin).
+    origin: Origin | None = option(None, "where a recipe read from a file came from", stored=False, flag=False,
+                                   compare=False)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -78,12 +82,25 @@ class Recipe:
         return json.dumps(to_data(self), sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> Recipe:
+    def from_json(cls, text: str | bytes, folder: str | os.PathLike | None = None) -> Recipe:
+        """Read a recipe of this kind; ``folder``: the recipe file's folder, which confines the files
+        it names (recipe text without a file may name none: see :class:`reverie.fields.Origin`)."""
         data = load_json(text)
         kind = data.pop("kind", cls.KIND)
         if kind != cls.KIND:
-            raise ReverieError(f"recipe is for '{kind}', not '{cls.KIND}'")
-        return build(cls, upgrade(data), "recipe")
+            raise ReverieError(f"recipe is for '{escaped(str(kind), 40)}', not '{cls.KIND}'")
+        return confined(build(cls, upgrade(data), "recipe"), folder)
+
+    def files(self) -> list[tuple[str, str]]:
+        """(field, value) of every field naming a file, the model's weights as ``model.weights``."""
+        return file_values(self) + [(f"model.{name}", value) for name, value in file_values(self.model)]
+
+
+def confined(recipe: Recipe, folder: str | os.PathLike | None) -> Recipe:
+    """``recipe`` (just read) with its file fields, and its model's, confined to ``folder``."""
+    where = None if folder is None else str(folder)
+    model = dataclasses.replace(recipe.model, origin=Origin(where, tuple(file_values(recipe.model))))
+    return dataclasses.replace(recipe, model=model, origin=Origin(where, tuple(file_values(recipe))))
 
 
 def to_data(part: Any) -> Any:
@@ -99,13 +116,14 @@ def to_data(part: Any) -> Any:
     return part
 
 
-def from_json(text: str) -> Recipe:
-    """Any recipe, by its ``kind`` (task modules must have been imported: see :mod:`reverie.tasks`)."""
+def from_json(text: str | bytes, folder: str | os.PathLike | None = None) -> Recipe:
+    """Any recipe, by its ``kind`` (task modules must have been imported: see :mod:`reverie.tasks`).
+    ``folder``: the recipe file's folder, to which the files it names are confined."""
     data = load_json(text)
     kind = data.get("kind", "dream")
     if not isinstance(kind, str) or kind not in KINDS:
-        raise ReverieError(unknown_name_message("recipe kind", str(kind)[:40], KINDS))
-    return KINDS[kind].from_json(text)
+        raise ReverieError(unknown_name_message("recipe kind", escaped(str(kind), 40), KINDS))
+    return KINDS[kind].from_json(text, folder)
 
 
 def load_json(text: str | bytes) -> dict:
@@ -259,7 +277,7 @@ class Prompted:
     text_weight: float = option(1.0, "weight of the CLIP term when added to the objective", low=-1e6, high=1e6)
     clip_model: str = option("ViT-B-32", "open_clip architecture name", max_length=200)
     clip_weights: str | None = option(None, "open_clip checkpoint file, or a pretrained tag in the HF cache",
-                                      max_length=4096)
+                                      max_length=4096, file="--clip-weights", tags=True)
     cutouts: int = option(32, "CLIP cutouts per step", low=1, high=256)
 
 

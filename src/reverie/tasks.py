@@ -17,11 +17,13 @@ from pathlib import Path
 
 import torch
 
+from reverie.engine.budget import work_limit
 from reverie.engine.progress import ProgressCallback, StopSignal
 from reverie.errors import ReverieError, unknown_name_message
 from reverie.io.images import read_recipe_text
 from reverie.io.video import read_mp4_recipe
 from reverie.pipelines import animate, caricature, dream, interpolate, style, texture, video, visualize
+from reverie.pipelines.prepare import files_to_read
 from reverie.pipelines.result import Result
 from reverie.recipe import Recipe, from_json, schema
 
@@ -60,10 +62,13 @@ def task(kind: str) -> Task:
 
 
 def run(recipe: Recipe, *, progress: ProgressCallback | None = None, stop: StopSignal | None = None,
-        device: str | torch.device = "auto", **options) -> Result:
+        device: str | torch.device = "auto", max_work: float | None = None, **options) -> Result:
     """Run any task's recipe. ``progress`` gets a :class:`reverie.Progress` after every step (with
     ``.preview()``); ``stop`` is anything with ``is_set()``: once set, the task returns within one step
     with ``result.stopped`` true, the work so far, and a recipe that records where it stopped.
+    ``max_work``: the most work, in pixel-steps, the task may take (default
+    :data:`reverie.engine.budget.MAX_WORK`); a task past it, or one that cannot fit in memory, is
+    refused before its first step.
     ``options``: what the task's own ``run`` takes beyond these (e.g. ``output_dir`` for animate,
     ``output`` for video, live objects such as ``model=``).
     """
@@ -74,18 +79,23 @@ def run(recipe: Recipe, *, progress: ProgressCallback | None = None, stop: StopS
         article = "an" if recipe.KIND[0] in "aeiou" else "a"
         raise ReverieError(f"{article} {recipe.KIND} task writes its {task(recipe.KIND).writes} as it runs: "
                            f"pass {where}=PATH")
-    return task(recipe.KIND).run(recipe, progress=progress, stop=stop, device=device, **options)
+    files_to_read(recipe)  # the path rule, for every file a replayed recipe names, before any work
+    with work_limit(max_work):
+        return task(recipe.KIND).run(recipe, progress=progress, stop=stop, device=device, **options)
 
 
 def read_recipe(source: str | os.PathLike | bytes) -> Recipe:
     """The recipe in a Reverie output (PNG, JPEG, WebP, MP4), a ``.json`` recipe file, or JSON text/bytes.
 
-    A model that could run code, named by such a recipe, is refused when the task is run unless the
-    caller replaces it (see :mod:`reverie.recipe`).
+    Such a recipe may come from a stranger, so what it names is held to two rules when it is run:
+    a model that could run code is refused unless the caller replaces it (see :mod:`reverie.recipe`),
+    and a file it names (input, mask, weights, mesh...) must be a regular file at a relative path
+    inside the recipe file's folder (recipe text has no folder, so it may name none). A field the
+    caller sets again (``dataclasses.replace(recipe, mask="mine.png")``) is the caller's, read as given.
     """
     if isinstance(source, bytes) or (isinstance(source, str) and source.lstrip().startswith("{")):
         return from_json(source)
-    return from_json(recipe_text(source))
+    return from_json(recipe_text(source), Path(source).parent)
 
 
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov")  # containers write_mp4's recipe tag survives in

@@ -4,7 +4,8 @@ from __future__ import annotations
 import torch
 
 from reverie.mesh import load_mesh
-from reverie.mesh.shapes import torus, write_obj
+from reverie.io.meshes import write_obj
+from reverie.mesh.shapes import torus
 
 
 def test_the_torus_written_as_obj_loads_back_with_its_uvs(tmp_path):

@@ -213,4 +213,4 @@ def test_an_interrupted_command_says_how_to_resume(tmp_path, reverie_cli, monkey
     code, _, err = reverie_cli("dream-video", "in.mp4", "-o", "out.mp4", "--quiet")
     assert code == 130
     assert err == ("reverie: interrupted; 0 frames finished in out-frames; continue with: "
-                   "reverie dream-video -o out.mp4 --frames-dir out-frames --resume\n")
+                   "reverie dream-video in.mp4 -o out.mp4 --frames-dir out-frames --resume\n")

@@ -180,8 +180,8 @@ def test_an_animation_is_served_as_an_mp4_that_carries_its_recipe_and_restores_t
 
 def test_a_stopped_animation_resumes_to_the_frames_an_uninterrupted_one_makes(client, running_studio):
     studio = running_studio.studio
-    args = page_args(studio, "animate", size="40x40", frames=4, transforms="zoom(0.05)", fps=6,
-                     **{"settings.octaves": 1, "settings.steps": 3})
+    args = page_args(studio, "animate", size="40x40", frames=10, transforms="zoom(0.05)", fps=6,
+                     **{"settings.octaves": 1, "settings.steps": 12})   # slow enough to stop part-way
     whole = client.predict(*args, api_name="/run_animate")
     job = client.submit(*args, api_name="/run_animate")
     deadline = time.monotonic() + 60

@@ -15,7 +15,9 @@ from reverie.cli.common import (
     DeviceOption,
     FinishOption,
     LayersOption,
+    MaxWorkOption,
     NoiseOption,
+    OverwriteInputOption,
     QualityOption,
     QuietOption,
     RecipeOption,
@@ -46,7 +48,8 @@ def animate(
     sample_name: SampleOption = None, noise_start: NoiseOption = False,
     layer: LayersOption = None, channel: ChannelsOption = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the animation in the output folder from its last finished frame.")] = False,
-    device: DeviceOption = "auto", recipe: RecipeOption = None, finish: FinishOption = False, quiet: QuietOption = False,
+    device: DeviceOption = "auto", max_work: MaxWorkOption = None, overwrite_input: OverwriteInputOption = False,
+    recipe: RecipeOption = None, finish: FinishOption = False, quiet: QuietOption = False,
     **flags,
 ) -> None:
     """Dream animation: each frame is the dream of the previous frame, moved by frame transforms."""
@@ -67,11 +70,11 @@ def animate(
         changes.update(source=sources[0], source_sha256=None)
     final = with_flags(base, flags, **changes)
 
-    recipe_folder = recipe.parent if recipe is not None and not sources else output if resume else None
-    again = f"reverie animate -o {quoted(output)} --resume"
+    again = f"reverie animate{_input_again(final.source)} -o {quoted(output)} --resume"
     try:
-        result, interrupted = run_task(final, "animating", quiet=quiet, device=device, output_dir=output,
-                                       resume=resume, recipe_folder=recipe_folder)
+        result, interrupted = run_task(final, "animating", quiet=quiet, device=device, max_work=max_work,
+                                       overwrite_input=overwrite_input, outputs=(gif, mp4), output_dir=output,
+                                       resume=resume)
     except KeyboardInterrupt:  # a second Ctrl-C: the finished frames are on disk all the same
         from reverie.io.frames import finished_frames
 
@@ -92,6 +95,11 @@ def animate(
               f"encode them with: reverie encode {quoted(output)} --gif FILE --mp4 FILE", file=sys.stderr)
         raise SystemExit(130) from None
     say(message + "".join(f" and {path}" for path in written))
+
+
+def _input_again(source: str) -> str:
+    """The INPUT a resume names again (a file the folder's recipe names is read only from that folder)."""
+    return "" if source.startswith(("sample:", "noise", "live:")) else f" {quoted(Path(source))}"
 
 
 def encode(
@@ -132,6 +140,11 @@ def _check_encode_targets(gif: Path | None, mp4: Path | None, fps: float | None,
         raise ReverieError(f"loop must be 0 (for ever) or the number of plays up to 65536, got {loop}")
     if not 0 <= quality <= 51:
         raise ReverieError(f"quality (x264 CRF) must be from 0 (lossless) to 51, got {quality}")
+    from reverie.io.images import check_writable
+
+    for target, what in ((gif, "--gif"), (mp4, "--mp4")):
+        if target is not None:
+            check_writable(target, what)  # a read-only folder is found now, not after the last frame
     if mp4 is not None:
         from reverie.io.video import ffmpeg_exe
 

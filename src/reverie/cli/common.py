@@ -16,12 +16,15 @@ from rich.console import Console
 
 from reverie.errors import ReverieError, unknown_name_message
 from reverie.expressions import format_number, quote_name
+from reverie.fields import escaped
 
 stderr = Console(stderr=True)
 COMMANDS = {"video": "dream-video"}  # a task's command, where it is not named after the task's kind
 
 # How a command runs (after the recipe's flags in help).
 DeviceOption = Annotated[str, typer.Option(help="auto, cpu or cuda.")]
+MaxWorkOption = Annotated[Optional[float], typer.Option("--max-work", help="Allow more work than the default limit, in pixel-steps (pixels x steps, over every octave, batch item and frame); inf for no limit. [default: 1e10]", show_default=False)]
+OverwriteInputOption = Annotated[bool, typer.Option("--overwrite-input", help="Allow the output to replace an input file.")]
 RecipeOption = Annotated[Optional[Path], typer.Option(help="Replay the recipe in a Reverie image or .json file; other flags override it.")]
 FinishOption = Annotated[bool, typer.Option("--finish", help="Run a replayed recipe that was stopped to the end, instead of to where it stopped.")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
@@ -36,8 +39,33 @@ ChannelsOption = Annotated[Optional[list[str]], typer.Option("--channel", "-c", 
 
 
 def say(text: str) -> None:
-    """One line on stderr, unwrapped (paths stay whole for copying) and not read as Rich markup."""
-    stderr.print(text, soft_wrap=True, markup=False, highlight=False)
+    """One line on stderr, unwrapped (paths stay whole for copying) and not read as Rich markup; any
+    control character in it (text from a stranger's file) is shown escaped, never sent to the terminal."""
+    stderr.print(escaped(text, None), soft_wrap=True, markup=False, highlight=False)
+
+
+def check_not_input(recipe, outputs, overwrite_input: bool) -> None:
+    """Refuse to write over a file the task reads (``-o photo.png`` for ``photo.png``), as ffmpeg does,
+    unless the user said ``--overwrite-input``."""
+    if overwrite_input:
+        return
+    # heavy (torch): only commands that run get here
+    from reverie.pipelines.prepare import files_to_read
+
+    confined = dict(files_to_read(recipe))
+    inputs = [confined.get(name, Path(value)) for name, value in recipe.files()]
+    for output in (Path(item) for item in outputs if item is not None):
+        for path in inputs:
+            if _same_file(output, path):
+                raise ReverieError(f"the output {output} is the input {path}: writing it would replace your file; "
+                                   "give another -o, or add --overwrite-input")
+
+
+def _same_file(first: Path, second: Path) -> bool:
+    try:
+        return first.exists() and second.exists() and first.samefile(second)
+    except OSError:
+        return False
 
 
 def quoted(path: Path) -> str:

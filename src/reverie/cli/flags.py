@@ -83,7 +83,7 @@ def field_help(kind: str, param: str, extra: str = "") -> str:
 _ANNOTATIONS = {"int": Optional[int], "float": Optional[float], "text": Optional[str], "bool": Optional[bool],
                 "size": Optional[str], "texts": Optional[list[str]], "ints": Optional[list[int]],
                 "floats": Optional[list[float]]}
-RUN_OPTIONS = ("device", "recipe", "finish", "quiet")  # listed after the recipe's flags in help
+RUN_OPTIONS = ("device", "max_work", "recipe", "finish", "quiet")  # listed after the recipe's flags in help
 
 
 def recipe_flags(kind: str) -> Callable[[Callable], Callable]:
@@ -146,6 +146,8 @@ def with_flags(recipe, flags: Mapping[str, Any], **changes):
                   for name, value in part_changes.items()}
         if isinstance(part, ModelSpec) and "name" in values:
             return ModelSpec(**values)
+        if getattr(part, "origin", None) is not None:  # a file named again here is the user's own
+            values["origin"] = part.origin.without(values)
         return replace(part, **values)
     return apply(recipe, changes)
 

@@ -17,7 +17,9 @@ from reverie.cli.common import (
     DeviceOption,
     FinishOption,
     LayersOption,
+    MaxWorkOption,
     NoiseOption,
+    OverwriteInputOption,
     QuietOption,
     RecipeOption,
     SampleOption,
@@ -29,10 +31,13 @@ from reverie.cli.common import (
 from reverie.cli.flags import base_recipe, recipe_flags, with_flags
 from reverie.cli.task import report_stop, run_task
 from reverie.errors import ReverieError
+from reverie.fields import escaped
 from reverie.version import __version__
 
 # Heavy modules (torch, reverie.tasks, reverie.pipelines) are imported inside the command bodies, so
 # that `reverie --help` and `reverie dream --help` answer at once.
+
+MAX_ERROR = 600  # characters of an error line; a longer one (an echoed input) is cut with an ellipsis
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
@@ -47,7 +52,8 @@ def dream(
     output: Annotated[Path, typer.Option("--output", "-o", help="Output image (.png, .jpg, .webp).")] = Path("dream.png"),
     sample_name: SampleOption = None, noise_start: NoiseOption = False,
     layer: LayersOption = None, channel: ChannelsOption = None,
-    device: DeviceOption = "auto", recipe: RecipeOption = None, finish: FinishOption = False, quiet: QuietOption = False,
+    device: DeviceOption = "auto", max_work: MaxWorkOption = None, overwrite_input: OverwriteInputOption = False,
+    recipe: RecipeOption = None, finish: FinishOption = False, quiet: QuietOption = False,
     **flags,
 ) -> None:
     """DeepDream a photo (or noise) toward a layer, channels, an objective expression, or a text prompt."""
@@ -74,11 +80,8 @@ def dream(
     flags.pop("objective")  # set above, from --objective or --layer/--channel
     final = with_flags(base, flags, **changes)
 
-    # A replayed recipe's relative input path may be relative to the folder it was made in: when
-    # it is not found from here, it is looked for next to the recipe file.
-    recipe_folder = recipe.parent if recipe is not None and not sources else None
-    result, interrupted = run_task(final, "dreaming", quiet=quiet, device=device, check_hash=recipe is not None,
-                                   recipe_folder=recipe_folder)
+    result, interrupted = run_task(final, "dreaming", quiet=quiet, device=device, max_work=max_work,
+                                   overwrite_input=overwrite_input, outputs=(output,), check_hash=recipe is not None)
     saved = result.save(output)
     report_stop(result, saved, interrupted)
     target = f"blend {result.recipe.blend}" if result.recipe.blend else f"objective {result.recipe.objective}"
@@ -166,9 +169,9 @@ def main(version: Annotated[bool, typer.Option("--version", callback=_version_ca
 def run() -> None:
     """Console-script entry: a ReverieError (a user mistake) becomes one line on stderr and exit 2."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # click returns, not raises, the status of an abort or an Exit
     except ReverieError as error:
-        print(f"reverie: error: {error}", file=sys.stderr)
+        print(f"reverie: error: {escaped(str(error), MAX_ERROR)}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
         print("reverie: interrupted", file=sys.stderr)
@@ -186,3 +189,7 @@ def run() -> None:
             error.show()
             sys.exit(error.exit_code)
         raise
+    if isinstance(code, int) and not isinstance(code, bool) and code:
+        if code == 130:  # a Ctrl-C that click turned into an abort before the task's own handling
+            print("reverie: interrupted", file=sys.stderr)
+        sys.exit(code)

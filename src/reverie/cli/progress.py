@@ -16,7 +16,7 @@ def progress_bar(description: str, quiet: bool, console: Console):
         yield None
         return
     bar = Bar(TextColumn(f"[bold]{description}"), BarColumn(), TaskProgressColumn(),
-              TextColumn("{task.fields[where]}"), TextColumn("score {task.fields[score]}"), TimeElapsedColumn(),
+              TextColumn("{task.fields[where]}", markup=False), TextColumn("score {task.fields[score]}", markup=False), TimeElapsedColumn(),
               TextColumn("ETA {task.fields[eta]}"), console=console, transient=False)
     task = None
 

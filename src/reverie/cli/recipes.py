@@ -11,6 +11,8 @@ import typer
 from reverie.cli.common import (
     DeviceOption,
     FinishOption,
+    MaxWorkOption,
+    OverwriteInputOption,
     QuietOption,
     RecipeOption,
     image_source,
@@ -24,7 +26,8 @@ from reverie.cli.task import report_stop, run_task
 def caricature(
     image: Annotated[Optional[str], typer.Argument(help="Photo to caricature (a file, or a sample name: chelsea...); omit for the recipe's.", show_default=False)] = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="Output image.")] = Path("caricature.png"),
-    device: DeviceOption = "auto", recipe: RecipeOption = None, finish: FinishOption = False, quiet: QuietOption = False,
+    device: DeviceOption = "auto", max_work: MaxWorkOption = None, overwrite_input: OverwriteInputOption = False,
+    recipe: RecipeOption = None, finish: FinishOption = False, quiet: QuietOption = False,
     **flags,
 ) -> None:
     """Caricature a photo: an image whose activations at a layer point where the photo's do, only stronger."""
@@ -33,9 +36,9 @@ def caricature(
     check_output_path(output)
     changes = {} if image is None else dict(source=image_source(image), source_sha256=None, size=None)
     final = with_flags(base_recipe("caricature", recipe, finish), flags, **changes)  # --size wins over size=None
-    result, interrupted = run_task(final, "rendering", quiet=quiet, device=device,
-                                   check_hash=recipe is not None and image is None,
-                                   recipe_folder=recipe.parent if recipe is not None and image is None else None)
+    result, interrupted = run_task(final, "rendering", quiet=quiet, device=device, max_work=max_work,
+                                   overwrite_input=overwrite_input, outputs=(output,),
+                                   check_hash=recipe is not None and image is None)
     saved = result.save(output)
     report_stop(result, saved, interrupted)
     say(f"wrote {saved} ({len(result.labels)} layer(s): {', '.join(result.labels)})")
@@ -47,7 +50,8 @@ def style(
     style_image: Annotated[Optional[str], typer.Argument(metavar="STYLE", help="Style image (a file or a sample name); omit for the recipe's.", show_default=False)] = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="Output image.")] = Path("style.png"),
     noise: Annotated[bool, typer.Option("--noise", help="Start from noise instead of the content photo.")] = False,
-    device: DeviceOption = "auto", recipe: RecipeOption = None, finish: FinishOption = False, quiet: QuietOption = False,
+    device: DeviceOption = "auto", max_work: MaxWorkOption = None, overwrite_input: OverwriteInputOption = False,
+    recipe: RecipeOption = None, finish: FinishOption = False, quiet: QuietOption = False,
     **flags,
 ) -> None:
     """Style transfer: the content photo's layout painted with the style image's textures (any model)."""
@@ -66,9 +70,9 @@ def style(
             flags[name] = [part.strip() for value in flags[name] for part in value.split(",") if part.strip()]
     final = with_flags(base_recipe("style", recipe, finish), flags, **changes)
     given = content is not None or style_image is not None
-    result, interrupted = run_task(final, "rendering", quiet=quiet, device=device,
-                                   check_hash=recipe is not None and not given,
-                                   recipe_folder=recipe.parent if recipe is not None else None)
+    result, interrupted = run_task(final, "rendering", quiet=quiet, device=device, max_work=max_work,
+                                   overwrite_input=overwrite_input, outputs=(output,),
+                                   check_hash=recipe is not None and not given)
     saved = result.save(output)
     report_stop(result, saved, interrupted)
     score = f", final score {result.history[-1]:.4g}" if result.history else ""

@@ -13,8 +13,9 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
-from reverie.cli.common import quoted, say, stderr
+from reverie.cli.common import check_not_input, quoted, say, stderr
 from reverie.cli.progress import progress_bar
+from reverie.fields import escaped
 
 STOPPED = 130  # the exit status of a run cut short by Ctrl-C, as shells report SIGINT
 
@@ -39,16 +40,22 @@ def ctrl_c_stops():
         signal.signal(signal.SIGINT, previous)
 
 
-def run_task(recipe, description: str, *, quiet: bool, device: str, **options):
+def run_task(recipe, description: str, *, quiet: bool, device: str, outputs=(), overwrite_input: bool = False,
+             **options):
     """Run ``recipe`` with a progress bar (unless ``quiet``), stopping cleanly on the first Ctrl-C.
 
     Returns the task's result and whether Ctrl-C stopped it (a replayed recipe that was stopped also
     stops, at the same point, without one).
     """
-    from reverie.tasks import (
-        run,  # heavy (torch): imported when a command runs, not for --help
-    )
+    from reverie.models import check_trusted  # heavy (torch): not for --help
+    from reverie.pipelines.prepare import files_to_read
+    from reverie.tasks import run
 
+    check_trusted(recipe.model)  # the trust rule first: a recipe's model that runs code is refused unread
+    files = files_to_read(recipe)  # refuses a file outside the recipe's folder before any is read
+    check_not_input(recipe, outputs, overwrite_input)
+    if files:
+        say("reading " + ", ".join(f"{name} {escaped(str(path))}" for name, path in files) + " (named by the recipe)")
     with ctrl_c_stops() as stop, progress_bar(description, quiet, stderr) as progress:
         result = run(recipe, progress=progress, stop=stop, device=device, **options)
     return result, stop.is_set()

@@ -11,6 +11,8 @@ import typer
 from reverie.cli.common import (
     DeviceOption,
     FinishOption,
+    MaxWorkOption,
+    OverwriteInputOption,
     QuietOption,
     RecipeOption,
     say,
@@ -27,7 +29,8 @@ def texture(
     preview: Annotated[Optional[Path], typer.Option(help="Also write a turntable GIF of the textured mesh here.")] = None,
     frames: Annotated[int, typer.Option(help="Frames of the turntable GIF.")] = 24,
     textured: Annotated[Optional[Path], typer.Option("--textured", help="Also write the textured mesh: .glb, or .obj with its .mtl and texture image.")] = None,
-    device: DeviceOption = "auto", recipe: RecipeOption = None, finish: FinishOption = False, quiet: QuietOption = False,
+    device: DeviceOption = "auto", max_work: MaxWorkOption = None, overwrite_input: OverwriteInputOption = False,
+    recipe: RecipeOption = None, finish: FinishOption = False, quiet: QuietOption = False,
     **flags,
 ) -> None:
     """Texture a 3D mesh: a UV texture whose renders from random viewpoints maximise an objective."""
@@ -53,9 +56,9 @@ def texture(
         if flags["objective"] is None:
             changes["objective"] = ""  # the style alone, unless an objective is given too
     final = with_flags(base_recipe("texture", recipe, finish), flags, **changes)
-    result, interrupted = run_task(final, "texturing", quiet=quiet, device=device,
-                                   check_hash=recipe is not None and mesh is None,
-                                   recipe_folder=recipe.parent if recipe is not None and mesh is None else None)
+    result, interrupted = run_task(final, "texturing", quiet=quiet, device=device, max_work=max_work,
+                                   overwrite_input=overwrite_input, outputs=(output, preview),
+                                   check_hash=recipe is not None and mesh is None)
     saved = result.save(output)
     report_stop(result, saved, interrupted)
     score = f", final score {result.history[-1]:.4g}" if result.history else ""
@@ -64,7 +67,7 @@ def texture(
         write_gif(preview, result.turntable(frames), fps=12)
         message += f" and {preview}"
     if textured is not None:
-        from reverie.mesh.export import save_textured_mesh
+        from reverie.io.meshes import save_textured_mesh
 
         save_textured_mesh(result.mesh, result.texture, textured)
         message += f" and {textured}"

@@ -15,6 +15,8 @@ from reverie.cli.common import (
     DeviceOption,
     FinishOption,
     LayersOption,
+    MaxWorkOption,
+    OverwriteInputOption,
     QualityOption,
     QuietOption,
     RecipeOption,
@@ -42,7 +44,8 @@ def dream_video(
     flow: Annotated[Optional[str], typer.Option(help=field_help("video", "flow", " (on or off)"), show_default=False)] = None,
     quality: QualityOption = MP4_QUALITY,
     layer: LayersOption = None, channel: ChannelsOption = None,
-    device: DeviceOption = "auto", recipe: RecipeOption = None, finish: FinishOption = False, quiet: QuietOption = False,
+    device: DeviceOption = "auto", max_work: MaxWorkOption = None, overwrite_input: OverwriteInputOption = False,
+    recipe: RecipeOption = None, finish: FinishOption = False, quiet: QuietOption = False,
     **flags,
 ) -> None:
     """Dream every frame of a video; each frame carries the last one's dream along the motion."""
@@ -70,13 +73,12 @@ def dream_video(
         raise ReverieError("give the video to dream: reverie dream-video IN.mp4 -o OUT.mp4")
     final = with_flags(base, flags, **changes)
 
-    # A recipe's relative input path may be relative to where it was made: when it is not found
-    # from here, it is looked for beside the recipe file (or in the frames folder, when resuming).
-    recipe_folder = None if input is not None else recipe.parent if recipe is not None else folder if resume else None
-    again = f"reverie dream-video -o {quoted(output)} --frames-dir {quoted(folder)} --resume"
+    again = (f"reverie dream-video {quoted(Path(final.source))} -o {quoted(output)} --frames-dir {quoted(folder)} "
+             "--resume")
     try:
-        result, interrupted = run_task(final, "dreaming video", quiet=quiet, device=device, output=output,
-                                       frames_dir=folder, quality=quality, resume=resume, recipe_folder=recipe_folder)
+        result, interrupted = run_task(final, "dreaming video", quiet=quiet, device=device, max_work=max_work,
+                                       overwrite_input=overwrite_input, outputs=(output,), output=output,
+                                       frames_dir=folder, quality=quality, resume=resume)
     except KeyboardInterrupt:  # a second Ctrl-C: the finished frames are on disk all the same
         from reverie.io.frames import finished_frames
 

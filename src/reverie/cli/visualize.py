@@ -12,6 +12,7 @@ import typer
 from reverie.cli.common import (
     DeviceOption,
     FinishOption,
+    MaxWorkOption,
     QuietOption,
     RecipeOption,
     check_prompt_flags,
@@ -34,7 +35,7 @@ def visualize(
     channels: Annotated[Optional[str], typer.Option(help=field_help("visualize", "channels", ", e.g. 0-15 or 3,7,9"))] = None,
     diversity: Annotated[Optional[float], typer.Option(help="Weight of the diversity term across the batch (e.g. 100 at batch 4).")] = None,
     lr: Annotated[Optional[float], typer.Option(help=field_help("visualize", "lr", f"; {CPPN_LR:g} with --param cppn"), show_default=False)] = None,
-    device: DeviceOption = "auto", recipe: RecipeOption = None, finish: FinishOption = False, quiet: QuietOption = False,
+    device: DeviceOption = "auto", max_work: MaxWorkOption = None, recipe: RecipeOption = None, finish: FinishOption = False, quiet: QuietOption = False,
     **flags,
 ) -> None:
     """Feature visualization: an image that maximises a channel, neuron, layer, objective expression or text prompt."""
@@ -86,7 +87,7 @@ def visualize(
     if final.alpha and output.suffix.lower() in (".jpg", ".jpeg"):  # found before rendering, not after
         raise ReverieError(f"JPEG cannot hold the alpha channel; write {output.with_suffix('.png')} instead")
 
-    result, interrupted = run_task(final, "rendering", quiet=quiet, device=device)
+    result, interrupted = run_task(final, "rendering", quiet=quiet, device=device, max_work=max_work)
     saved = result.save(output)
     report_stop(result, saved, interrupted)
     say(f"wrote {saved} ({result.images.shape[0]} image(s){_final_score(result)})")
@@ -97,7 +98,7 @@ def interpolate(
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the numbered frames.")] = Path("interpolation"),
     gif: Annotated[Optional[Path], typer.Option(help="Also write an animated GIF here.")] = None,
     fps: Annotated[float, typer.Option(help="GIF frames per second.")] = 8.0,
-    device: DeviceOption = "auto", recipe: RecipeOption = None, finish: FinishOption = False, quiet: QuietOption = False,
+    device: DeviceOption = "auto", max_work: MaxWorkOption = None, recipe: RecipeOption = None, finish: FinishOption = False, quiet: QuietOption = False,
     **flags,
 ) -> None:
     """Frames that morph from one objective to another, aligned by shared parameters."""
@@ -114,7 +115,7 @@ def interpolate(
     final = with_flags(base_recipe("interpolate", recipe, finish), flags)
     if not final.start or not final.end:
         raise ReverieError("give both --from and --to objectives")
-    result, interrupted = run_task(final, "rendering", quiet=quiet, device=device)
+    result, interrupted = run_task(final, "rendering", quiet=quiet, device=device, max_work=max_work)
     paths = write_frames(output, result.images, result.recipe.to_json())
     report_stop(result, paths[0], interrupted)
     message = f"wrote {len(paths)} frames to {output}"

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from reverie.engine.budget import IMAGE_BYTES, NETWORK_BYTES, Cost, check_cost
 from reverie.engine.progress import Progress, ProgressCallback, StopSignal, stop_requested
 from reverie.errors import ReverieError
 from reverie.fields import check_fields, option
@@ -61,6 +62,23 @@ def octave_shapes(height: int, width: int, settings: DreamSettings) -> list[tupl
 octave_sizes = octave_shapes  # earlier name
 
 
+def dream_cost(shape: tuple[int, int], settings: DreamSettings) -> Cost:
+    """What dreaming an image of ``shape`` (H, W) costs (see :mod:`reverie.engine.budget`), from the
+    shapes alone: an image smaller than the smallest octave is dreamed larger, which counts.
+
+    >>> dream_cost((1, 1_000_000), DreamSettings()).pixels  # 64 x 64,000,000 once upscaled
+    4096000000
+    """
+    upscale = max(1.0, settings.min_octave_size / min(shape))
+    height, width = round(shape[0] * upscale), round(shape[1] * upscale)
+    pixels = height * width
+    if pixels > 1 << 40:  # beyond any machine: not worth listing its octaves
+        return Cost(math.inf, math.inf, pixels)
+    work = float(sum(h * w for h, w in octave_shapes(height, width, settings)) * settings.steps)
+    tile = min(settings.tile, height) * min(settings.tile, width)
+    return Cost(work, float(pixels * IMAGE_BYTES + tile * NETWORK_BYTES), pixels)
+
+
 def _tile_bounds(length: int, tile: int) -> list[tuple[int, int]]:
     """Split ``length`` into near-equal spans of at most ``tile`` (no sliver tiles at the edge)."""
     count = math.ceil(length / tile)
@@ -111,8 +129,23 @@ class DreamGradient:
     def _tile_gradient(self, tile: torch.Tensor, weight: float) -> tuple[torch.Tensor, float]:
         tile = tile.detach().requires_grad_(True)
         score = self.objective(self.recorder(tile)) * weight
+        if not score.requires_grad:
+            raise ReverieError(f"{_described(self.objective)} does not depend on the pixels of one image (it compares "
+                               "a batch's images): a dream has one image; use it in visualize with --batch 2 or more")
         (gradient,) = torch.autograd.grad(score, tile)
-        return gradient, float(score.detach())
+        value = float(score.detach())
+        if not math.isfinite(value) or not bool(torch.isfinite(gradient).all()):  # else a black, unreplayable image
+            raise ReverieError(f"{_described(self.objective)} became {value:g} or its gradient non-finite on this "
+                               "image; lower its weights")
+        return gradient, value
+
+
+def _described(objective: Objective) -> str:
+    """``the objective diversity(blocks.6)``, or ``the objective`` when it has no text form."""
+    try:
+        return f"the objective {objective.expression()[:80]}"
+    except (NotImplementedError, ReverieError):
+        return "the objective"
 
 
 def _masked_step(gradients_of: list[DreamGradient], masks: torch.Tensor, image: torch.Tensor,
@@ -177,6 +210,8 @@ def deep_dream(model: nn.Module, objective: Objective | Sequence[Objective], ima
         raise ReverieError("several objectives need one mask each, [N, 1, H, W] (see reverie.masks.ramp_masks)")
     jitter_generator = make_generator(seed, "jitter")
     height, width = image.shape[-2:]
+    check_cost(dream_cost((height, width), settings), "this dream",
+               "the size, octaves, steps or min-octave-size", image.device)
     # An image smaller than the network can usefully see is dreamed larger, then scaled back.
     upscale = max(1.0, settings.min_octave_size / min(height, width))
     work_height, work_width = round(height * upscale), round(width * upscale)

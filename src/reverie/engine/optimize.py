@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from reverie.engine.budget import check_cost, render_cost
 from reverie.engine.progress import Progress, ProgressCallback, StopSignal, stop_requested
 from reverie.errors import ReverieError
 from reverie.fields import check_fields, option
@@ -29,7 +30,7 @@ class RenderSettings:
     lr: float = option(0.05, "learning rate", low=1e-9, high=100.0)
     optimizer: str = option("adam", "the optimizer", choices=tuple(OPTIMIZERS))
     thresholds: tuple[int, ...] = option((), "steps at which to keep intermediate images (the last is always kept)",
-                                         low=1, max_items=1000, flag=False)
+                                         low=1, high=100_000, max_items=1000, flag=False)
     redirect_steps: int = option(16, "early steps whose dead ReLUs pass a redirected gradient", low=0,
                                  high=100_000)
 
@@ -67,6 +68,10 @@ def render(model: nn.Module, objective: Objective, param: nn.Module, transforms:
     it is set the loop ends and the image of that step is kept (``rendering.stopped``).
     """
 
+    shape = [getattr(param, name, None) for name in ("batch", "height", "width")]
+    if all(isinstance(side, int) for side in shape):  # an ImageParam; a mesh's texture has its own sizes
+        check_cost(render_cost(*shape, settings.steps), "this rendering", "the size, batch or steps",
+                   next(param.parameters(), torch.empty(0)).device)
     transform = compose(transforms)  # merges scale + rotate into one resample
     transform_generator = make_generator(seed, "transforms")
     background_generator = make_generator(seed, "background")
@@ -92,6 +97,9 @@ def render(model: nn.Module, objective: Objective, param: nn.Module, transforms:
             score = objective(activations)
             if not torch.isfinite(score):
                 raise ReverieError(f"the objective became {float(score)} at step {step}; try a smaller --lr")
+            if not score.requires_grad:
+                raise ReverieError("the objective does not depend on the image (it compares a batch's images, and "
+                                   "there is one): use --batch 2 or more")
             (-score).backward()
             optimizer.step()
             rendering.history.append(float(score.detach()))

@@ -13,7 +13,7 @@ from PIL import Image
 
 from reverie.errors import ReverieError
 from reverie.imaging import flatten_alpha, to_pil
-from reverie.io.atomic import atomic_path
+from reverie.io.atomic import atomic_path, remove_orphans
 from reverie.io.images import read_image, save_image
 
 FRAME_DIGITS = 5  # frame-00000.png ... frame-99999.png: names sort in frame order
@@ -217,6 +217,7 @@ def _write_atomically(path: Path, write) -> Path:
         raise ReverieError(f"cannot create output folder {path.parent}: {error.strerror or error}") from None
     if path.is_dir():
         raise ReverieError(f"output path is a folder: {path}")
+    remove_orphans(path.parent, path.name)
     with atomic_path(path) as temporary, open(temporary, "wb") as stream:
         write(stream)
     return path

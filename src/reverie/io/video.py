@@ -8,7 +8,9 @@ from __future__ import annotations
 import math
 import os
 import re
+import signal
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from fractions import Fraction
@@ -18,7 +20,7 @@ import numpy as np
 import torch
 
 from reverie.errors import ReverieError
-from reverie.io.atomic import atomic_path
+from reverie.io.atomic import atomic_path, remove_orphans
 from reverie.io.frames import frame_picture
 
 # x264's constant rate factor: 0 is lossless, 51 the worst; around 18 most people see no loss.
@@ -35,10 +37,20 @@ def ffmpeg_exe() -> str:
 
 
 def _quiet_child() -> dict:
-    """Popen arguments that keep Ctrl-C from reaching ffmpeg: Python stops it, after cleaning up."""
-    if os.name == "posix":
+    """Popen arguments that keep Ctrl-C from reaching ffmpeg (Python stops it, after cleaning up) and,
+    on Linux, kill ffmpeg when Python dies (a kill -9 would otherwise leave it finishing an orphan MP4)."""
+    if os.name != "posix":
+        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+    if not sys.platform.startswith("linux"):
         return {"start_new_session": True}
-    return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up here: the child only calls it
+    PR_SET_PDEATHSIG = 1
+
+    def die_with_parent() -> None:  # in the child, before exec
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    return {"start_new_session": True, "preexec_fn": die_with_parent}
 
 
 def _run_ffmpeg(arguments: list[str], what: str) -> str:
@@ -80,6 +92,7 @@ def write_mp4(path: str | os.PathLike, frames: Iterable, fps: float = 12.0, qual
         raise ReverieError(f"cannot create output folder {path.parent}: {error.strerror or error}") from None
     if path.is_dir():
         raise ReverieError(f"output path is a folder: {path}")
+    remove_orphans(path.parent, path.name)
     with atomic_path(path, suffix=".mp4") as temporary:
         rate = Fraction(fps).limit_denominator(100_000)
         count = _encode(str(temporary), iter(frames), rate, quality, recipe_json)

@@ -7,12 +7,8 @@
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
-
 import torch
 
-from reverie.io.atomic import atomic_path
 from reverie.mesh.loading import Mesh, normalized
 
 
@@ -33,14 +29,3 @@ def torus(rings: int = 64, sides: int = 32, thickness: float = 0.4) -> Mesh:
     c, d = index[1:, 1:].reshape(-1), index[:-1, 1:].reshape(-1)
     faces = torch.cat([torch.stack([a, b, c], 1), torch.stack([a, c, d], 1)])
     return Mesh(normalized(vertices.reshape(-1, 3)), faces, torch.stack([uu, vv], -1).reshape(-1, 2))
-
-
-def write_obj(mesh: Mesh, path: str | os.PathLike) -> Path:
-    """The mesh as a Wavefront OBJ with its texture coordinates (atomically)."""
-    lines = [f"v {x:.6f} {y:.6f} {z:.6f}" for x, y, z in mesh.vertices.tolist()]
-    lines += [f"vt {s:.6f} {t:.6f}" for s, t in mesh.uvs.tolist()]
-    lines += [f"f {a}/{a} {b}/{b} {c}/{c}" for a, b, c in (mesh.faces + 1).tolist()]
-    path = Path(path)
-    with atomic_path(path, suffix=".obj") as temporary:
-        temporary.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from reverie.errors import ReverieError, unknown_name_message
-from reverie.fields import check_fields, option
+from reverie.fields import Origin, check_fields, escaped, option
 from reverie.models.efficientnet_lite import efficientnet_lite
 from reverie.models.inspect import EXPORTED_CLASS, dreamable_layers
 
@@ -64,10 +64,13 @@ class ModelSpec:
 
     name: str = option(DEFAULT_MODEL, "model name, module:callable, or .pt2 torch.export file", flag="--model",
                        max_length=4096)
-    weights: str | None = option(None, "state-dict file to load into the model", max_length=4096)
+    weights: str | None = option(None, "state-dict file to load into the model", max_length=4096, file="--weights")
     normalize: str = option("none", "input normalization the model expects", choices=tuple(NORMALIZATIONS))
     # False for a spec read from a file (see reverie.recipe): such a spec may not run code.
     trusted: bool = option(True, "built from the caller's own words", stored=False, flag=False, compare=False)
+    # Set for a spec read from a file: the folder its weights file is confined to (see Origin).
+    origin: Origin | None = option(None, "where a spec read from a file came from", stored=False, flag=False,
+                                   compare=False)
 
     def __post_init__(self):
         check_fields(self)
@@ -97,9 +100,15 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     try:
         resolved = torch.device(device)
     except RuntimeError:
-        raise ReverieError(f"unknown device '{device}' (valid: auto, cpu, cuda, cuda:N)") from None
+        raise ReverieError(f"unknown device '{escaped(str(device), 40)}' (valid: auto, cpu, cuda, cuda:N)") from None
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ReverieError("device 'cuda' was asked for but PyTorch sees no CUDA GPU (use --device cpu)")
+    if resolved.type == "cuda" and resolved.index is not None and resolved.index >= torch.cuda.device_count():
+        raise ReverieError(f"device '{device}' was asked for but PyTorch sees {torch.cuda.device_count()} CUDA GPU(s)")
+    if resolved.type == "mps" and not (torch.backends.mps.is_built() and torch.backends.mps.is_available()):
+        raise ReverieError("device 'mps' was asked for but this PyTorch has no Apple GPU (use --device cpu)")
+    if resolved.type not in ("cpu", "cuda", "mps"):  # meta, xla...: tensors there hold no pixels to dream
+        raise ReverieError(f"device '{escaped(str(device), 40)}' cannot run Reverie (valid: auto, cpu, cuda, cuda:N)")
     return resolved
 
 
@@ -287,7 +296,11 @@ def _call_factory(spec: str) -> nn.Module:
         if not hasattr(factory, part):
             raise ReverieError(f"module '{module_name}' has no attribute '{attribute}' (model '{spec}')")
         factory = getattr(factory, part)
-    model = factory() if callable(factory) and not isinstance(factory, nn.Module) else factory
+    try:
+        model = factory() if callable(factory) and not isinstance(factory, nn.Module) else factory
+    except Exception as error:  # noqa: BLE001 - the user's own code: its failure is one line too
+        detail = str(error).splitlines()[0][:160] if str(error) else ""
+        raise ReverieError(f"calling '{spec}' failed: {type(error).__name__}: {detail}") from None
     if not isinstance(model, nn.Module):
         raise ReverieError(f"'{spec}' gave a {type(model).__name__}, not a torch.nn.Module")
     return model
@@ -305,7 +318,11 @@ def _load_weights(model: nn.Module, path: str) -> None:
         state = state["state_dict"]
     if not isinstance(state, dict):
         raise ReverieError(f"weights file {path} holds a {type(state).__name__}, not a state dict")
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as error:  # tensors of the wrong shapes
+        detail = next((line.strip() for line in str(error).splitlines() if "size mismatch" in line), "wrong shapes")
+        raise ReverieError(f"weights file {path} does not fit the model ({detail[:200]})") from None
     if missing or unexpected:
         detail = (f"missing {', '.join(missing[:3])}" if missing else f"unexpected {', '.join(unexpected[:3])}")
         raise ReverieError(f"weights file {path} does not fit the model ({detail})")
@@ -322,8 +339,10 @@ def load_model(name: str | ModelSpec = DEFAULT_MODEL, device: str | torch.device
     check_trusted(spec)
     device = resolve_device(device)
     model = _build(spec, device)
-    if spec.weights:
-        _load_weights(model, spec.weights)
+    if spec.weights:  # a weights file named by a recipe file is confined to its folder
+        confined = spec.origin is not None and spec.origin.confines("weights", spec.weights)
+        _load_weights(model, str(spec.origin.path("model weights", spec.weights, "--weights"))
+                      if confined else spec.weights)
     if NORMALIZATIONS[spec.normalize] is not None:
         with_input_normalization(model, *NORMALIZATIONS[spec.normalize])
     else:  # a ready instance loaded before with a normalization must not keep it

@@ -7,6 +7,7 @@ uninterrupted run's (see :func:`reverie.engine.animate.dream_frames`).
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 from collections.abc import Sequence
@@ -19,21 +20,26 @@ from PIL import Image
 from torch import nn
 
 from reverie.engine.animate import dream_frames
-from reverie.engine.deepdream import DreamSettings
+from reverie.engine.budget import check_cost
+from reverie.engine.deepdream import DreamSettings, dream_cost
 from reverie.engine.progress import ProgressCallback, StopSignal
 from reverie.errors import ReverieError
 from reverie.expressions import quote_name
 from reverie.fields import option
 from reverie.frame_transforms import parse_frame_transforms
+from reverie.frame_transforms.base import FrameContext, FrameTransform
 from reverie.imaging import Size, check_image, from_pil, resize
+from reverie.io.atomic import folder_lock
 from reverie.io.frames import finished_frames, frame_path
 from reverie.io.images import read_image
-from reverie.keyframes import option_keyframes
+from reverie.keyframes import Keyframes, option_keyframes
 from reverie.models import ModelSpec, layer_shapes, min_input_side, model_on_device, resolve_device
 from reverie.objectives import Objective, parse_objective
 from reverie.pipelines import frame_folder
 from reverie.pipelines.frame_folder import RECIPE_FILE
 from reverie.pipelines.prepare import (
+    fit_size,
+    input_path,
     live_name,
     load_start,
     model_field,
@@ -43,6 +49,7 @@ from reverie.pipelines.prepare import (
     text_of,
 )
 from reverie.pipelines.result import FramesResult, tracker_for
+from reverie.randomness import generator
 from reverie.recipe import MAX_DREAM_SIDE, MAX_FRAMES, Recipe, check_size
 
 # Dream options a keyframe may change; layer/channel/objective change the objective.
@@ -64,7 +71,7 @@ class AnimateRecipe(Recipe):
 
     KIND: ClassVar[str] = "animate"
     source: str = option("sample:chelsea", '"sample:NAME", "noise", or an image file path', flag=False,
-                         max_length=4096)
+                         max_length=4096, file="INPUT")
     source_sha256: str | None = option(None, "of the input file's bytes, to notice a changed input on resume",
                                        flag=False, max_length=64)
     size: tuple[int, int] | None = option(None, "WIDTHxHEIGHT of every frame; default: the input's", low=1)
@@ -77,7 +84,8 @@ class AnimateRecipe(Recipe):
                                         flag="--keyframe", short="-k", max_items=256, max_length=10_000)
     frames: int = option(100, "frames to make", low=1, high=MAX_FRAMES)
     fps: float = option(12.0, "frames per second of the GIF/MP4 (no frame depends on it)", low=0.01, high=240)
-    frame_index: int | None = option(None, "set in a frame file's copy: which frame it is", low=0, flag=False)
+    frame_index: int | None = option(None, "set in a frame file's copy: which frame it is", low=0,
+                                     high=MAX_FRAMES - 1, flag=False)
 
     def __post_init__(self):
         check_size(self.size, "animation", MAX_DREAM_SIDE)  # first: its message beats the generic one
@@ -163,6 +171,30 @@ def _one_transform(text: str) -> object:
     return parse_frame_transforms([text])
 
 
+def _probe_transforms(transforms: Sequence, frames: int, image: torch.Tensor) -> None:
+    """Run the built-in frame transforms on a small copy of the start image at frame 1, the last frame
+    and every keyframe between, so a value no frame can use (``zoom(-5)``) is refused before a folder
+    is made, not at frame 1 (keyframed values are linear or held between keys, so keys are the extremes)."""
+    built_in = [item for item in transforms if isinstance(item, FrameTransform)]
+    indices = {1, frames - 1}
+    for item in built_in:
+        for field in dataclasses.fields(item) if dataclasses.is_dataclass(item) else ():
+            value = getattr(item, field.name)
+            if isinstance(value, Keyframes):
+                indices |= {frame for frame, _ in value.points}
+    small = resize(image[:1].detach().cpu(), fit_size(image, 32).shape)  # [1, 3, h, w], long side 32
+    for frame_index in sorted(index for index in indices if 1 <= index < frames):
+        context = FrameContext(frame_index, frames, generator(0, "probe", frame_index), small)
+        frame = small
+        for item in built_in:
+            try:
+                frame = item(frame, context)
+            except ReverieError:
+                raise
+            except Exception:  # noqa: BLE001 - a probe this small is not the real frame: the run decides
+                return
+
+
 def run(recipe: AnimateRecipe, output_dir: str | os.PathLike, *, progress: ProgressCallback | None = None,
         stop: StopSignal | None = None, device: str | torch.device = "auto", resume: bool = False,
         model: nn.Module | None = None, image: torch.Tensor | None = None, objective: Objective | None = None,
@@ -186,7 +218,7 @@ def run(recipe: AnimateRecipe, output_dir: str | os.PathLike, *, progress: Progr
     # Inputs first, each mistake a ReverieError, before any long work or any file is written.
     device = resolve_device(device)
     if image is None:
-        image, digest = load_start(recipe.source, None, recipe.size, recipe.seed, False, recipe_folder)
+        image, digest = load_start(input_path(recipe, "source", "input image", recipe_folder), None, recipe.size, recipe.seed, False, recipe_folder)
         recipe = replace(recipe, source_sha256=digest)
     check_image(image)
     if image.shape[0] != 1:
@@ -198,34 +230,41 @@ def run(recipe: AnimateRecipe, output_dir: str | os.PathLike, *, progress: Progr
     recipe = replace(recipe, objective=text_of(plan.base) or live_name(plan.base),
                      transforms=tuple(text_of(t, _one_transform) or live_name(t) for t in transforms),
                      keyframes=plan.keyframe_texts(), frame_index=None, size=Size.of(image))
-    for frame_index in range(recipe.frames):  # every frame's options are valid before frame 0 is dreamed
-        plan(frame_index)
+    _probe_transforms(transforms, recipe.frames, image)
+    cost = None  # every frame's options are valid, and all frames fit the work budget, before frame 0
+    for frame_index in range(recipe.frames):
+        frame_cost = dream_cost(tuple(image.shape[-2:]), plan(frame_index)[1])
+        cost = frame_cost if cost is None else cost + frame_cost
+    check_cost(cost, f"this animation of {recipe.frames} frames", "the frames, size, octaves or steps", model_device)
 
-    if stored is not None:
-        frame_folder.check_same_frames(
-            stored, recipe, folder, not_in_pixels=_NOT_IN_PIXELS, start_over="start a new folder",
-            source_changed=f"the input {recipe.source} differs from the file {folder / RECIPE_FILE} was made from; "
-                           "pass the original image or start a new folder")
-        recipe = replace(recipe, fps=stored.fps)
-    else:
-        frame_folder.write_recipe(folder, replace(recipe, stopped_at=None))
-    frame_folder.remove_stale_frames(folder)
+    with folder_lock(folder, "output folder"):  # one render at a time in a folder
+        stored = frame_folder.check_folder(folder, resume, AnimateRecipe, what="output folder",
+                                           held="was just taken by another run; choose another output folder")
+        if stored is not None:
+            frame_folder.check_same_frames(
+                stored, recipe, folder, not_in_pixels=_NOT_IN_PIXELS, start_over="start a new folder",
+                source_changed=f"the input {recipe.source} differs from the file {folder / RECIPE_FILE} was made from; "
+                               "pass the original image or start a new folder")
+            recipe = replace(recipe, fps=stored.fps)
+        else:
+            frame_folder.write_recipe(folder, replace(recipe, stopped_at=None))
+        frame_folder.remove_stale_frames(folder)
 
-    first_index = min(finished_frames(folder), recipe.frames)
-    start = image if first_index == 0 else read_image(frame_path(folder, first_index - 1))
-    if start.shape[-2:] != image.shape[-2:]:
-        raise ReverieError(f"frame {first_index - 1} in {folder} is {start.shape[-1]}x{start.shape[-2]}, "
-                           f"not the animation's {image.shape[-1]}x{image.shape[-2]}")
-    tracker = tracker_for(recipe, progress, stop)
-    frames = dream_frames(model, start.to(model_device), plan, transforms, recipe.frames, recipe.seed,
-                          first_index, image.to(model_device), progress=tracker, stop=tracker)
-    limit = frame_folder.frame_limit(recipe, first_index)
-    if limit is not None:
-        frames = itertools.islice(frames, limit)
-    frame_folder.save_frames(folder, frames, recipe)
-    stopped = tracker.stopped or finished_frames(folder) < recipe.frames
-    return AnimateResult(frame_folder.frames_recipe(recipe, folder, recipe.frames, stopped), stopped, folder,
-                         first_index)
+        first_index = min(finished_frames(folder), recipe.frames)
+        start = image if first_index == 0 else read_image(frame_path(folder, first_index - 1))
+        if start.shape[-2:] != image.shape[-2:]:
+            raise ReverieError(f"frame {first_index - 1} in {folder} is {start.shape[-1]}x{start.shape[-2]}, "
+                               f"not the animation's {image.shape[-1]}x{image.shape[-2]}")
+        tracker = tracker_for(recipe, progress, stop)
+        frames = dream_frames(model, start.to(model_device), plan, transforms, recipe.frames, recipe.seed,
+                              first_index, image.to(model_device), progress=tracker, stop=tracker)
+        limit = frame_folder.frame_limit(recipe, first_index)
+        if limit is not None:
+            frames = itertools.islice(frames, limit)
+        frame_folder.save_frames(folder, frames, recipe)
+        stopped = tracker.stopped or finished_frames(folder) < recipe.frames
+        return AnimateResult(frame_folder.frames_recipe(recipe, folder, recipe.frames, stopped), stopped, folder,
+                             first_index)
 
 
 def animate(image: str | os.PathLike | torch.Tensor | Image.Image | AnimateRecipe | None = None,

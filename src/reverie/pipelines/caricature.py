@@ -17,7 +17,7 @@ from reverie.imaging import Size, resize
 from reverie.models import ModelSpec, model_on_device
 from reverie.objectives.caricature import caricature as caricature_objective
 from reverie.params import make_param
-from reverie.pipelines.prepare import checked, fit_size, model_field, read_input, refuse_untrusted, source_text
+from reverie.pipelines.prepare import checked, fit_size, input_path, model_field, read_input, refuse_untrusted, source_text
 from reverie.pipelines.result import ImageResult, Passes, stopped_recipe, tracker_for
 from reverie.randomness import generator
 from reverie.recipe import MAX_OPTIMISED_SIDE, Recipe, check_size
@@ -33,7 +33,8 @@ class CaricatureRecipe(Recipe):
     """A feature-inversion caricature of a photo at one or more layers (one image per layer)."""
 
     KIND: ClassVar[str] = "caricature"
-    source: str = option("sample:chelsea", '"sample:NAME" or an image file path', flag=False, max_length=4096)
+    source: str = option("sample:chelsea", '"sample:NAME" or an image file path', flag=False, max_length=4096,
+                         file="IMAGE")
     source_sha256: str | None = option(None, "of the input file's bytes, to notice a changed input on replay",
                                        flag=False, max_length=64)
     layers: tuple[str, ...] = option(("blocks.8",), "one image per layer, early to late", flag="--layer",
@@ -103,7 +104,7 @@ def run(recipe: CaricatureRecipe, *, progress: ProgressCallback | None = None, s
     refuse_untrusted(recipe.model, model)
     model, device = model_on_device(recipe.model, model, device)
     if photo is None:
-        photo, digest = read_input(recipe.source, recipe.source_sha256, check_hash, recipe_folder)
+        photo, digest = read_input(input_path(recipe, "source", "input image", recipe_folder), recipe.source_sha256, check_hash, recipe_folder)
         recipe = replace(recipe, source_sha256=digest)
     size = Size(*(recipe.size or fit_size(photo, DEFAULT_LONG_SIDE)))
     recipe = replace(recipe, size=tuple(size))

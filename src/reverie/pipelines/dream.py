@@ -25,7 +25,8 @@ from reverie.pipelines.prepare import (
     dream_settings_for,
     live_name,
     load_start,
-    locate,
+    clip_weights,
+    input_path,
     model_field,
     objective_from,
     refuse_untrusted,
@@ -43,7 +44,7 @@ class DreamRecipe(Recipe, Prompted, Blended):
 
     KIND: ClassVar[str] = "dream"
     source: str = option("sample:chelsea", 'the image to dream: "sample:NAME", "noise", or a file path',
-                         flag=False, max_length=4096)
+                         flag=False, max_length=4096, file="INPUT")
     source_sha256: str | None = option(None, "of the input file's bytes, to notice a changed input on replay",
                                        flag=False, max_length=64)
     size: tuple[int, int] | None = option(None, "WIDTHxHEIGHT the input (or noise) is resized to", low=1)
@@ -51,7 +52,7 @@ class DreamRecipe(Recipe, Prompted, Blended):
                                 "empty: the model's default layers", max_length=10_000)
     settings: DreamSettings = option(default_factory=DreamSettings, help="how the dream is computed", flag=False)
     mask: str | None = option(None, "dream only inside this mask: an image's alpha channel, else its luminance "
-                                    "(black = untouched)", max_length=4096)
+                                    "(black = untouched)", max_length=4096, file="--mask")
     mask_sha256: str | None = option(None, "of the mask file's bytes, to notice a changed mask on replay",
                                      flag=False, max_length=64)
 
@@ -75,7 +76,7 @@ def load_mask(recipe: DreamRecipe, shape: tuple[int, int], check_hash: bool,
 
     An image with an alpha channel gives its alpha; any other image its luminance.
     """
-    path = locate(recipe.mask, recipe_folder, what="mask image")
+    path = input_path(recipe, "mask", "mask image", recipe_folder)
     mask = mask_from_pil(open_picture(path, what="mask image", noun="mask"))
     digest = check_unchanged(path, recipe.mask_sha256, check_hash, "mask", recipe.mask)
     return fit_mask(mask, shape), digest
@@ -95,10 +96,10 @@ def run(recipe: DreamRecipe, *, progress: ProgressCallback | None = None, stop: 
     """
     refuse_untrusted(recipe.model, model)
     device = resolve_device(device)
-    text_term = text_objective(recipe.text, recipe.text_weight, recipe.clip_model, recipe.clip_weights,
+    text_term = text_objective(recipe.text, recipe.text_weight, recipe.clip_model, clip_weights(recipe),
                                recipe.cutouts, clip, device, recipe.seed)  # missing CLIP weights fail first
     if image is None:
-        image, digest = load_start(recipe.source, recipe.source_sha256, recipe.size, recipe.seed, check_hash,
+        image, digest = load_start(input_path(recipe, "source", "input image", recipe_folder), recipe.source_sha256, recipe.size, recipe.seed, check_hash,
                                    recipe_folder)
         recipe = replace(recipe, source_sha256=digest)
     check_image(image)

@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from reverie.engine.deepdream import DreamSettings
 from reverie.errors import ReverieError
+from reverie.io.atomic import remove_orphans
 from reverie.io.frames import finished_frames, frame_path, write_text_atomically
 from reverie.io.images import save_image
 from reverie.recipe import StopPoint
@@ -30,7 +31,7 @@ def read_folder_recipe(folder: str | os.PathLike, recipe_class: type[R]) -> R | 
     if not path.is_file():
         return None
     try:
-        return recipe_class.from_json(path.read_text(encoding="utf-8"))
+        return recipe_class.from_json(path.read_bytes(), Path(folder))
     except ReverieError as error:
         raise ReverieError(f"{path}: {error}") from None
 
@@ -49,8 +50,10 @@ def check_folder(folder: Path, resume: bool, recipe_class: type[R], *, what: str
         if stored is not None or has_frames:
             raise ReverieError(f"{folder} {held}")
         return None
-    if stored is None and has_frames:
-        raise ReverieError(f"{folder} holds frames but no {RECIPE_FILE} to resume from")
+    if stored is None:
+        state = "holds frames but" if has_frames else "has"
+        raise ReverieError(f"{folder} {state} no {RECIPE_FILE} to resume from (a run stopped before writing it "
+                           "starts again without --resume)")
     return stored
 
 
@@ -62,7 +65,7 @@ def check_same_frames(stored: R, given: R, folder: Path, *, not_in_pixels: Itera
     message ``source_changed``; ``start_over`` ends the other refusals ("start a new folder").
     """
     differences = [item.name for item in fields(type(given)) if item.name not in not_in_pixels
-                   and getattr(stored, item.name) != getattr(given, item.name)]
+                   and item.metadata.get("stored", True) and getattr(stored, item.name) != getattr(given, item.name)]
     if not differences:
         return
     name = differences[0]
@@ -89,8 +92,10 @@ def write_recipe(folder: Path, recipe) -> None:
 
 
 def remove_stale_frames(folder: Path) -> None:
-    """Delete half-written frames left by a run killed while writing one."""
-    for stale in folder.glob(".frame-*.tmp"):
+    """Delete half-written frames (and other temporaries) left by a run killed while writing them; the
+    folder is locked, so no other run is writing here."""
+    remove_orphans(folder)
+    for stale in folder.glob(".frame-*.tmp"):  # written before temporaries carried a process id
         stale.unlink(missing_ok=True)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import torch
@@ -16,12 +16,14 @@ from torch import nn
 
 from reverie.engine.deepdream import DreamSettings
 from reverie.errors import ReverieError
+from reverie.fields import NOT_FILES, escaped, file_values
 from reverie.imaging import SAMPLES, Size, noise, resize, sample
 from reverie.io.images import read_image
 from reverie.models import ModelSpec, check_trusted, default_layers, layer_shapes, min_input_side
 from reverie.objectives import Objective, layer, parse_objective
 from reverie.objectives.clip import Clip, clip_objective, load_clip
 from reverie.randomness import generator
+from reverie.recipe import Recipe
 from reverie.recorder import ActivationRecorder
 
 # Gram-matrix style layers for EfficientNet-Lite0: from the stem's colours to blocks.8's motifs.
@@ -77,11 +79,10 @@ def file_sha256(path: str | os.PathLike) -> str:
 
 
 def locate(source: str, recipe_folder: str | os.PathLike | None = None, what: str = "input image") -> Path:
-    """The file a recipe names: relative to the working folder, else to the recipe's folder.
+    """The file the caller named: relative to the working folder, else to ``recipe_folder``.
 
-    Recipes keep a path as it was given (never made absolute, which would put the user's folder
-    names into every shared image), so a replay from another working folder looks next to the
-    recipe file too.
+    Only for paths the caller gave; a path read from a recipe file goes through :func:`input_path`,
+    which confines it to the recipe's folder.
     """
     refuse_live(what, source)
     path = Path(source)
@@ -92,31 +93,61 @@ def locate(source: str, recipe_folder: str | os.PathLike | None = None, what: st
         return beside
     if Path(recipe_folder).resolve() == Path.cwd().resolve():
         return path
-    raise ReverieError(f"{what} not found: {source} (looked in the working folder, as {path}, and in the "
-                       f"recipe's folder, as {beside}); pass the file again")
+    raise ReverieError(f"{what} not found: {escaped(source)} (looked in the working folder, as {escaped(str(path))}, "
+                       f"and in {escaped(str(recipe_folder))}); pass the file again")
+
+
+def input_path(recipe: Recipe, name: str, what: str, recipe_folder: str | os.PathLike | None = None) -> str | Path:
+    """What recipe field ``name`` names: its text for a sample, noise or live object, else the file's path.
+
+    The path rule: a value still as read from a recipe file (``recipe.origin``) must be a regular
+    file at a relative path inside that file's folder; anything else is a ReverieError naming the
+    field and how to pass the file yourself. A value the caller set is read as given.
+    """
+    value = getattr(recipe, name)
+    if not isinstance(value, str) or value.startswith(NOT_FILES):
+        return value
+    origin = recipe.origin
+    if origin is not None and origin.confines(name, value):
+        how = next(item.metadata.get("file") for item in fields(recipe) if item.name == name)
+        return origin.path(name, value, how)
+    return locate(value, recipe_folder, what)
+
+
+def files_to_read(recipe: Recipe) -> list[tuple[str, Path]]:
+    """(field, path) of every file a recipe read from a file will read, each checked against the path
+    rule now, before any work: a front end says which files a replay reads before it reads one."""
+    found = []
+    for part, prefix in ((recipe, ""), (recipe.model, "model.")):
+        how = {item.name: item.metadata.get("file") for item in fields(part)}
+        for name, value in file_values(part):
+            if part.origin is not None and part.origin.confines(name, value):
+                found.append((prefix + name, part.origin.path(prefix + name, value, how[name])))
+    return found
 
 
 def check_unchanged(path: Path, expected: str | None, check: bool, what: str, field: str) -> str:
     """The file's sha256; with ``check``, a ReverieError when it differs from ``expected`` (the recipe's)."""
     digest = file_sha256(path)
     if check and expected and digest != expected:
-        raise ReverieError(f"{what} {field} differs from the file the recipe was made from (sha256 mismatch); "
-                           f"pass the original {what}")
+        raise ReverieError(f"{what} {escaped(field)} differs from the file the recipe was made from (sha256 "
+                           f"mismatch); pass the original {what}")
     return digest
 
 
-def read_input(source: str, expected_sha256: str | None = None, check_hash: bool = False,
+def read_input(source: str | Path, expected_sha256: str | None = None, check_hash: bool = False,
                recipe_folder: str | os.PathLike | None = None,
                what: str = "input") -> tuple[torch.Tensor, str | None]:
-    """The image [1, 3, H, W] a recipe names ("sample:NAME" or a path) and its file's sha256 (None for a sample)."""
-    if source.startswith("sample:"):
+    """The image [1, 3, H, W] a recipe names ("sample:NAME", a path the caller gave, or a ``Path``
+    :func:`input_path` found) and its file's sha256 (None for a sample)."""
+    if isinstance(source, str) and source.startswith("sample:"):
         return sample(source.removeprefix("sample:")), None
-    path = locate(source, recipe_folder, what=f"{what} image")
+    path = source if isinstance(source, Path) else locate(source, recipe_folder, what=f"{what} image")
     image = read_image(path)
-    return image, check_unchanged(path, expected_sha256, check_hash, what, source)
+    return image, check_unchanged(path, expected_sha256, check_hash, what, str(source))
 
 
-def load_start(source: str, expected_sha256: str | None, size: tuple[int, int] | None, seed: int,
+def load_start(source: str | Path, expected_sha256: str | None, size: tuple[int, int] | None, seed: int,
                check_hash: bool = False, recipe_folder: str | os.PathLike | None = None
                ) -> tuple[torch.Tensor, str | None]:
     """The image a dream or animation starts from: ``source`` is "noise" (grey with faint noise,
@@ -173,6 +204,13 @@ def dream_settings_for(model: nn.Module, objective: Objective, settings: DreamSe
     """``settings`` with the smallest octave raised to the smallest input the model accepts."""
     smallest = min_input_side(model, objective.layers)
     return replace(settings, min_octave_size=smallest) if smallest > settings.min_octave_size else settings
+
+
+def clip_weights(recipe: Recipe) -> str | None:
+    """The recipe's CLIP weights: a pretrained tag as it is, a file under the path rule."""
+    if any(name == "clip_weights" for name, _ in file_values(recipe)):
+        return str(input_path(recipe, "clip_weights", "CLIP weights"))
+    return recipe.clip_weights
 
 
 def text_objective(text: str, weight: float, clip_model: str, clip_weights: str | None, cutouts: int,

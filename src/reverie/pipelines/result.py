@@ -17,7 +17,7 @@ from PIL import Image
 from reverie.engine.progress import Progress, ProgressCallback, StopSignal, Tracker
 from reverie.imaging import flatten_alpha, grid, to_pil
 from reverie.io.frames import FrameFolder
-from reverie.io.images import save_image
+from reverie.io.images import save_output
 from reverie.mesh import Mesh, turntable
 from reverie.recipe import Recipe, StopPoint
 
@@ -62,7 +62,7 @@ class Result:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write :meth:`picture` with the recipe embedded (atomically; PNG, JPEG or WebP by extension)."""
-        return save_image(path, self.picture(), self.recipe.to_json())
+        return save_output(path, self.picture(), self.recipe.to_json())
 
     def to_pil(self) -> Image.Image:
         return self.picture()

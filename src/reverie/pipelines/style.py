@@ -20,6 +20,7 @@ from reverie.params import FourierParam
 from reverie.pipelines.prepare import (
     STYLE_LAYERS,
     fit_size,
+    input_path,
     model_field,
     read_input,
     record,
@@ -42,9 +43,11 @@ class StyleRecipe(Recipe):
     activations at ``content_layers``, optimised in the decorrelated Fourier parameterization."""
 
     KIND: ClassVar[str] = "style"
-    content: str = option("sample:chelsea", '"sample:NAME" or an image file path', flag=False, max_length=4096)
+    content: str = option("sample:chelsea", '"sample:NAME" or an image file path', flag=False, max_length=4096,
+                          file="CONTENT")
     content_sha256: str | None = option(None, "of the content file's bytes", flag=False, max_length=64)
-    style: str = option("sample:coffee", '"sample:NAME" or an image file path', flag=False, max_length=4096)
+    style: str = option("sample:coffee", '"sample:NAME" or an image file path', flag=False, max_length=4096,
+                        file="STYLE")
     style_sha256: str | None = option(None, "of the style file's bytes", flag=False, max_length=64)
     content_layers: tuple[str, ...] = option(("blocks.9",), "layers whose activations keep the content's layout",
                                              max_items=MAX_RECIPE_LAYERS, max_length=1000)
@@ -106,10 +109,10 @@ def run(recipe: StyleRecipe, *, progress: ProgressCallback | None = None, stop: 
     refuse_untrusted(recipe.model, model)
     model, device = model_on_device(recipe.model, model, device)
     if content is None:
-        content, digest = read_input(recipe.content, recipe.content_sha256, check_hash, recipe_folder, "content")
+        content, digest = read_input(input_path(recipe, "content", "content image", recipe_folder), recipe.content_sha256, check_hash, recipe_folder, "content")
         recipe = replace(recipe, content_sha256=digest)
     if style is None:
-        style, digest = read_input(recipe.style, recipe.style_sha256, check_hash, recipe_folder, "style")
+        style, digest = read_input(input_path(recipe, "style", "style image", recipe_folder), recipe.style_sha256, check_hash, recipe_folder, "style")
         recipe = replace(recipe, style_sha256=digest)
     size = Size(*(recipe.size or fit_size(content, DEFAULT_LONG_SIDE)))
     recipe = replace(recipe, size=tuple(size))

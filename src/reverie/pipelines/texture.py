@@ -23,8 +23,8 @@ from reverie.pipelines.prepare import (
     check_unchanged,
     checked,
     fit_size,
+    input_path,
     live_name,
-    locate,
     model_field,
     read_input,
     record,
@@ -43,13 +43,14 @@ class TextureRecipe(Recipe):
     textured mesh from random viewpoints maximise an objective."""
 
     KIND: ClassVar[str] = "texture"
-    mesh: str = option("", "the mesh file (OBJ or anything trimesh reads), with UVs", flag=False, max_length=4096)
+    mesh: str = option("", "the mesh file (OBJ or anything trimesh reads), with UVs", flag=False, max_length=4096,
+                       file="MESH")
     mesh_sha256: str | None = option(None, "of the mesh file's bytes, to notice a changed mesh on replay",
                                      flag=False, max_length=64)
     # bold, large-scale stripes on EfficientNet-Lite0 (chosen by looking)
     objective: str = option("channel(blocks.6, 12)", "objective expression", max_length=10_000)
     style: str | None = option(None, 'a style image ("sample:NAME" or a path): match its Gram matrices',
-                               max_length=4096)
+                               max_length=4096, file="--style")
     style_sha256: str | None = option(None, "of the style file's bytes", flag=False, max_length=64)
     style_layers: tuple[str, ...] = option(STYLE_LAYERS, "layers whose Gram matrices carry the style",
                                            max_items=64, max_length=1000)
@@ -76,7 +77,7 @@ def load_recipe_mesh(recipe: TextureRecipe, check_hash: bool = False,
     """The recipe's mesh and its file's sha256; with ``check_hash`` a changed file is an error."""
     if not recipe.mesh:
         raise ReverieError("no mesh given: pass a mesh file with UVs (e.g. model.obj)")
-    path = locate(recipe.mesh, recipe_folder, what="mesh")
+    path = input_path(recipe, "mesh", "mesh", recipe_folder)
     mesh = load_mesh(path)
     return mesh, check_unchanged(path, recipe.mesh_sha256, check_hash, "mesh", recipe.mesh)
 
@@ -91,7 +92,7 @@ def texture_objective(recipe: TextureRecipe, model: nn.Module, device: torch.dev
     if objective is not None:
         checked(objective, model)
     if recipe.style:
-        picture, digest = read_input(recipe.style, recipe.style_sha256, check_hash, recipe_folder, "style")
+        picture, digest = read_input(input_path(recipe, "style", "style image", recipe_folder), recipe.style_sha256, check_hash, recipe_folder, "style")
         recipe = replace(recipe, style_sha256=digest)
         shape = fit_size(picture, recipe.render_size).shape  # the style at the scale the model sees the mesh
         layer_shapes(model, recipe.style_layers)  # unknown names fail here, with the nearest valid ones

@@ -22,12 +22,14 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from reverie.engine.deepdream import DreamSettings
+from reverie.engine.budget import Cost, check_cost
+from reverie.engine.deepdream import DreamSettings, dream_cost
 from reverie.engine.progress import ProgressCallback, StopSignal
 from reverie.engine.video import VIDEO_BLEND, VIDEO_SETTINGS, dream_video_frames
 from reverie.errors import ReverieError
 from reverie.fields import option
 from reverie.imaging import Size, resize
+from reverie.io.atomic import folder_lock, probe_prefix
 from reverie.io.frames import FrameFolder, finished_frames, frame_path
 from reverie.io.images import read_image
 from reverie.io.video import DEFAULT_QUALITY, read_video, write_mp4
@@ -38,8 +40,8 @@ from reverie.pipelines.prepare import (
     checked,
     dream_settings_for,
     file_sha256,
+    input_path,
     live_name,
-    locate,
     model_field,
     objective_from,
     refuse_untrusted,
@@ -59,7 +61,7 @@ class VideoRecipe(Recipe):
     ``blend`` times frame k-1's dream detail (dreamed minus source), moved along the optical flow."""
 
     KIND: ClassVar[str] = "video"
-    source: str = option("", "the input video file path, as given", flag=False, max_length=4096)
+    source: str = option("", "the input video file path, as given", flag=False, max_length=4096, file="INPUT")
     source_sha256: str | None = option(None, "of the input file's bytes, to notice a changed input on resume",
                                        flag=False, max_length=64)
     size: tuple[int, int] | None = option(None, "WIDTHxHEIGHT every frame is resized to; default: the video's",
@@ -71,7 +73,8 @@ class VideoRecipe(Recipe):
     flow: bool = option(True, "move that detail along the optical flow; off: leave it in place")
     fps: float | None = option(None, "the source's frame rate, kept by the output", low=0.01, high=1000, flag=False)
     frames: int | None = option(None, "the source's frame count", low=1, high=MAX_FRAMES, flag=False)
-    frame_index: int | None = option(None, "set in a frame file's copy: which frame it is", low=0, flag=False)
+    frame_index: int | None = option(None, "set in a frame file's copy: which frame it is", low=0,
+                                     high=MAX_FRAMES - 1, flag=False)
 
     def __post_init__(self):
         check_size(self.size, "video", MAX_DREAM_SIDE)  # first: its message beats the generic one
@@ -120,7 +123,7 @@ def run(recipe: VideoRecipe, output: str | os.PathLike, *, progress: ProgressCal
     # Inputs first, each mistake a ReverieError, before any long work or any file is written.
     if not recipe.source:
         raise ReverieError("no input video given")
-    path = locate(recipe.source, recipe_folder, what="input video")
+    path = input_path(recipe, "source", "input video", recipe_folder)
     sources, fps, frame_count, _ = read_video(path)
     if frame_count < 1:
         raise ReverieError(f"video {path} has no frames")
@@ -134,50 +137,61 @@ def run(recipe: VideoRecipe, output: str | os.PathLike, *, progress: ProgressCal
     recipe = replace(recipe, objective=text_of(objective) or live_name(objective), source_sha256=file_sha256(path),
                      fps=fps, frames=frame_count, frame_index=None)
 
+    first_frame = next(sources, None)
+    if first_frame is None:
+        raise ReverieError(f"video {path} has no frames")
+    sources = itertools.chain([first_frame], sources)
+    shape = tuple(recipe.size[::-1]) if recipe.size is not None else tuple(first_frame.shape[-2:])
+    frame_cost = dream_cost(shape, settings)
+    check_cost(Cost(frame_cost.work * frame_count, frame_cost.memory, frame_cost.pixels),
+               f"this video of {frame_count} frames", "the size, octaves or steps", model_device)
     for where in (output.parent, folder):
         _check_writable(where)
-    if stored is not None:
-        frame_folder.check_same_frames(
-            stored, recipe, folder, not_in_pixels=_NOT_IN_PIXELS, start_over="choose another --frames-dir",
-            source_changed=f"the input {recipe.source} differs from the video the frames in {folder} were made "
-                           "from; pass the original video or choose another --frames-dir")
-    else:
-        frame_folder.write_recipe(folder, replace(recipe, stopped_at=None))
-    frame_folder.remove_stale_frames(folder)
+    with folder_lock(folder, "frames folder"):  # one render at a time in a folder
+        stored = frame_folder.check_folder(folder, resume, VideoRecipe, what="frames folder",
+                                           held="was just taken by another run; choose another --frames-dir")
+        if stored is not None:
+            frame_folder.check_same_frames(
+                stored, recipe, folder, not_in_pixels=_NOT_IN_PIXELS, start_over="choose another --frames-dir",
+                source_changed=f"the input {recipe.source} differs from the video the frames in {folder} were made "
+                               "from; pass the original video or choose another --frames-dir")
+        else:
+            frame_folder.write_recipe(folder, replace(recipe, stopped_at=None))
+        frame_folder.remove_stale_frames(folder)
 
-    # [1, 3, H, W] source frames, resized when the recipe says, on the model's device
-    sources = (_prepared(frame, recipe.size, model_device) for frame in sources)
-    first_index = min(finished_frames(folder), frame_count)
-    carried = None
-    if first_index > 0:
-        # Decode up to the last finished frame again: its source frame is half of the carried state.
-        previous_source = next(itertools.islice(sources, first_index - 1, None), None)
-        if previous_source is None:
-            raise ReverieError(f"video {path} has fewer frames than the {first_index} finished in {folder}")
-        previous_dreamed = read_image(frame_path(folder, first_index - 1)).to(model_device)
-        if previous_dreamed.shape != previous_source.shape:
-            raise ReverieError(f"frame {first_index - 1} in {folder} is {previous_dreamed.shape[-1]}x"
-                               f"{previous_dreamed.shape[-2]}, not the video's "
-                               f"{previous_source.shape[-1]}x{previous_source.shape[-2]}")
-        carried = (previous_source, previous_dreamed)
+        # [1, 3, H, W] source frames, resized when the recipe says, on the model's device
+        sources = (_prepared(frame, recipe.size, model_device) for frame in sources)
+        first_index = min(finished_frames(folder), frame_count)
+        carried = None
+        if first_index > 0:
+            # Decode up to the last finished frame again: its source frame is half of the carried state.
+            previous_source = next(itertools.islice(sources, first_index - 1, None), None)
+            if previous_source is None:
+                raise ReverieError(f"video {path} has fewer frames than the {first_index} finished in {folder}")
+            previous_dreamed = read_image(frame_path(folder, first_index - 1)).to(model_device)
+            if previous_dreamed.shape != previous_source.shape:
+                raise ReverieError(f"frame {first_index - 1} in {folder} is {previous_dreamed.shape[-1]}x"
+                                   f"{previous_dreamed.shape[-2]}, not the video's "
+                                   f"{previous_source.shape[-1]}x{previous_source.shape[-2]}")
+            carried = (previous_source, previous_dreamed)
 
-    tracker = tracker_for(recipe, progress, stop)
-    frames = dream_video_frames(model, objective, settings, sources, blend=recipe.blend, flow=recipe.flow,
-                                seed=recipe.seed, first_index=first_index, carried=carried, count=frame_count,
-                                progress=tracker, stop=tracker)
-    limit = frame_folder.frame_limit(recipe, first_index)
-    if limit is not None:
-        frames = itertools.islice(frames, limit)
-    frame_folder.save_frames(folder, frames, recipe)
-    done = finished_frames(folder)
-    stopped = tracker.stopped or done < frame_count
-    written = None
-    finished = frame_folder.frames_recipe(recipe, folder, frame_count, stopped)
-    if done > 0:
-        write_mp4(output, FrameFolder(folder), fps=fps, quality=quality, audio_from=path,
-                  recipe_json=finished.to_json())
-        written = output
-    return VideoResult(finished, stopped, folder, first_index, written)
+        tracker = tracker_for(recipe, progress, stop)
+        frames = dream_video_frames(model, objective, settings, sources, blend=recipe.blend, flow=recipe.flow,
+                                    seed=recipe.seed, first_index=first_index, carried=carried, count=frame_count,
+                                    progress=tracker, stop=tracker)
+        limit = frame_folder.frame_limit(recipe, first_index)
+        if limit is not None:
+            frames = itertools.islice(frames, limit)
+        frame_folder.save_frames(folder, frames, recipe)
+        done = finished_frames(folder)
+        stopped = tracker.stopped or done < frame_count
+        written = None
+        finished = frame_folder.frames_recipe(recipe, folder, frame_count, stopped)
+        if done > 0:
+            write_mp4(output, FrameFolder(folder), fps=fps, quality=quality, audio_from=path,
+                      recipe_json=finished.to_json())
+            written = output
+        return VideoResult(finished, stopped, folder, first_index, written)
 
 
 def dream_video(input: str | os.PathLike | VideoRecipe, output: str | os.PathLike = "dreamed.mp4", *,
@@ -224,7 +238,7 @@ def _check_writable(folder: Path) -> None:
     """Create ``folder`` and write a file in it now, not after an hour of dreaming."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".reverie-", suffix=".probe"):
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=probe_prefix(), suffix=".probe"):
             pass
     except OSError as error:
         raise ReverieError(f"cannot write in {folder}: {error.strerror or error}") from None

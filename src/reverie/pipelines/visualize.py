@@ -26,7 +26,7 @@ from reverie.objectives import (
 )
 from reverie.objectives.clip import Clip, load_clip
 from reverie.params import make_param
-from reverie.pipelines.prepare import checked, live_name, model_field, refuse_untrusted, text_objective, text_of
+from reverie.pipelines.prepare import checked, clip_weights, live_name, model_field, refuse_untrusted, text_objective, text_of
 from reverie.pipelines.result import ImageResult, Passes, stopped_recipe, tracker_for
 from reverie.randomness import generator
 from reverie.recipe import MAX_BATCH, MAX_OPTIMISED_SIDE, Blended, Prompted, Recipe, check_exclusive, check_size
@@ -46,7 +46,8 @@ class VisualizeRecipe(Recipe, Prompted, Blended):
                             max_length=10_000)
     layer: str = option("", "with channels: one image per channel of this layer (a contact sheet)",
                         flag="--layer", short="-l", max_length=1000)
-    channels: tuple[int, ...] = option((), "channels of the layer, one image each", low=0, max_items=MAX_CHANNELS)
+    channels: tuple[int, ...] = option((), "channels of the layer, one image each", low=0, high=100_000,
+                                       max_items=MAX_CHANNELS)
     param: str = option("fft", "image parameterization", choices=PARAM_NAMES)
     decay_power: float = option(1.0, "fft: how fast the spectrum's scale falls with frequency", low=0, high=8)
     decorrelate: bool = option(True, "optimise in ImageNet's decorrelated colour space")
@@ -128,7 +129,7 @@ def run(recipe: VisualizeRecipe, *, progress: ProgressCallback | None = None, st
     """
     refuse_untrusted(recipe.model, model)
     if recipe.text and clip is None:  # loaded once, and before the model: missing CLIP weights fail first
-        clip = load_clip(recipe.clip_model, recipe.clip_weights, resolve_device(device))
+        clip = load_clip(recipe.clip_model, clip_weights(recipe), resolve_device(device))
     model, device = model_on_device(recipe.model, model, device)
     transforms = transforms_by_name(recipe.transforms)
     batches, objectives, labels = _plan(recipe, objective)
@@ -136,7 +137,7 @@ def run(recipe: VisualizeRecipe, *, progress: ProgressCallback | None = None, st
         recipe = replace(recipe, objective=text_of(objective) or live_name(objective))
     final = []
     for index, base in enumerate(objectives):
-        text_term = text_objective(recipe.text, recipe.text_weight, recipe.clip_model, recipe.clip_weights,
+        text_term = text_objective(recipe.text, recipe.text_weight, recipe.clip_model, clip_weights(recipe),
                                    recipe.cutouts, clip, device, recipe.seed + index)
         term = text_term if base is None else base if text_term is None else base + text_term
         if recipe.alpha and not isinstance(term, Transparent):

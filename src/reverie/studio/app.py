@@ -23,13 +23,13 @@ from reverie.imaging import SAMPLES, sample
 from reverie.io.frames import FrameFolder, finished_frames, write_gif
 from reverie.io.images import read_image, save_image
 from reverie.io.video import write_mp4
-from reverie.mesh.export import save_textured_mesh
+from reverie.io.meshes import save_textured_mesh
 from reverie.models import ModelSpec
 from reverie.models.loading import MODELS
 from reverie.objectives import parse_objective
 from reverie.pipelines.frame_folder import read_folder_recipe
 from reverie.pipelines.result import ImageResult, TextureResult
-from reverie.recipe import Recipe
+from reverie.recipe import Recipe, confined
 from reverie.studio import channels
 from reverie.studio.controls import recipe_from, values_from
 from reverie.studio.folder import StudioFolder
@@ -87,7 +87,7 @@ class Studio:
                 index += 1
             files[widgets.item.field] = recipe_value(widgets.item, pick, upload, self.folder)
         controls = dict(zip([control.path for control in page.controls], values[index:]))
-        recipe = recipe_from(page.kind, controls, files, stopped_at)
+        recipe = recipe_from(page.kind, controls, files, stopped_at, self.folder.inputs)
         return replace(recipe, model=self.shelf.spec(recipe.model.name, recipe.model.normalize))
 
     def options_for(self, recipe: Recipe) -> dict[str, Any]:
@@ -159,7 +159,8 @@ class Studio:
             if not name or name not in self.unfinished(page.kind):
                 raise ReverieError(f"pick an unfinished {page.kind} to resume (none is stopped part-way)")
             folder = self.folder.frames / name
-            recipe = read_folder_recipe(folder, TASKS[page.kind].recipe)
+            # the files it names are the studio's inputs: confined to that folder, not the frames folder
+            recipe = confined(read_folder_recipe(folder, TASKS[page.kind].recipe), self.folder.inputs)
             recipe = replace(recipe, model=self.shelf.spec(recipe.model.name, recipe.model.normalize))
             options = self.options_for(recipe)
             options["resume"] = True

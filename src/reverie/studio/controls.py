@@ -8,6 +8,7 @@ the command line's one-line messages), and a recipe back into control values (a 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -177,10 +178,11 @@ def _whole(frame: Any) -> str:
 
 
 def recipe_from(kind: str, values: dict[str, Any], files: dict[str, str | None],
-                stopped_at: StopPoint | None = None) -> Recipe:
+                stopped_at: StopPoint | None = None, folder: str | os.PathLike | None = None) -> Recipe:
     """The recipe a page's controls describe. ``values``: control path -> page value; ``files``: file
     field -> the name the studio stored it under (or a ``sample:``/``noise`` source); ``stopped_at``:
-    where a dropped recipe stopped, so that Run replays it to the same pixels.
+    where a dropped recipe stopped, so that Run replays it to the same pixels; ``folder``: where the
+    files it names are kept (the studio's inputs): they are confined to it as a recipe file's are.
 
     The data goes through the strict recipe reader, so every bound and name is checked exactly as
     for a recipe file or a command line. The model is marked untrusted by that reader: the studio
@@ -200,7 +202,7 @@ def recipe_from(kind: str, values: dict[str, Any], files: dict[str, str | None],
             data[field] = name
     if stopped_at is not None:
         data["stopped_at"] = to_data(stopped_at)
-    return from_json(json.dumps(data))
+    return from_json(json.dumps(data), folder)
 
 
 def values_from(recipe: Recipe) -> dict[str, Any]:

@@ -11,7 +11,8 @@ from PIL import Image
 
 from reverie.errors import ReverieError
 from reverie.imaging import SAMPLES
-from reverie.mesh.shapes import torus, write_obj
+from reverie.io.meshes import write_obj
+from reverie.mesh.shapes import torus
 from reverie.studio.folder import StudioFolder
 
 UPLOAD = "my file"          # the choice that means "the file uploaded beside this list"

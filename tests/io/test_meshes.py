@@ -7,7 +7,7 @@ import torch
 import trimesh
 
 from reverie.errors import ReverieError
-from reverie.mesh.export import save_textured_mesh
+from reverie.io.meshes import save_textured_mesh
 from reverie.mesh.shapes import torus
 
 

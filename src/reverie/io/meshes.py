@@ -1,5 +1,5 @@
-"""Writing a textured mesh for other programs: GLB (one file: 3D viewers, the studio) or OBJ with its
-material and texture image beside it (Blender, MeshLab)."""
+"""Writing meshes for other programs: a mesh with its UVs as OBJ, and a textured mesh as GLB (one file:
+3D viewers, the studio) or OBJ with its material and texture image beside it (Blender, MeshLab)."""
 from __future__ import annotations
 
 import os
@@ -41,4 +41,15 @@ def save_textured_mesh(mesh: Mesh, texture: torch.Tensor, path: str | os.PathLik
         written = sorted(Path(folder).iterdir(), key=lambda item: item.suffix == ".obj")  # the OBJ last
         for item in written:
             shutil.move(str(item), path.parent / item.name)
+    return path
+
+
+def write_obj(mesh: Mesh, path: str | os.PathLike) -> Path:
+    """The mesh as a Wavefront OBJ with its texture coordinates (atomically)."""
+    lines = [f"v {x:.6f} {y:.6f} {z:.6f}" for x, y, z in mesh.vertices.tolist()]
+    lines += [f"vt {s:.6f} {t:.6f}" for s, t in mesh.uvs.tolist()]
+    lines += [f"f {a}/{a} {b}/{b} {c}/{c}" for a, b, c in (mesh.faces + 1).tolist()]
+    path = Path(path)
+    with atomic_path(path, suffix=".obj") as temporary:
+        temporary.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
