@@ -185,7 +185,7 @@ def one_line_errors() -> None:
     from IPython import get_ipython
 
     shell = get_ipython()
-    if ReverieError in shell.custom_exceptions:
+    if shell is None or ReverieError in shell.custom_exceptions:
         return
 
     def one_line(shell, kind, error, traceback, tb_offset=None):
@@ -201,10 +201,12 @@ def stopped_note(result: Result) -> str:
             "records where it stopped (replace(result.recipe, stopped_at=None) runs it to the end).")
 
 
-def run_shown(function: Callable[..., Result], kind: str, display: bool, args: tuple, options: dict) -> Result:
-    """Call ``function`` in a kernel: live display (if ``display``), interrupt as a stop, one-line errors."""
+def run_shown(function: Callable[..., Result], kind: str, display: bool, args: tuple, options: dict,
+              publish: Publish | None = None) -> Result:
+    """Call ``function`` in a kernel: live display (if ``display``; drawn by ``publish``, by default a
+    display in the notebook), interrupt as a stop, one-line errors."""
     one_line_errors()
-    live = LiveDisplay(kind) if display else None
+    live = LiveDisplay(kind, publish) if display else None
     with ctrl_c_stops() as interrupted:  # the first interrupt stops the task; a second one aborts
         if live is not None:
             options["progress"] = both(live, options.get("progress"))
