@@ -10,7 +10,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from PIL import Image
+from PIL import Image, features
 
 from reverie.io.frames import frame_picture
 
@@ -65,22 +65,24 @@ def spaced(count: int, most: int) -> list[int]:
     return sorted({round(i * (count - 1) / (most - 1)) for i in range(most)})
 
 
-def animated_webp(frames: Sequence, fps: float) -> bytes:
-    """An animated WebP (looping) of ``frames`` (tensors [1, C, H, W] or PIL images), spaced down to
-    :data:`PLAYER_FRAMES` at :data:`PLAYER_SIDE` px: what every current browser plays inline."""
+def animation(frames: Sequence, fps: float) -> tuple[str, bytes]:
+    """(MIME type, bytes) of a looping animated WebP of ``frames`` (tensors [1, C, H, W] or PIL images),
+    spaced down to :data:`PLAYER_FRAMES` at :data:`PLAYER_SIDE` px: what every current browser plays
+    inline. A GIF where Pillow was built without WebP."""
     chosen = spaced(len(frames), PLAYER_FRAMES)
     # fewer frames than were made: each one stays up longer, so the clip lasts as long as the original
     milliseconds = max(20, round(1000 / fps * len(frames) / len(chosen)))
     pictures = [shrunk(frame_picture(frames[index]), PLAYER_SIDE) for index in chosen]
+    kind = "WEBP" if features.check("webp") else "GIF"
     buffer = io.BytesIO()
-    pictures[0].save(buffer, format="WEBP", save_all=True, append_images=pictures[1:], duration=milliseconds,
-                     loop=0, quality=85)
-    return buffer.getvalue()
+    pictures[0].save(buffer, format=kind, save_all=True, append_images=pictures[1:], duration=milliseconds,
+                     loop=0, **({"quality": 85} if kind == "WEBP" else {}))
+    return f"image/{kind.lower()}", buffer.getvalue()
 
 
 def player_html(frames: Sequence, fps: float, video: Path | None = None) -> str:
-    """An inline player: the encoded MP4 when there is one of reasonable size, else an animated WebP."""
+    """An inline player: the encoded MP4 when there is one of reasonable size, else an animated image."""
     if video is not None and video.is_file() and os.path.getsize(video) <= EMBEDDED_VIDEO:
         return (f'<video controls autoplay loop muted playsinline style="max-width:100%" '
                 f'src="{data_uri("video/mp4", video.read_bytes())}"></video>')
-    return f'<img src="{data_uri("image/webp", animated_webp(frames, fps))}" alt="animation" style="max-width:100%">'
+    return f'<img src="{data_uri(*animation(frames, fps))}" alt="animation" style="max-width:100%">'
