@@ -72,6 +72,7 @@ def test_notebook_session(session):
     error = next(output for output in cells[4].outputs if output.output_type == "error")
     assert error.ename == "ReverieError" and "blocks.99" in error.traceback[-1]
     assert len(error.traceback) == 2 and "%tb" in error.traceback[0], error.traceback
+    assert not [entry for entry in session.displays if entry[0] == 4]   # no empty preview above it
 
     # display=False, and the setting, show nothing
     assert not [entry for entry in session.displays if entry[0] in (5, 6)]
@@ -99,9 +100,9 @@ def test_redraws_at_most_once_per_interval(monkeypatch):
     while time.monotonic() - began < 0.5:
         step += 1
         display(event(step))
-    redraws = len(recorder.bundles) - 1      # the first bundle is "starting"
-    assert step > 50 and 1 <= redraws <= 3, (step, redraws)
-    assert [update for _, update in recorder.bundles] == [False] + [True] * redraws
+    redraws = len(recorder.bundles)          # the first step shows the output, later ones update it
+    assert step > 50 and 2 <= redraws <= 3, (step, redraws)
+    assert [update for _, update in recorder.bundles] == [False] + [True] * (redraws - 1)
 
 
 def test_preview_of_a_batch_is_a_contact_sheet_and_alpha_is_flattened():
@@ -149,3 +150,13 @@ def test_package_face_shows_every_task():
                  "texture"):
         assert getattr(getattr(reverie, name), "__reverie_shown__", False), name
     assert reverie.TASKS["dream"].keywords is reverie.pipelines.dream.dream   # the core stays unwrapped
+
+
+def test_a_failed_run_says_so_only_if_it_was_shown():
+    recorder = Recorder()
+    LiveDisplay("dream", recorder).fail(ValueError("bad input"))
+    assert recorder.bundles == []            # failed before its first step: the error alone says it
+    display = LiveDisplay("dream", recorder)
+    display(event(1))
+    display.fail(KeyboardInterrupt())
+    assert recorder.bundles[-1][0]["text/plain"] == "dream · interrupted"

@@ -101,6 +101,9 @@ class LiveDisplay:
     """A progress callback that draws one output and redraws it in place: the preview image, a progress
     bar, and the stage, step, score and time left. At most one redraw per ``settings.interval``, and the
     preview is computed only for a redraw, so a fast loop spends its time on the task.
+
+    The output appears with the first step (as the command line's bar does): a mistake found while the
+    inputs are checked is then its one line, with no empty preview above it.
     """
 
     def __init__(self, kind: str, publish: Publish | None = None):
@@ -110,8 +113,7 @@ class LiveDisplay:
         self._next = float("-inf")     # when the next redraw may happen
         self._picture: Image.Image | None = None
         self.fraction = 0.0
-        self.redraws = 0
-        self._show(f"{kind} · starting")
+        self.redraws = 0               # bundles published: the first shows the output, the rest update it
 
     def __call__(self, event: Progress) -> None:
         if time.monotonic() < self._next:
@@ -139,8 +141,10 @@ class LiveDisplay:
             self._show(f"{self.kind} · done in {took}")
 
     def fail(self, error: BaseException) -> None:
-        what = "interrupted" if isinstance(error, KeyboardInterrupt) else f"failed: {error}"
-        self._show(f"{self.kind} · {what}")
+        """Say how a run that was shown ended (the error itself is reported by the kernel, below)."""
+        if self.redraws:
+            what = "interrupted" if isinstance(error, KeyboardInterrupt) else f"failed: {error}"
+            self._show(f"{self.kind} · {what}")
 
     def _show(self, status: str) -> None:
         bundle = {"text/plain": status}
