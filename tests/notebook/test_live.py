@@ -109,7 +109,7 @@ def test_preview_of_a_batch_is_a_contact_sheet_and_alpha_is_flattened():
     recorder = Recorder()
     display = LiveDisplay("visualize", recorder)
     display(event(1, image=torch.zeros(4, 4, 16, 16)))   # transparent black: white once flattened
-    picture = Image.open(io.BytesIO(recorder.bundles[-1][0]["image/png"]))
+    picture = Image.open(io.BytesIO(base64.b64decode(recorder.bundles[-1][0]["image/png"])))
     assert picture.width > 2 * 16 and picture.height > 2 * 16
     assert picture.getpixel((0, 0)) == (255, 255, 255)
 
@@ -118,7 +118,7 @@ def test_preview_is_shrunk_to_the_preview_side(monkeypatch):
     monkeypatch.setattr(live.settings, "preview_side", 50)
     recorder = Recorder()
     LiveDisplay("dream", recorder)(event(1, image=torch.rand(1, 3, 100, 200)))
-    assert Image.open(io.BytesIO(recorder.bundles[-1][0]["image/png"])).size == (50, 25)
+    assert Image.open(io.BytesIO(base64.b64decode(recorder.bundles[-1][0]["image/png"]))).size == (50, 25)
 
 
 def test_finish_shows_the_result_and_how_it_ended(photo32):
@@ -128,7 +128,7 @@ def test_finish_shows_the_result_and_how_it_ended(photo32):
     display.finish(result, interrupted=False)
     bundle = recorder.bundles[-1][0]
     assert bundle["text/plain"].startswith("dream · done in")
-    assert Image.open(io.BytesIO(bundle["image/png"])).size == (32, 32)
+    assert Image.open(io.BytesIO(base64.b64decode(bundle["image/png"]))).size == (32, 32)
     assert "value='1.0000'" in bundle["text/html"]
 
 

@@ -147,18 +147,19 @@ class LiveDisplay:
             self._show(f"{self.kind} · {what}")
 
     def _show(self, status: str) -> None:
+        # Three renderings of one state: HTML (the image, a progress bar, the status) where HTML is shown,
+        # the bare image where only images are (nbconvert to PDF), the status line in a terminal.
         bundle = {"text/plain": status}
-        image = ""
+        image, width = "", 240
         if self._picture is not None:
             picture = shrunk(self._picture, settings.preview_side)
-            data = png_bytes(picture)
-            bundle["image/png"] = data
-            image = (f'<img src="{data_uri("image/png", data)}" width="{picture.width}" '
-                     f'height="{picture.height}" style="max-width:100%"><br>')
+            uri = data_uri("image/png", png_bytes(picture))
+            bundle["image/png"] = uri.partition(",")[2]   # base64, as the notebook format stores it
+            image = f'<img src="{uri}" width="{picture.width}" height="{picture.height}" style="max-width:100%"><br>'
+            width = max(width, picture.width)
         bundle["text/html"] = (
             f"<div class='reverie-live'>{image}<progress value='{self.fraction:.4f}' max='1' "
-            f"style='width:{max(240, self._picture.width if self._picture else 0)}px;max-width:100%'>"
-            f"</progress><br><code>{html.escape(status)}</code></div>")
+            f"style='width:{width}px;max-width:100%'></progress><br><code>{html.escape(status)}</code></div>")
         self._publish(bundle, self.redraws > 0)
         self.redraws += 1
 
