@@ -9,7 +9,7 @@ would, and counts them. The headline is the median of the per-repetition ratios 
 Target <= 1.03. Also printed: redraws per run, and the cost of one redraw (preview, PNG, HTML,
 message) timed inside the kernel.
 
-    .venv/bin/python bench/notebook_overhead.py [--size 192] [--steps 40] [--repeats 5]
+    .venv/bin/python bench/notebook_overhead.py [--size 192] [--steps 40] [--repeats 5] [--threads 1]
 """
 from __future__ import annotations
 
@@ -31,6 +31,8 @@ import json, time, statistics, os
 import torch
 import reverie
 from reverie.notebook.live import LiveDisplay
+if {threads}:
+    torch.set_num_threads({threads})
 settings = reverie.DreamSettings(octaves=1, steps={steps}, jitter=16)
 size = ({size}, {size})
 def one(display):
@@ -60,6 +62,9 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=192)
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads in the kernel (0: torch's default; on a busy 2-core machine "
+                             "two threads spin and make every step far slower)")
     arguments = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="reverie-bench-"))
@@ -84,7 +89,8 @@ def main() -> None:
         elif kind == "error":
             lines.append("\n".join(message["content"]["traceback"]))
     try:
-        code = KERNEL_CODE.format(size=arguments.size, steps=arguments.steps, repeats=arguments.repeats)
+        code = KERNEL_CODE.format(size=arguments.size, steps=arguments.steps, repeats=arguments.repeats,
+                                  threads=arguments.threads)
         reply = client.execute_interactive(code, output_hook=hook, timeout=3600)
     finally:
         client.stop_channels()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import html
 import inspect
+import io
 import sys
 import time
 from collections.abc import Callable
@@ -78,6 +79,12 @@ def preview_picture(image: torch.Tensor) -> Image.Image | None:
     return to_pil(image) if image.shape[0] == 1 else grid(image)
 
 
+def jpeg_bytes(picture: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    picture.convert("RGB").save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
 Publish = Callable[[dict, bool], None]  # publish(bundle, update): show a MIME bundle, or replace the shown one
 
 
@@ -120,7 +127,7 @@ class LiveDisplay:
             return
         self._picture = preview_picture(event.preview()) or self._picture
         self.fraction = event.fraction
-        self._show(status_line(self.kind, event))
+        self._show(status_line(self.kind, event), final=False)
         # measured after drawing: however slow a redraw is, the task gets `interval` seconds between two
         self._next = time.monotonic() + settings.interval
 
@@ -146,15 +153,19 @@ class LiveDisplay:
             what = "interrupted" if isinstance(error, KeyboardInterrupt) else f"failed: {error}"
             self._show(f"{self.kind} · {what}")
 
-    def _show(self, status: str) -> None:
+    def _show(self, status: str, final: bool = True) -> None:
+        """Publish the current state. Frames in passing are JPEG (a 384 px one encodes in about a
+        millisecond, PNG takes tens: bench/notebook_overhead.py); the last frame, which the saved
+        notebook keeps, is PNG."""
         # Three renderings of one state: HTML (the image, a progress bar, the status) where HTML is shown,
         # the bare image where only images are (nbconvert to PDF), the status line in a terminal.
         bundle = {"text/plain": status}
         image, width = "", 240
         if self._picture is not None:
             picture = shrunk(self._picture, settings.preview_side)
-            uri = data_uri("image/png", png_bytes(picture))
-            bundle["image/png"] = uri.partition(",")[2]   # base64, as the notebook format stores it
+            mime = "image/png" if final else "image/jpeg"
+            uri = data_uri(mime, png_bytes(picture) if final else jpeg_bytes(picture))
+            bundle[mime] = uri.partition(",")[2]   # base64, as the notebook format stores it
             image = f'<img src="{uri}" width="{picture.width}" height="{picture.height}" style="max-width:100%"><br>'
             width = max(width, picture.width)
         bundle["text/html"] = (
