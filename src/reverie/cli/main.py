@@ -115,9 +115,9 @@ def layers(
 @app.command()
 def info(image: Annotated[Path, typer.Argument(help="An image made by Reverie, or a recipe .json file.")]) -> None:
     """Print the recipe embedded in a Reverie image."""
-    from reverie.io.images import read_recipe_text
+    from reverie.tasks import recipe_text
 
-    text = read_recipe_text(image)
+    text = recipe_text(image)
     try:
         typer.echo(json.dumps(json.loads(text), indent=2, sort_keys=True))
     except json.JSONDecodeError:
@@ -146,6 +146,10 @@ app.command()(texture)
 from reverie.cli.video import dream_video  # noqa: E402
 
 app.command("dream-video")(dream_video)
+
+from reverie.cli.studio import studio  # noqa: E402
+
+app.command()(studio)
 
 
 def _version_callback(value: bool) -> None:
