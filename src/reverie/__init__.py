@@ -37,6 +37,10 @@ _PUBLIC = {  # module -> the names it gives the package face
     "reverie.version": ["__version__"],
 }
 _ALIASES = {"recipe_from_json": "read_recipe"}  # earlier names of the same thing
+# Run from the package face, these show a live preview in a Jupyter kernel and stop on its interrupt
+# keeping the work; elsewhere they are the task's own functions (see reverie.notebook.live for why).
+_SHOWN = {"run", "dream", "visualize", "interpolate", "animate", "dream_video", "caricature", "style", "texture",
+          "style_transfer"}
 _HOME = {name: module for module, names in _PUBLIC.items() for name in names}
 
 __all__ = [*_HOME, *_ALIASES]
@@ -46,6 +50,8 @@ def __getattr__(name: str):
     target = _ALIASES.get(name, name)
     if target in _HOME:
         value = getattr(importlib.import_module(_HOME[target]), target)
+        if target in _SHOWN:
+            value = importlib.import_module("reverie.notebook.live").shown(value)
     else:
         try:  # a subpackage, e.g. reverie.models after a bare ``import reverie``
             value = importlib.import_module(f"{__name__}.{name}")

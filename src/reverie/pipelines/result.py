@@ -15,10 +15,12 @@ import torch
 from PIL import Image
 
 from reverie.engine.progress import Progress, ProgressCallback, StopSignal, Tracker
+from reverie.errors import ReverieError
 from reverie.imaging import flatten_alpha, grid, to_pil
 from reverie.io.frames import FrameFolder
 from reverie.io.images import save_output
 from reverie.mesh import Mesh, turntable
+from reverie.pipelines.show import figure_html, image_html, player_html
 from reverie.recipe import Recipe, StopPoint
 
 
@@ -71,6 +73,17 @@ class Result:
         buffer = io.BytesIO()
         self.picture().save(buffer, format="PNG")
         return buffer.getvalue()
+
+    def caption(self) -> str:
+        """One line under the picture in a notebook: the task, the size, where it stopped."""
+        picture = self.picture()
+        point = self.recipe.stopped_at
+        stopped = f" · stopped at {point.stage or 'the start'}" if self.stopped and point is not None else ""
+        return f"{self.recipe.KIND} · {picture.width}x{picture.height}{stopped}"
+
+    def _repr_html_(self) -> str:
+        """In a notebook: the picture, a caption and the recipe (folded)."""
+        return figure_html(image_html(self.picture(), self.recipe.KIND), self.caption(), self.recipe.to_json())
 
 
 @dataclass(frozen=True)
@@ -131,3 +144,20 @@ class FramesResult(Result):
         if len(frames) == 0:
             raise ValueError(f"{self.folder} holds no finished frame")
         return to_pil(frames[len(frames) - 1])
+
+    def _repr_png_(self) -> bytes | None:
+        try:
+            return super()._repr_png_()
+        except ReverieError:  # stopped before its first frame: nothing to show but the text
+            return None
+
+    def _repr_html_(self) -> str:
+        """In a notebook: an inline player (the MP4 if one was written, else an animated WebP of the
+        frames), a caption and the recipe (folded)."""
+        try:
+            frames = self.frames()
+        except ReverieError as error:
+            return figure_html("", str(error), self.recipe.to_json())
+        fps = getattr(self.recipe, "fps", None) or 12.0
+        return figure_html(player_html(frames, fps, self.output), f"{self.caption()} · {len(frames)} frames",
+                           self.recipe.to_json())
