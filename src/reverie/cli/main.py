@@ -147,6 +147,10 @@ from reverie.cli.video import dream_video  # noqa: E402
 
 app.command("dream-video")(dream_video)
 
+from reverie.cli.atlas import atlas_app  # noqa: E402
+
+app.add_typer(atlas_app, name="atlas")
+
 
 def _version_callback(value: bool) -> None:
     if value:
