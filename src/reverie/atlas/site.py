@@ -145,8 +145,8 @@ def _unit_page(info: dict[str, Any], layer: str, row: dict[str, Any], units: lis
                units_js: str, first: str, described: str) -> str:
     name, unit = html.escape(layer), row["unit"]
     root = "../../"
-    views = [f'<figure><img src="{root}{_url(row["image"])}" alt="unit {unit}"><figcaption>what excites it</figcaption>'
-             "</figure>"]
+    views = [(f'<figure><img src="{root}{_url(row["image"])}" alt="unit {unit}"><figcaption>what excites it'
+              "</figcaption></figure>")]
     if row.get("negative_image"):
         views.append(f'<figure><img src="{root}{_url(row["negative_image"])}" alt="unit {unit}, negative">'
                      f"<figcaption>negative: what it responds to least</figcaption></figure>")
