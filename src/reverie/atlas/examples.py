@@ -8,7 +8,7 @@ batch and k entries per channel, whatever the number of photos. Ties keep the ea
 read in sorted order), so the same folder always gives the same examples.
 
 The crop shown for an example is a square around the maximum's receptive centre: four cells of the
-layer's map, at least an eighth of the image, clipped to it.
+layer's map (four strides), at least an eighth of the image, clipped to it.
 """
 from __future__ import annotations
 
@@ -118,9 +118,12 @@ def load_photo(path: Path, side: int) -> torch.Tensor | None:
 
 def crop_box(row: int, column: int, map_height: int, map_width: int, side: int) -> tuple[int, int, int, int]:
     """The square around map cell (row, column)'s centre in a ``side`` px image, clipped to the image."""
-    cell = side / max(map_height, map_width)
-    size = min(side, max(round(CROP_CELLS * cell), side // MIN_CROP_FRACTION))
-    centre_y, centre_x = (row + 0.5) * side / map_height, (column + 0.5) * side / map_width
+    # A layer's map is centred on the image with a whole-pixel stride (a convolution without padding
+    # loses a border: 64 px -> 30 cells is stride 2, not 64/30), so cells are placed from the middle out.
+    stride_y, stride_x = (max(1, round(side / cells)) for cells in (map_height, map_width))
+    size = min(side, max(CROP_CELLS * max(stride_y, stride_x), side // MIN_CROP_FRACTION))
+    centre_y = side / 2 + (row - (map_height - 1) / 2) * stride_y
+    centre_x = side / 2 + (column - (map_width - 1) / 2) * stride_x
     left = int(min(max(round(centre_x - size / 2), 0), side - size))
     top = int(min(max(round(centre_y - size / 2), 0), side - size))
     return left, top, left + size, top + size
@@ -207,7 +210,7 @@ def write_crops(examples: DatasetExamples, folder: str | os.PathLike, atlas: Pat
         for unit in channels:
             rows = []
             for rank, example in enumerate(examples.examples[layer][unit]):
-                crop = f"examples/{file_part(layer)}/{unit}-{rank}.{examples.key}.jpg"
+                crop = f"examples/{file_part(layer)}/{unit}-{rank}.{examples.key}.png"
                 rows.append({"source": example.source, "crop": crop, "score": example.score,
                              "box": list(example.box)})
                 if not (atlas / crop).exists():
@@ -221,5 +224,5 @@ def write_crops(examples: DatasetExamples, folder: str | os.PathLike, atlas: Pat
         for path, box in crops:
             path.parent.mkdir(parents=True, exist_ok=True)
             with atomic_path(path) as temporary:
-                picture.crop(box).save(temporary, format="JPEG", quality=90)
+                picture.crop(box).save(temporary, format="PNG")
     return entries
