@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
@@ -106,22 +107,26 @@ def _ray():
 
 
 class _Worker:
-    """A Ray actor: holds the prepared work (the model) and runs jobs; answers ``status`` while it runs
-    one (the actor is threaded: two calls at a time, so the status call is never queued behind a job)."""
+    """A Ray actor: holds the prepared work (the model) and runs jobs one at a time; answers ``status``
+    while it runs one. The actor is threaded (IN_FLIGHT + 1 calls at a time) so that a status call is
+    never queued behind the jobs; a lock keeps the jobs themselves one at a time (two renders sharing
+    one model's hooks would spoil each other)."""
 
     def __init__(self, work: Work, threads: int | None):
         if threads is not None:
             torch.set_num_threads(threads)
         self.work = work
         self.work.prepare()
+        self.lock = threading.Lock()
         self.state = (0.0, None)  # (fraction of the current job done, its id)
 
     def run(self, job_id: int, job: Any) -> Any:
-        self.state = (0.0, job_id)
+        with self.lock:
+            self.state = (0.0, job_id)
 
-        def report(event: Progress) -> None:
-            self.state = (event.fraction, job_id)
-        return self.work(job, report, None)
+            def report(event: Progress) -> None:
+                self.state = (event.fraction, job_id)
+            return self.work(job, report, None)
 
     def status(self) -> tuple[float, int | None]:
         return self.state
@@ -156,10 +161,10 @@ class RayExecutor:
 
     def __enter__(self):
         ray = self.ray
-        if ray.is_initialized():
-            return self
         if self.address not in (None, "auto"):
             _check_reachable(self.address)
+        if ray.is_initialized():  # a Python caller's own Ray session: use it as it is
+            return self
         try:
             if self.address is None:
                 ray.init(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False,
@@ -187,8 +192,9 @@ class RayExecutor:
         """How many actors, and what each asks for; a ReverieError when the cluster cannot hold one."""
         available = self.resources()
         cpus, gpus = available.get("CPU", 0.0), available.get("GPU", 0.0)
+        hidden = ("memory", "object_store_memory")
         shown = ", ".join(f"{value:g} {name}" for name, value in sorted(available.items())
-                          if name in ("CPU", "GPU", "memory") or not name.startswith("node:"))[:200]
+                          if name not in hidden and not name.startswith(("node:", "accelerator_type:")))[:200]
         wants_gpu = self.device.startswith("cuda") or (self.device == "auto" and gpus >= 1)
         if wants_gpu:
             if gpus < 1:
@@ -221,9 +227,8 @@ class RayExecutor:
         count = min(count, len(jobs))
         actor_class = ray.remote(_Worker)
         threads = need["num_cpus"] if not need["num_gpus"] else None
-        shipped = ray.put(work)
         self.actors = [actor_class.options(max_restarts=self.retries, max_task_retries=self.retries,
-                                           max_concurrency=2, **need).remote(shipped, threads)
+                                           max_concurrency=IN_FLIGHT + 1, **need).remote(work, threads)
                        for _ in range(count)]
         weights = [work.weight(job) for job in jobs]
         total, done = sum(weights), 0.0
