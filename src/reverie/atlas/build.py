@@ -26,7 +26,7 @@ from reverie.atlas.examples import (
     find_examples,
     write_crops,
 )
-from reverie.atlas.executors import LocalExecutor, make_executor
+from reverie.executors import LocalExecutor, make_executor
 from reverie.atlas.manifest import (
     append_records,
     compact_records,
@@ -175,7 +175,7 @@ def build_atlas(folder: str | os.PathLike, settings: AtlasSettings, *,
     """Build (or finish) the atlas of ``model`` in ``folder``; see the module docstring.
 
     ``executor``: ``"local"`` (this process), ``"ray"`` (a local Ray instance) or an executor object
-    (``reverie.atlas.executors.RayExecutor(address=...)``). ``progress`` gets :class:`reverie.Progress`
+    (``reverie.executors.RayExecutor(address=...)``). ``progress`` gets :class:`reverie.Progress`
     events (the dataset pass, then the rendering); ``stop`` (anything with ``is_set()``) ends the build
     after the batches in flight, keeping every finished one.
     """

@@ -10,7 +10,7 @@ import pytest
 from reverie.atlas import LocalExecutor, RayExecutor, build_atlas, make_executor
 from reverie.errors import ReverieError
 
-from .conftest import small, tiny_features
+from .atlas.conftest import small, tiny_features
 
 ray = pytest.importorskip("ray")  # CI installs reverie[all-test], which has Ray: this runs there
 
@@ -69,3 +69,17 @@ def test_executor_names_and_options_are_checked():
         make_executor("local", workers=2)
     with pytest.raises(ReverieError, match="Ray address must be auto, HOST:PORT or ray://HOST:PORT"):
         RayExecutor(address="nowhere").__enter__()
+
+
+def test_a_folder_of_photos_dreamed_on_ray_gives_the_local_dreams(ray_instance, tmp_path):
+    from reverie import DreamRecipe, DreamSettings
+    from reverie.batch import dream_folder
+
+    from .atlas.conftest import write_photos
+
+    write_photos(tmp_path / "photos", count=2, side=32)
+    recipe = DreamRecipe(model="live:Sequential", objective="layer(relu3)", settings=DreamSettings(steps=2, octaves=1))
+    remote = dream_folder(tmp_path / "photos", tmp_path / "ray", recipe, model=tiny_features(),
+                          executor=RayExecutor(workers=1, cpus_per_worker=1))
+    dream_folder(tmp_path / "photos", tmp_path / "local", recipe, model=tiny_features())
+    assert len(remote.dreamed) == 2 and pngs(tmp_path / "ray") == pngs(tmp_path / "local")
