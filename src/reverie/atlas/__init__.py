@@ -9,9 +9,9 @@ site and a Parquet manifest.
 from __future__ import annotations
 
 from reverie.atlas.build import BuildReport, build_atlas
-from reverie.executors import EXECUTORS, LocalExecutor, RayExecutor, make_executor
 from reverie.atlas.plan import AtlasSettings
 from reverie.atlas.reading import Atlas, AtlasExample, AtlasUnit, open_atlas
+from reverie.executors import EXECUTORS, LocalExecutor, RayExecutor, make_executor
 
 __all__ = [
            "EXECUTORS",

@@ -26,7 +26,6 @@ from reverie.atlas.examples import (
     find_examples,
     write_crops,
 )
-from reverie.executors import LocalExecutor, make_executor
 from reverie.atlas.manifest import (
     append_records,
     compact_records,
@@ -39,6 +38,7 @@ from reverie.atlas.site import write_site
 from reverie.atlas.work import Rendered, RenderWork
 from reverie.engine.progress import ProgressCallback, StopSignal, Tracker
 from reverie.errors import ReverieError
+from reverie.executors import LocalExecutor, make_executor
 from reverie.io.atomic import atomic_path
 from reverie.models import ModelSpec, model_on_device, resolve_device
 from reverie.pipelines.prepare import model_field
