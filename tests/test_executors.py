@@ -68,7 +68,7 @@ def test_executor_names_and_options_are_checked():
     with pytest.raises(ReverieError, match="--workers only mean something with --executor ray"):
         make_executor("local", workers=2)
     with pytest.raises(ReverieError, match="Ray address must be auto, HOST:PORT or ray://HOST:PORT"):
-        RayExecutor(address="nowhere").__enter__()
+        RayExecutor(address="nowhere")
 
 
 def test_a_folder_of_photos_dreamed_on_ray_gives_the_local_dreams(ray_instance, tmp_path):

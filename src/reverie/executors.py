@@ -154,6 +154,8 @@ class RayExecutor:
         self.address, self.device, self.workers = address, device, workers
         self.cpus_per_worker, self.retries = cpus_per_worker, retries
         self.ray = _ray()
+        if address not in (None, "auto"):
+            _check_reachable(address)  # at once: before anything is planned, read or written
         self._started = False
         self.actors: list[Any] = []
 
@@ -161,8 +163,6 @@ class RayExecutor:
 
     def __enter__(self):
         ray = self.ray
-        if self.address not in (None, "auto"):
-            _check_reachable(self.address)
         if ray.is_initialized():  # a Python caller's own Ray session: use it as it is
             return self
         try:

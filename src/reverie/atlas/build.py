@@ -188,11 +188,16 @@ def build_atlas(folder: str | os.PathLike, settings: AtlasSettings, *,
     the_plan = plan(spec, planning_model, settings, digest)
     if dataset is not None:
         dataset_files(dataset)  # a missing or empty folder is refused before anything is written
+    runner = executor if not isinstance(executor, str) else make_executor(executor, device=device)
+    local = isinstance(runner, LocalExecutor)
+    # What runs here (the dataset pass; the renders too, locally) runs on --device; with Ray, --device
+    # names the workers' devices, and this machine uses what it has.
+    here = resolve_device(device if local else "auto")
     info = _write_info(folder, spec, digest, settings, None if dataset is None else str(dataset))
 
     examples_found = None
     if dataset is not None:
-        data_device = resolve_device(device) if module is None else next(planning_model.parameters()).device
+        data_device = here if module is None else next(planning_model.parameters()).device
         data_model = planning_model if module is not None or data_device.type == "cpu" else \
             model_on_device(spec, None, data_device)[0]
         examples_found = _examples(folder, str(dataset), data_model, the_plan, dataset_side, top_k, data_device,
@@ -203,9 +208,8 @@ def build_atlas(folder: str | os.PathLike, settings: AtlasSettings, *,
     records = read_records(folder)
     todo = [batch for batch in the_plan.batches if not _done(folder, batch, records)]
     reused = sum(len(batch.outputs) for batch in the_plan.batches) - sum(len(batch.outputs) for batch in todo)
-    local_model = module if module is not None else (planning_model if resolve_device(device).type == "cpu" else None)
-    runner = executor if not isinstance(executor, str) else make_executor(executor, device=device)
-    work = RenderWork(spec, local_model if isinstance(runner, LocalExecutor) else module, device)
+    local_model = module if module is not None else (planning_model if here.type == "cpu" else None)
+    work = RenderWork(spec, local_model if local else module, device)
     tracker = Tracker(progress, stop)
     rendered = 0
     with runner:
