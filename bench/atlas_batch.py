@@ -49,7 +49,11 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--full-steps", type=int, default=0,
                         help="also build the whole layer's atlas at this many steps and time it (0: skip)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (on a busy shared CPU, 1: more threads than free cores spin)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, load average {os.getloadavg()[0]:.2f}, "
           f"device {args.device}, {args.layer} at {args.size} px, {args.steps} steps per timing")
     spec = ModelSpec("efficientnet-lite0")

@@ -36,7 +36,11 @@ def main() -> None:
     parser.add_argument("--layers", nargs="+", default=["blocks.6", "blocks.9"])
     parser.add_argument("--batches", type=int, nargs="+", default=[4, 16, 32])
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (on a busy shared CPU, 1: more threads than free cores spin)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, load average {os.getloadavg()[0]:.2f}, "
           f"{args.photos} photos 640x480 JPEG, layers {' '.join(args.layers)}, 224 px")
     model = reverie.load_model("efficientnet-lite0")

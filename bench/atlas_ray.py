@@ -22,12 +22,14 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--steps", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--cpus", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--cpus", type=int, default=1,
+                        help="cores for each side (torch threads locally, the Ray worker's CPUs); on a busy shared "
+                             "CPU keep 1: more threads than free cores spin")
     args = parser.parse_args()
     import ray
 
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    ray.init(num_cpus=args.cpus, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+    ray.init(num_cpus=max(2, args.cpus), include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
     torch.set_num_threads(args.cpus)  # the local build gets the same cores the Ray worker does
     print(f"torch {torch.__version__}, {args.cpus} cores, load average {os.getloadavg()[0]:.2f}; {args.units} units of "
           f"{args.layer} at {args.size} px, {args.steps} steps, batch 8")

@@ -26,9 +26,10 @@ from reverie.pipelines.visualize import VisualizeRecipe
 from reverie.recipe import MAX_BATCH
 from reverie.recorder import module_names
 
-# Units per render batch. Measured with bench/atlas_batch.py on a 2-core CPU at 128 px (EfficientNet-
-# Lite0, blocks.9): batch 8 renders units ~2.4x as fast as batch 1, and 16 gains nothing more while
-# holding twice the memory. On a GPU a larger batch pays (--batch).
+# Units per render batch. Measured with bench/atlas_batch.py on a shared 2-core CPU, one thread, at
+# 128 px (EfficientNet-Lite0, blocks.9): units/s at batch 1, 2, 4, 8, 16 = 1 : 1.20 : 1.34 : 1.38 :
+# 1.39; 8 is as fast as 16 with half the memory. A GPU, which batch 1 leaves mostly idle, gains more
+# from a larger --batch.
 DEFAULT_BATCH = 8
 VARIANTS = ("unit", "negative", "diversity")  # what a unit's images show: its channel, the opposite, a batch
 # Lucid's diversity weight is 100 at batch 4 summed over pairs; Reverie's term is the mean over pairs,
