@@ -37,7 +37,9 @@ from reverie.recorder import ActivationRecorder
 
 DATASET_SIDE = 224     # the side photos are scaled and cropped to: the embedded model's training size
 TOP_K = 8              # examples kept per unit
-DATASET_BATCH = 16     # photos per forward pass (bench/atlas_dataset.py: images/s levels off past 16 on CPU)
+# Photos per forward pass. bench/atlas_dataset.py on a shared 2-core CPU, one thread, 224 px: 7.3, 4.4
+# and 3.4 photos/s at batch 4, 16 and 32 (larger batches spill the caches); a GPU would want more.
+DATASET_BATCH = 4
 CROP_CELLS = 4         # the crop spans this many cells of the layer's map...
 MIN_CROP_FRACTION = 8  # ...and at least 1/8 of the image's side
 
