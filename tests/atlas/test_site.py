@@ -71,3 +71,9 @@ def test_a_unit_link_and_a_unit_address_reach_the_units_page(site, page):
 def test_serving_a_folder_without_an_atlas_is_refused(tmp_path):
     with pytest.raises(ReverieError, match="holds no finished atlas"), atlas_server(tmp_path, 0):
         pass
+
+
+def test_the_server_looks_for_the_file_the_build_writes():
+    from reverie.atlas import build, serve
+
+    assert serve.INFO == build.INFO

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from reverie.atlas.build import INFO
 from reverie.errors import ReverieError
 
 HOST = "127.0.0.1"
+INFO = "atlas.json"  # reverie.atlas.build.INFO; not imported from there, which loads torch
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
