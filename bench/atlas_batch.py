@@ -77,7 +77,7 @@ def main() -> None:
     print(f"SUMMARY: batch {best} renders units {speedup:.2f}x as fast as batch {args.batches[0]} "
           f"(target >= 2x at 128 px): {'met' if speedup >= 2 else 'NOT met'}")
 
-    channels = reverie.dreamable_layers(model.cpu() if args.device == "cpu" else model)
+    channels = reverie.dreamable_layers(model)
     width = {info.name: info.channels for info in channels}[args.layer]
     per_unit = 512 / medians[best]  # seconds per unit at 512 steps, at the best batch
     print(f"projection at batch {best}: a full {args.layer} atlas ({width} units, {args.size} px, 512 steps) "
