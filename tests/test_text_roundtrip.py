@@ -164,7 +164,7 @@ def test_the_generated_objectives_reach_every_function_in_the_table():
 
 
 def test_the_algebra_keeps_text_and_objects_in_step():
-    assert layer("a") * 1 == layer("a") and -(-layer("a")) == layer("a")
+    assert layer("a") * 1 == layer("a") and -(-layer("a")) == layer("a")  # noqa: B002 - double negation, on purpose
     assert 2 * (layer("a") + channel("b", 1)) == parse_objective("2*layer(a) + 2*channel(b, 1)")
     assert parse_objective("layer(a) - -0.0*layer(b)").expression() == "layer(a) + 0*layer(b)"
     with pytest.raises(ReverieError, match="not a finite number"):

@@ -20,6 +20,7 @@ import torch
 from reverie.engine.progress import ProgressCallback, StopSignal
 from reverie.errors import ReverieError, unknown_name_message
 from reverie.io.images import read_recipe_text
+from reverie.io.video import read_mp4_recipe
 from reverie.pipelines import animate, caricature, dream, interpolate, style, texture, video, visualize
 from reverie.pipelines.result import Result
 from reverie.recipe import Recipe, from_json, schema
@@ -77,14 +78,31 @@ def run(recipe: Recipe, *, progress: ProgressCallback | None = None, stop: StopS
 
 
 def read_recipe(source: str | os.PathLike | bytes) -> Recipe:
-    """The recipe in a Reverie output (PNG, JPEG, WebP), a ``.json`` recipe file, or JSON text/bytes.
+    """The recipe in a Reverie output (PNG, JPEG, WebP, MP4), a ``.json`` recipe file, or JSON text/bytes.
 
     A model that could run code, named by such a recipe, is refused when the task is run unless the
     caller replaces it (see :mod:`reverie.recipe`).
     """
     if isinstance(source, bytes) or (isinstance(source, str) and source.lstrip().startswith("{")):
         return from_json(source)
-    return from_json(read_recipe_text(Path(source)))
+    return from_json(recipe_text(source))
+
+
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov")  # containers write_mp4's recipe tag survives in
+
+
+def recipe_text(path: str | os.PathLike) -> str:
+    """The recipe JSON a Reverie output carries: an image's text chunk, an MP4's comment tag, or a
+    ``.json`` file's text."""
+    path = Path(path)
+    if path.suffix.lower() not in VIDEO_SUFFIXES:
+        return read_recipe_text(path)
+    if not path.is_file():
+        raise ReverieError(f"recipe file not found: {path}")
+    text = read_mp4_recipe(path)
+    if text is None:
+        raise ReverieError(f"{path} carries no Reverie recipe (was it made by Reverie, and not re-encoded?)")
+    return text
 
 
 def recipe_schema(kind: str) -> dict:

@@ -354,3 +354,13 @@ def test_a_new_model_flag_is_trusted_and_drops_the_recipes_weights():
     assert renamed == ModelSpec("lab:build") and renamed.trusted
     steps = with_flags(recipe, {"steps": 7, "octaves": None}).settings
     assert (steps.steps, steps.octaves) == (7, recipe.settings.octaves)
+
+
+def test_studio_refuses_a_bad_port_with_one_line(reverie_cli):
+    code, _, err = reverie_cli("studio", "--port", "99999")
+    assert code == 2 and err.strip() == "reverie: error: port must be from 1 to 65535, got 99999"
+
+
+def test_studio_refuses_a_model_it_cannot_load_before_starting(reverie_cli):
+    code, _, err = reverie_cli("studio", "--model", "nosuch-model")
+    assert code == 2 and err.startswith("reverie: error: unknown model 'nosuch-model'") and err.count("\n") == 1

@@ -21,7 +21,7 @@ from reverie.engine.deepdream import DreamSettings
 from reverie.errors import ReverieError
 from reverie.imaging import from_pil, to_pil
 from reverie.io.frames import frame_path
-from reverie.io.images import read_image, read_recipe_text
+from reverie.io.images import read_recipe_text
 from reverie.objectives import layer
 from reverie.pipelines.animate import FramePlan, animate, run
 from reverie import AnimateRecipe

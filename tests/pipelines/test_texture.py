@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
 
@@ -181,3 +182,20 @@ def test_style_texture_moves_towards_the_style_grams(cube, tiny_cnn, score):
 def test_nothing_to_optimise_is_an_error(cube, tiny_cnn):
     with pytest.raises(ReverieError, match="nothing to optimise"):
         texture(tiny_recipe(cube, objective=""), model=tiny_cnn, device="cpu")
+
+
+def test_cli_writes_the_textured_mesh_beside_the_texture(tmp_path, reverie_cli):
+    import trimesh
+
+    path = write_cube(tmp_path / "cube.obj")
+    code, out, err = reverie_cli("texture", str(path), "-o", str(tmp_path / "t.png"), "--textured",
+                                 str(tmp_path / "cube-textured.glb"), "--size", "16x16", "--render-size", "24",
+                                 "--views", "1", "--steps", "1", "-q")
+    assert code == 0, err
+    loaded = trimesh.load(str(tmp_path / "cube-textured.glb"), force="mesh", process=False)
+    assert np.asarray(loaded.visual.material.baseColorTexture).shape[:2] == (16, 16)
+
+
+def test_cli_refuses_a_textured_mesh_format_it_cannot_write_before_any_work(tmp_path, reverie_cli):
+    code, _, err = reverie_cli("texture", str(write_cube(tmp_path / "cube.obj")), "--textured", str(tmp_path / "x.stl"))
+    assert code == 2 and "--textured needs a .glb or .obj file name" in err

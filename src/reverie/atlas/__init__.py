@@ -20,7 +20,7 @@ _PUBLIC = {  # module -> the names it gives the package face
 }
 _HOME = {name: module for module, names in _PUBLIC.items() for name in names}
 
-__all__ = sorted(_HOME)  # noqa: PLE0605 - names listed in _PUBLIC, imported on first use
+__all__ = sorted(_HOME)  # the names of _PUBLIC, imported on first use
 
 
 def __getattr__(name: str):

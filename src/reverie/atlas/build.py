@@ -213,7 +213,7 @@ def build_atlas(folder: str | os.PathLike, settings: AtlasSettings, *,
     tracker = Tracker(progress, stop)
     rendered = 0
     with runner:
-        for batch, results in runner.map(work, todo, tracker if progress is not None else None, stop):
+        for _batch, results in runner.map(work, todo, tracker if progress is not None else None, stop):
             _save(folder, results)
             rendered += len(results)
     finished = rendered + reused == len(the_plan.outputs)

@@ -85,7 +85,8 @@ def animate(
     else:
         message = f"wrote {count} frames to {output}" + (f" (resumed at frame {first})" if first else "")
     try:
-        written = _encode(result.frames(), gif, mp4, flags["fps"] or result.recipe.fps, loop, quality, False, False)
+        written = _encode(result.frames(), gif, mp4, flags["fps"] or result.recipe.fps, loop, quality, False, False,
+                          result.recipe.to_json())
     except KeyboardInterrupt:
         print(f"reverie: interrupted while encoding; the {count} frames are in {output}; "
               f"encode them with: reverie encode {quoted(output)} --gif FILE --mp4 FILE", file=sys.stderr)
@@ -106,10 +107,11 @@ def encode(
         raise ReverieError("give --gif FILE and/or --mp4 FILE to write")
     _check_encode_targets(gif, mp4, fps, loop, quality)
     frames = FrameFolder(folder)
+    stored = read_folder_recipe(folder)  # carried into the MP4 when the frames play as dreamed
     if fps is None:
-        stored = read_folder_recipe(folder)
         fps = stored.fps if stored is not None else 12.0
-    written = _encode(frames, gif, mp4, fps, loop, quality, reverse, pingpong)
+    written = _encode(frames, gif, mp4, fps, loop, quality, reverse, pingpong,
+                      None if stored is None or reverse or pingpong else stored.to_json())
     say(f"wrote {' and '.join(map(str, written))} from {len(frames)} frames at {fps:g} fps")
 
 
@@ -137,7 +139,7 @@ def _check_encode_targets(gif: Path | None, mp4: Path | None, fps: float | None,
 
 
 def _encode(frames, gif: Path | None, mp4: Path | None, fps: float, loop: int, quality: int,
-            reverse: bool, pingpong: bool) -> list[Path]:
+            reverse: bool, pingpong: bool, recipe_json: str | None = None) -> list[Path]:
     from reverie.io.frames import ordered_frames, write_gif
 
     written = []
@@ -146,5 +148,6 @@ def _encode(frames, gif: Path | None, mp4: Path | None, fps: float, loop: int, q
     if mp4 is not None:
         from reverie.io.video import write_mp4
 
-        written.append(write_mp4(mp4, ordered_frames(frames, reverse, pingpong), fps=fps, quality=quality))
+        written.append(write_mp4(mp4, ordered_frames(frames, reverse, pingpong), fps=fps, quality=quality,
+                                 recipe_json=recipe_json))
     return written

@@ -125,9 +125,9 @@ def layers(
 @app.command()
 def info(image: Annotated[Path, typer.Argument(help="An image made by Reverie, or a recipe .json file.")]) -> None:
     """Print the recipe embedded in a Reverie image."""
-    from reverie.io.images import read_recipe_text
+    from reverie.tasks import recipe_text
 
-    text = read_recipe_text(image)
+    text = recipe_text(image)
     try:
         typer.echo(json.dumps(json.loads(text), indent=2, sort_keys=True))
     except json.JSONDecodeError:
@@ -160,6 +160,10 @@ app.command("dream-video")(dream_video)
 from reverie.cli.atlas import atlas_app  # noqa: E402
 
 app.add_typer(atlas_app, name="atlas")
+
+from reverie.cli.studio import studio  # noqa: E402
+
+app.command()(studio)
 
 
 def _version_callback(value: bool) -> None:

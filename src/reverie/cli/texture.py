@@ -26,6 +26,7 @@ def texture(
     output: Annotated[Path, typer.Option("--output", "-o", help="Output texture image (PNG keeps the recipe).")] = Path("texture.png"),
     preview: Annotated[Optional[Path], typer.Option(help="Also write a turntable GIF of the textured mesh here.")] = None,
     frames: Annotated[int, typer.Option(help="Frames of the turntable GIF.")] = 24,
+    textured: Annotated[Optional[Path], typer.Option("--textured", help="Also write the textured mesh: .glb, or .obj with its .mtl and texture image.")] = None,
     device: DeviceOption = "auto", recipe: RecipeOption = None, finish: FinishOption = False, quiet: QuietOption = False,
     **flags,
 ) -> None:
@@ -38,6 +39,10 @@ def texture(
         if preview.suffix.lower() != ".gif":
             raise ReverieError(f"--preview needs a .gif file name, got {preview}")
         check_output_path(preview.with_suffix(".png"))  # its folder exists and is writable
+    if textured is not None and textured.suffix.lower() not in (".glb", ".obj"):
+        raise ReverieError(f"--textured needs a .glb or .obj file name, got {textured}")
+    if textured is not None:
+        check_output_path(textured.with_suffix(".png"))  # its folder exists and is writable
     if not 1 <= frames <= 360:
         raise ReverieError(f"frames must be a whole number from 1 to 360, got {frames}")
     changes: dict = {}
@@ -58,4 +63,9 @@ def texture(
     if preview is not None:
         write_gif(preview, result.turntable(frames), fps=12)
         message += f" and {preview}"
+    if textured is not None:
+        from reverie.mesh.export import save_textured_mesh
+
+        save_textured_mesh(result.mesh, result.texture, textured)
+        message += f" and {textured}"
     say(message)

@@ -212,7 +212,7 @@ def deep_dream(model: nn.Module, objective: Objective | Sequence[Objective], ima
                 if progress is not None:
                     # The preview is a copy made when asked, valid during the callback.
                     progress(Progress(f"octave {octave + 1}/{len(shapes)}", step + 1, settings.steps,
-                                      work_done, work_total, score, lambda: dreamed.detach().cpu().clone()))
+                                      work_done, work_total, score, lambda image=dreamed: image.detach().cpu().clone()))
                 if stop_requested(stop):
                     break
             detail = dreamed - octave_base

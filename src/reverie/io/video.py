@@ -56,7 +56,7 @@ def _last_line(log: str) -> str:
 
 
 def write_mp4(path: str | os.PathLike, frames: Iterable, fps: float = 12.0, quality: int = DEFAULT_QUALITY,
-              audio_from: str | os.PathLike | None = None) -> Path:
+              audio_from: str | os.PathLike | None = None, recipe_json: str | None = None) -> Path:
     """An H.264 MP4 (yuv420p, plays everywhere) of ``frames``, streamed and written atomically.
 
     ``frames``: any iterable of [1, 3, H, W] tensors in [0, 1] (or PIL images), all one size, e.g.
@@ -64,7 +64,8 @@ def write_mp4(path: str | os.PathLike, frames: Iterable, fps: float = 12.0, qual
     width or height is made even by repeating the last column or row (yuv420p needs even sides).
     ``quality``: x264's CRF, 0 (lossless) to 51 (worst); 18 by default. ``audio_from``: a video
     whose audio track (if it has one) is copied in; audio past the last frame is cut, and every
-    frame is kept however short the audio is.
+    frame is kept however short the audio is. ``recipe_json``: stored in the file's ``comment`` tag
+    (``reverie:recipe=...``), as images carry theirs; :func:`read_mp4_recipe` reads it back.
     """
     if isinstance(quality, bool) or not isinstance(quality, int) or not 0 <= quality <= 51:
         raise ReverieError(f"MP4 quality (x264 CRF) must be a whole number from 0 (lossless) to 51, got {quality!r}")
@@ -81,7 +82,7 @@ def write_mp4(path: str | os.PathLike, frames: Iterable, fps: float = 12.0, qual
         raise ReverieError(f"output path is a folder: {path}")
     with atomic_path(path, suffix=".mp4") as temporary:
         rate = Fraction(fps).limit_denominator(100_000)
-        count = _encode(str(temporary), iter(frames), rate, quality)
+        count = _encode(str(temporary), iter(frames), rate, quality, recipe_json)
         codec = audio_codec(audio_from) if audio_from is not None else None
         if codec is not None:
             with atomic_path(temporary, suffix=".mp4") as muxed:  # renamed over the silent video
@@ -89,7 +90,7 @@ def write_mp4(path: str | os.PathLike, frames: Iterable, fps: float = 12.0, qual
     return path
 
 
-def _encode(target: str, frames: Iterator, fps: Fraction, quality: int) -> int:
+def _encode(target: str, frames: Iterator, fps: Fraction, quality: int, recipe_json: str | None = None) -> int:
     """Pipe raw RGB frames into ffmpeg's libx264; returns how many frames were written."""
     first = next(frames, None)
     if first is None:
@@ -101,7 +102,9 @@ def _encode(target: str, frames: Iterator, fps: Fraction, quality: int) -> int:
         ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
         "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{even_width}x{even_height}", "-r", str(fps), "-i", "-",
         "-an", "-c:v", "libx264", "-preset", "medium", "-crf", str(quality), "-pix_fmt", "yuv420p",
-        "-movflags", "+faststart", "-f", "mp4", target,
+        "-movflags", "+faststart",
+        *(["-metadata", f"comment={RECIPE_TAG}={recipe_json}"] if recipe_json is not None else []),
+        "-f", "mp4", target,
     ]
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log,
@@ -131,6 +134,25 @@ def _encode(target: str, frames: Iterator, fps: Fraction, quality: int) -> int:
             log.seek(0)
             raise ReverieError(f"ffmpeg could not write the MP4: {_last_line(log.read().decode(errors='replace'))}")
     return count
+
+
+RECIPE_TAG = "reverie:recipe"  # the same key images use
+
+
+def read_mp4_recipe(path: str | os.PathLike) -> str | None:
+    """The recipe JSON an MP4 written by :func:`write_mp4` carries, or None when it carries none."""
+    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(path),
+                             "-f", "ffmetadata", "-"], stdin=subprocess.DEVNULL, capture_output=True,
+                            **_quiet_child())
+    if result.returncode != 0:
+        raise ReverieError(f"cannot read video {path}: {_last_line(result.stderr.decode(errors='replace'))}")
+    # ffmetadata escapes '=', ';', '#', '\\' and newlines with a backslash; a value may run over lines
+    text = result.stdout.decode("utf-8", "replace")
+    match = re.search(r"^comment=((?:[^\\\n]|\\.)*)$", text, flags=re.MULTILINE | re.DOTALL)
+    if match is None:
+        return None
+    value = re.sub(r"\\(.)", r"\1", match[1], flags=re.DOTALL)
+    return value[len(RECIPE_TAG) + 1:] if value.startswith(RECIPE_TAG + "=") else None
 
 
 # Audio codecs every MP4 player plays; others (PCM, Vorbis...) are re-encoded as AAC.

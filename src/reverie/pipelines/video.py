@@ -172,11 +172,12 @@ def run(recipe: VideoRecipe, output: str | os.PathLike, *, progress: ProgressCal
     done = finished_frames(folder)
     stopped = tracker.stopped or done < frame_count
     written = None
+    finished = frame_folder.frames_recipe(recipe, folder, frame_count, stopped)
     if done > 0:
-        write_mp4(output, FrameFolder(folder), fps=fps, quality=quality, audio_from=path)
+        write_mp4(output, FrameFolder(folder), fps=fps, quality=quality, audio_from=path,
+                  recipe_json=finished.to_json())
         written = output
-    return VideoResult(frame_folder.frames_recipe(recipe, folder, frame_count, stopped), stopped, folder,
-                       first_index, written)
+    return VideoResult(finished, stopped, folder, first_index, written)
 
 
 def dream_video(input: str | os.PathLike | VideoRecipe, output: str | os.PathLike = "dreamed.mp4", *,
