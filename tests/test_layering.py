@@ -12,6 +12,7 @@ SOURCE = Path(__file__).resolve().parents[1] / "src" / "reverie"
 # Floors from the top; a module may import its own floor or any floor below, with the exceptions below.
 FLOORS = [
     ("front ends", ["reverie", "reverie.cli", "reverie.studio", "reverie.notebook", "reverie.atlas"]),
+    ("batch runs", ["reverie.executors", "reverie.batch"]),
     ("task registry", ["reverie.tasks"]),
     ("tasks", ["reverie.pipelines.dream", "reverie.pipelines.visualize", "reverie.pipelines.interpolate", "reverie.pipelines.animate",
                "reverie.pipelines.video", "reverie.pipelines.caricature", "reverie.pipelines.style",

@@ -28,6 +28,7 @@ from reverie.cli.common import (
     say,
     start_sources,
 )
+from reverie.cli.batch import AddressOption, ExecutorOption, WorkersOption, dream_photos, refuse_executor_flags
 from reverie.cli.flags import base_recipe, recipe_flags, with_flags
 from reverie.cli.task import report_stop, run_task
 from reverie.errors import ReverieError
@@ -48,18 +49,23 @@ app = typer.Typer(
 @app.command()
 @recipe_flags("dream")
 def dream(
-    input: Annotated[Optional[str], typer.Argument(help="Image to dream; omit to dream a bundled sample photo.", show_default=False)] = None,
+    input: Annotated[Optional[str], typer.Argument(help="Image to dream, or a folder of photos (-o then names a folder); omit to dream a bundled sample photo.", show_default=False)] = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="Output image (.png, .jpg, .webp).")] = Path("dream.png"),
     sample_name: SampleOption = None, noise_start: NoiseOption = False,
     layer: LayersOption = None, channel: ChannelsOption = None,
+    executor: ExecutorOption = None, address: AddressOption = None, workers: WorkersOption = None,
     device: DeviceOption = "auto", max_work: MaxWorkOption = None, overwrite_input: OverwriteInputOption = False,
     recipe: RecipeOption = None, finish: FinishOption = False, quiet: QuietOption = False,
     **flags,
 ) -> None:
-    """DeepDream a photo (or noise) toward a layer, channels, an objective expression, or a text prompt."""
+    """DeepDream a photo (or noise, or every photo of a folder) toward a layer, channels, an objective
+    expression, or a text prompt."""
     from reverie.io.images import check_output_path
 
-    check_output_path(output)
+    folder_input = input is not None and Path(input).is_dir()  # one dream per photo, resumable
+    if not folder_input:
+        refuse_executor_flags(executor, address, workers)
+        check_output_path(output)
     base = base_recipe("dream", recipe, finish)
     sources = start_sources(input, sample_name, noise_start)
     objective = dream_objective(flags["objective"], layer, channel)
@@ -79,6 +85,10 @@ def dream(
         changes["mask_sha256"] = None
     flags.pop("objective")  # set above, from --objective or --layer/--channel
     final = with_flags(base, flags, **changes)
+    if folder_input:
+        dream_photos(Path(input), output, final, executor=executor, address=address, workers=workers, device=device,
+                     quiet=quiet)
+        return
 
     result, interrupted = run_task(final, "dreaming", quiet=quiet, device=device, max_work=max_work,
                                    overwrite_input=overwrite_input, outputs=(output,), check_hash=recipe is not None)
@@ -149,6 +159,10 @@ app.command()(texture)
 from reverie.cli.video import dream_video  # noqa: E402
 
 app.command("dream-video")(dream_video)
+
+from reverie.cli.atlas import atlas_app  # noqa: E402
+
+app.add_typer(atlas_app, name="atlas")
 
 from reverie.cli.studio import studio  # noqa: E402
 

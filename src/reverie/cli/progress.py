@@ -25,8 +25,9 @@ def progress_bar(description: str, quiet: bool, console: Console):
         if task is None:
             bar.start()
             task = bar.add_task(description, total=1.0, where="", score="", eta="")
-        bar.update(task, completed=event.fraction, where=f"{event.stage} step {event.step}/{event.steps}",
-                   score=f"{event.score:.3g}", eta=duration(event.seconds_left))
+        where = f"{event.stage} step {event.step}/{event.steps}" if event.steps else event.stage  # 0: no steps
+        bar.update(task, completed=event.fraction, where=where,
+                   score=f"{event.score:.3g}" if event.score == event.score else "-", eta=duration(event.seconds_left))
     try:
         yield update
     finally:

@@ -56,6 +56,10 @@ class VisualizeRecipe(Recipe, Prompted, Blended):
     batch: int = option(1, "images optimised together", low=1, high=MAX_BATCH)
     transforms: str = option("standard", "robustness transforms", choices=tuple(TRANSFORM_SETS))
     settings: RenderSettings = option(default_factory=RenderSettings, help="how the image is optimised", flag=False)
+    # An atlas renders several units in one batch; each unit's file replays the batch and keeps its own item.
+    item: int | None = option(None, "of the images rendered, the one to return (the rest are rendered alongside "
+                                    "it, as when it was made, and dropped)", low=0, high=MAX_CHANNELS - 1,
+                              flag=False)
 
     def __post_init__(self):
         check_size(self.size, "visualize", MAX_OPTIMISED_SIDE)  # first: its message beats the generic one
@@ -133,6 +137,8 @@ def run(recipe: VisualizeRecipe, *, progress: ProgressCallback | None = None, st
     model, device = model_on_device(recipe.model, model, device)
     transforms = transforms_by_name(recipe.transforms)
     batches, objectives, labels = _plan(recipe, objective)
+    if recipe.item is not None and recipe.item >= sum(batches):
+        raise ReverieError(f"item {recipe.item} is past the {sum(batches)} images the recipe renders")
     if objective is not None:
         recipe = replace(recipe, objective=text_of(objective) or live_name(objective))
     final = []
@@ -157,6 +163,9 @@ def run(recipe: VisualizeRecipe, *, progress: ProgressCallback | None = None, st
         if tracker.stopped:
             break
     images_t = torch.cat(images)
+    if recipe.item is not None and recipe.item < images_t.shape[0]:  # (a stopped run may hold fewer)
+        images_t = images_t[recipe.item:recipe.item + 1]  # [N, C, H, W] -> [1, C, H, W]
+        labels = [labels[recipe.item]] if len(labels) > recipe.item else []
     count = images_t.shape[0]
     labels = labels[:count] or ([str(i) for i in range(count)] if count > 1 else [])
     return VisualizeResult(stopped_recipe(recipe, tracker), tracker.stopped, images_t, labels, history)
