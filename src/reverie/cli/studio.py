@@ -17,6 +17,7 @@ def studio(
     weights: Annotated[Optional[str], typer.Option(help="State-dict file to load into the model.")] = None,
     normalize: Annotated[str, typer.Option(help="Input normalization the model expects (none, imagenet, inception).")] = "none",
     folder: Annotated[Path, typer.Option(help="The studio's folder: uploads, results, frames, thumbnail cache.")] = Path("reverie-studio"),
+    atlas: Annotated[Optional[Path], typer.Option(help="An atlas folder (reverie atlas build) whose images the layers tab shows.")] = None,
     device: DeviceOption = "auto",
 ) -> None:
     """Reverie Studio: a local web app with live previews, stop, drag-and-drop replay and a channel browser."""
@@ -30,4 +31,4 @@ def studio(
 
     spec = ModelSpec(model, weights, normalize)
     load_model(spec, "cpu")  # a model that cannot load fails here, as one line, before any server starts
-    start(folder, spec, host, port, device)
+    start(folder, spec, host, port, device, atlas=atlas)

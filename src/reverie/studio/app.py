@@ -61,8 +61,17 @@ class Studio:
     session (so Stop finds its run), and the results made since the studio started."""
 
     def __init__(self, folder: str | Path, model: ModelSpec = DEFAULT_SPEC, device: str = "auto",
-                 thumbnail_side: int = channels.THUMBNAIL_SIDE, thumbnail_steps: int = channels.THUMBNAIL_STEPS):
+                 thumbnail_side: int = channels.THUMBNAIL_SIDE, thumbnail_steps: int = channels.THUMBNAIL_STEPS,
+                 atlas: str | Path | None = None):
         self.folder = StudioFolder(folder)
+        self.atlas = None
+        if atlas is not None:  # its images serve as channel thumbnails; reading one needs reverie[atlas]
+            from reverie.atlas import open_atlas
+
+            self.atlas = open_atlas(atlas)
+        if self.atlas is not None and self.atlas.model != model.name:
+            raise ReverieError(f"the atlas in {atlas} maps {self.atlas.model}, not {model.name}; start the studio "
+                               f"with --model {self.atlas.model}, or open an atlas of {model.name}")
         self.thumbnail_side, self.thumbnail_steps = thumbnail_side, thumbnail_steps
         self.shelf = ModelShelf(model, device)
         self.device = self.shelf.device
@@ -303,6 +312,23 @@ class Studio:
                self.gallery: [(str(thumbnail.path), notes[thumbnail.channel]) for thumbnail in found],
                self.browser_status: f"{len(found)} channels of {layer} (click one to visualize it)"}
 
+    def browse_atlas(self, layer: str):
+        """A layer's units from the opened atlas: their visualizations as the channel thumbnails."""
+        try:
+            if self.atlas is None:
+                raise ReverieError("no atlas is open (start the studio with --atlas FOLDER)")
+            units = self.atlas.layers.get(layer)
+            if units is None:
+                raise ReverieError(f"the atlas has no layer '{layer}' (it has {', '.join(self.atlas.layers)})")
+        except ReverieError as error:
+            return {self.browser_message: message_html(str(error))}
+        self.browsed = (layer, [unit.unit for unit in units])
+        flags = {True: " (dead)", False: ""}
+        return {self.browser_message: "",
+                self.browser_status: f"{len(units)} units of {layer} from the atlas (click one to visualize it)",
+                self.gallery: [(str(unit.image), f"channel {unit.unit}{flags[unit.dead or unit.grey]}")
+                               for unit in units]}
+
     def pick_channel(self, event: gr.SelectData):
         layer, shown = getattr(self, "browsed", ("", []))
         if event.index is None or not 0 <= event.index < len(shown):
@@ -464,6 +490,12 @@ def build_app(studio: Studio) -> gr.Blocks:
                         photo = gr.Image(label="your photo: which channels does it excite?", type="filepath",
                                          sources=["upload", "clipboard"], height=180, elem_id="layers-photo")
                         rank = gr.Button("Rank channels by my photo", elem_id="layers-rank")
+                        if studio.atlas is not None:
+                            atlas_layers = list(studio.atlas.layers)
+                            with gr.Row():
+                                atlas_layer = gr.Dropdown(atlas_layers, value=atlas_layers[0] if atlas_layers else None,
+                                                          label="layer in the atlas", elem_id="layers-atlas-layer")
+                                from_atlas = gr.Button("Show from the atlas", elem_id="layers-atlas-show")
                     with gr.Column(scale=3, min_width=320):
                         studio.browser_message = gr.HTML(elem_id="layers-message")
                         studio.browser_status = gr.Textbox(label="progress", interactive=False,
@@ -521,6 +553,9 @@ def build_app(studio: Studio) -> gr.Blocks:
         rank.click(lambda layer_, photo_: (yield from studio.browse(layer_, 0, photo_, True)), [layer, photo],
                    [studio.browser_message, studio.browser_status, studio.gallery], concurrency_limit=1,
                    concurrency_id="device", api_name="rank_channels")
+        if studio.atlas is not None:
+            from_atlas.click(studio.browse_atlas, atlas_layer, [studio.browser_message, studio.browser_status,
+                                                                studio.gallery], queue=False, api_name="atlas_layer")
         visualize, dream = studio.pages.get("visualize"), studio.pages.get("dream")
         picked = [studio.tabs] + ([visualize.widgets["objective"], visualize.widgets["layer"],
                                     visualize.widgets["channels"]] if visualize else []) + (

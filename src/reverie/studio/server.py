@@ -66,7 +66,9 @@ def start(folder: str | Path = "reverie-studio", model: ModelSpec = DEFAULT_SPEC
     app.queue(default_concurrency_limit=1, max_size=QUEUE_SIZE)
     _, url, _ = app.launch(server_name=host, server_port=port, share=False, prevent_thread_lock=True,
                            inbrowser=False, quiet=True, show_error=False, theme=THEME, css=CSS,
-                           allowed_paths=[str(studio.folder.root)], max_file_size=MAX_VIDEO_BYTES,
+                           allowed_paths=[str(studio.folder.root),
+                                          *([str(studio.atlas.folder.resolve())] if studio.atlas else [])],
+                           max_file_size=MAX_VIDEO_BYTES,
                            footer_links=[], ssr_mode=False, pwa=False, mcp_server=False,
                            enable_monitoring=False)
     if block:
