@@ -32,7 +32,8 @@ def kernel_home(tmp_path_factory):
         "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": "Reverie tests", "language": "python", "interrupt_mode": "signal",
         # one torch thread: the suite runs on small shared CPUs (see tests/conftest.py)
-        "env": {"PYTHONPATH": path, "OMP_NUM_THREADS": "1", "REVERIE_EXAMPLE_SCALE": "0.1"},
+        "env": {"PYTHONPATH": path, "OMP_NUM_THREADS": "1", "REVERIE_EXAMPLE_SCALE": "0.1",
+                "REVERIE_NOTEBOOK_INTERVAL": "0.05"},
     }))
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("JUPYTER_PATH", str(home))

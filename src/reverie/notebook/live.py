@@ -13,10 +13,11 @@ import functools
 import html
 import inspect
 import io
+import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from PIL import Image
@@ -34,7 +35,9 @@ class NotebookSettings:
     """What the notebook front end does; change it with ``reverie.notebook.settings.display = False``."""
 
     display: bool = True      # a live preview for every task run in a kernel (``display=False`` per call)
-    interval: float = 0.5     # seconds: the preview is redrawn at most this often (and once at the end)
+    # seconds: the preview is redrawn at most this often (and once at the end); REVERIE_NOTEBOOK_INTERVAL
+    # sets the default (the example-notebook tests redraw often, so a quick run still shows several frames)
+    interval: float = field(default_factory=lambda: float(os.environ.get("REVERIE_NOTEBOOK_INTERVAL", "0.5")))
     preview_side: int = 384   # px: the longest side of the preview (a 2048 px dream is shown shrunk)
 
 
