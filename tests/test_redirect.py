@@ -61,6 +61,33 @@ def test_relu6_blocks_pushes_above_six_too():
     assert x.grad.tolist() == [[-1.0, 0.0, 1.0, 0.0]]
 
 
+def _reference_redirect(x: torch.Tensor, grad: torch.Tensor, lower: float, upper: float) -> torch.Tensor:
+    """The rule of RedirectedReLU's docstring, written out with full-size masks for every item."""
+    below, above = x <= lower, x >= upper
+    ordinary = grad.masked_fill(below | above, 0)
+    redirected = grad.masked_fill((below & (grad > 0)) | (above & (grad < 0)), 0)
+    dead = ~ordinary.reshape(len(x), -1).ne(0).any(dim=1)
+    return torch.where(dead.reshape(-1, *[1] * (x.ndim - 1)), redirected, ordinary)
+
+
+@pytest.mark.parametrize("lower, upper", [(0.0, float("inf")), (0.0, 6.0)])
+@pytest.mark.parametrize("dead_items", [(), (1,), (0, 2, 3)])
+def test_backward_equals_the_rule_for_live_dead_and_boundary_items(lower, upper, dead_items):
+    source = torch.Generator().manual_seed(2)
+    x = torch.randn(4, 3, 5, 5, generator=source) * 4 + 2
+    x[:, 0, 0, :2] = torch.tensor([lower, 6.0])  # inputs exactly on a bound count as outside the range
+    for item in dead_items:
+        x[item] = torch.where(torch.rand(x[item].shape, generator=source) < 0.5, -1.0, 7.0 if upper == 6 else -2.0)
+        x[item, 0, 0, 0] = lower
+    grad = torch.randn(x.shape, generator=source)
+    leaf = x.clone().requires_grad_(True)
+    RedirectedReLU.apply(leaf, leaf.clamp(lower, upper), lower, upper).backward(grad)
+    expected = _reference_redirect(x, grad, lower, upper)
+    assert torch.equal(leaf.grad, expected)
+    for item in dead_items:  # a dead item's gradient is not all zero: it was redirected
+        assert leaf.grad[item].abs().sum() > 0
+
+
 def test_hooks_are_removed_and_inplace_restored_on_exit():
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(inplace=True), nn.Conv2d(4, 4, 1), nn.ReLU6(inplace=True))
     with pytest.raises(RuntimeError, match="boom"), redirected_relus(model) as names:

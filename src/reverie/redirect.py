@@ -62,16 +62,25 @@ class RedirectedReLU(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         (input,) = ctx.saved_tensors
-        below, above = input <= ctx.lower, input >= ctx.upper
-        ordinary = grad.masked_fill(below | above, 0)
-        pushes_out = (below & (grad > 0)) | (above & (grad < 0))
-        redirected = grad.masked_fill(pushes_out, 0)
-        # Judge each batch item on its own: [B, ...] -> [B, N], then one flag per item broadcast back.
-        batch = grad.shape[0] if grad.ndim > 0 else 1
-        flat = ordinary.reshape(batch, -1)
-        dead = ~flat.ne(0).any(dim=1)  # [B]
-        dead = dead.reshape((batch,) + (1,) * max(grad.ndim - 1, 0)) if grad.ndim > 0 else dead.reshape(())
-        return torch.where(dead, redirected, ordinary), None, None, None
+        shape = grad.shape
+        if grad.ndim == 0:  # a scalar is one item of one element
+            grad, input = grad.reshape(1), input.reshape(1)
+        # What the activation itself passes, in the one fused kernel its own backward uses:
+        # grad where lower < input < upper, else 0 (upper may be inf).
+        ordinary = torch.ops.aten.hardtanh_backward(grad, input, ctx.lower, ctx.upper)
+        # Judge each batch item on its own: [B, ...] -> [B, N] -> one flag per item, [B].
+        dead = ~ordinary.reshape(grad.shape[0], -1).any(dim=1)  # any() on floats: nonzero (or NaN)
+        # The redirected gradient is needed only for dead items, and on a real network almost every
+        # item passes some gradient at almost every activation; so find the dead ones (a host read
+        # of B flags, paid only during the redirect steps) and build the rest for those alone,
+        # instead of five full-size masks for every activation (1.8x an ordinary step before).
+        index = dead.nonzero().squeeze(1)  # [D]
+        if len(index) == 0:
+            return ordinary.reshape(shape), None, None, None
+        item_grad, item_input = grad[index], input[index]
+        pushes_out = ((item_input <= ctx.lower) & (item_grad > 0)) | ((item_input >= ctx.upper) & (item_grad < 0))
+        result = ordinary.index_copy(0, index, item_grad.masked_fill(pushes_out, 0))
+        return result.reshape(shape), None, None, None
 
 
 def _active_range(module: nn.Module) -> tuple[float, float] | None:
