@@ -1,4 +1,4 @@
-"""The embedded EfficientNet-Lite0 recognises known photos, runs at any size, and loads by path."""
+"""The embedded EfficientNet-Lite0 recognises known photos, runs at any size, loads by path, folds batch norm."""
 from __future__ import annotations
 
 import math
@@ -10,7 +10,8 @@ from PIL import Image
 from skimage import data
 
 from reverie.errors import ReverieError
-from reverie.models.efficientnet_lite import efficientnet_lite
+from reverie.models.efficientnet_lite import efficientnet_lite, fold_batch_norm
+from reverie.recorder import OUTPUT, ActivationRecorder, module_names
 
 TABBY_TO_EGYPTIAN_CAT = range(281, 286)  # ImageNet's five domestic cat classes
 ESPRESSO = 967
@@ -93,3 +94,51 @@ def test_mismatched_weights_file_is_a_reverie_error(tmp_path):
     torch.save({"stem.conv.weight": torch.zeros(1)}, wrong)
     with pytest.raises(ReverieError, match="do not fit EfficientNet-lite0"):
         efficientnet_lite("lite0", weights=wrong)
+
+
+# --- batch norm folded into the convolutions ---------------------------------------------------------
+
+def _every_layer(model, image: torch.Tensor, folding: bool) -> dict[str, torch.Tensor]:
+    """Every named layer's output and the image gradient of the logits, folding on or off.
+
+    Recording conv/bn children hooks them, which makes their ConvBN run unfolded, so they are
+    recorded in a second pass; the first pass records every other layer with folding in effect.
+    """
+    fold_batch_norm(model, folding)
+    names = module_names(model)
+    children = [name for name in names if name.endswith((".conv", ".bn"))]
+    rest = [name for name in names if name not in children] + [OUTPUT]
+    image = image.clone().requires_grad_(True)
+    with ActivationRecorder(model, rest) as recorder:
+        activations = recorder(image)
+        activations["image gradient"], = torch.autograd.grad(activations[OUTPUT][:, 281].sum(), image)
+    with torch.no_grad(), ActivationRecorder(model, children) as recorder:
+        activations.update(recorder(image))
+    fold_batch_norm(model)
+    return {name: value.detach() for name, value in activations.items()}
+
+
+def test_folded_batch_norm_keeps_every_named_layer_within_float_tolerance(model):
+    image = torch.rand(2, 3, 48, 40, generator=torch.Generator().manual_seed(0))
+    folded, separate = _every_layer(model, image, True), _every_layer(model, image, False)
+    assert folded.keys() == separate.keys() and len(folded) > 200
+    for name, expected in separate.items():
+        scale = float(expected.abs().max())
+        assert torch.allclose(folded[name], expected, rtol=0, atol=1e-4 * scale), name
+    # The folded path is really taken (results differ by rounding), and hooked conv/bn are exact.
+    assert not torch.equal(folded["blocks.5"], separate["blocks.5"])
+    assert torch.equal(folded["blocks.5.expand.conv"], separate["blocks.5.expand.conv"])
+
+
+def test_folding_leaves_the_state_dict_and_follows_new_weights(model, tmp_path):
+    fresh = efficientnet_lite("lite0", weights=None)
+    assert fresh.state_dict().keys() == model.state_dict().keys()
+    image = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        before = fresh(image)
+        fresh.load_state_dict(model.state_dict())  # weights written in place after the first fold
+        after = fresh(image)
+        fold_batch_norm(fresh, False)
+        expected = fresh(image)
+    assert not torch.allclose(before, expected)
+    assert torch.allclose(after, expected, rtol=0, atol=1e-4 * float(expected.abs().max()))
