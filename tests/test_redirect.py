@@ -72,9 +72,10 @@ def _reference_redirect(x: torch.Tensor, grad: torch.Tensor, lower: float, upper
 
 @pytest.mark.parametrize("lower, upper", [(0.0, float("inf")), (0.0, 6.0)])
 @pytest.mark.parametrize("dead_items", [(), (1,), (0, 2, 3)])
-def test_backward_equals_the_rule_for_live_dead_and_boundary_items(lower, upper, dead_items):
+@pytest.mark.parametrize("channels", [3, 32])  # 32: the sampled first channels settle live items
+def test_backward_equals_the_rule_for_live_dead_and_boundary_items(lower, upper, dead_items, channels):
     source = torch.Generator().manual_seed(2)
-    x = torch.randn(4, 3, 5, 5, generator=source) * 4 + 2
+    x = torch.randn(4, channels, 5, 5, generator=source) * 4 + 2
     x[:, 0, 0, :2] = torch.tensor([lower, 6.0])  # inputs exactly on a bound count as outside the range
     for item in dead_items:
         x[item] = torch.where(torch.rand(x[item].shape, generator=source) < 0.5, -1.0, 7.0 if upper == 6 else -2.0)
@@ -86,6 +87,17 @@ def test_backward_equals_the_rule_for_live_dead_and_boundary_items(lower, upper,
     assert torch.equal(leaf.grad, expected)
     for item in dead_items:  # a dead item's gradient is not all zero: it was redirected
         assert leaf.grad[item].abs().sum() > 0
+
+
+def test_an_item_live_only_in_its_last_channel_keeps_its_ordinary_gradient():
+    # The backward first reads a sixteenth of the channels; a unit alive beyond them must still count.
+    x = torch.full((2, 32, 3, 3), -1.0)
+    x[0, -1, 1, 1] = 2.0
+    grad = torch.ones_like(x)
+    leaf = x.clone().requires_grad_(True)
+    RedirectedReLU.apply(leaf, leaf.relu(), 0.0, float("inf")).backward(grad)
+    assert leaf.grad[0].sum() == 1 and leaf.grad[0, -1, 1, 1] == 1  # ordinary: only the live unit
+    assert torch.equal(leaf.grad, _reference_redirect(x, grad, 0.0, float("inf")))
 
 
 def test_hooks_are_removed_and_inplace_restored_on_exit():
