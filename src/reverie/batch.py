@@ -15,16 +15,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import torch
 from PIL import Image, UnidentifiedImageError
 from torch import nn
 
 from reverie.engine.progress import ProgressCallback, StopSignal, Tracker
 from reverie.errors import ReverieError
-from reverie.executors import LocalExecutor, make_executor
+from reverie.executors import LocalExecutor, ModelWork, make_executor
 from reverie.imaging import Size, from_pil, resize
 from reverie.io.images import read_recipe_text
-from reverie.models import MODELS, ModelSpec, model_on_device
+from reverie.models import MODELS, model_on_device
 from reverie.pipelines.dream import DreamRecipe, DreamResult
 from reverie.pipelines.prepare import objective_from, text_of
 from reverie.recipe import from_json
@@ -53,22 +52,8 @@ class FolderReport:
     stopped: bool
 
 
-class DreamWork:
+class DreamWork(ModelWork):
     """Dreams photo jobs on one device, holding the model (see :mod:`reverie.executors`)."""
-
-    def __init__(self, spec: ModelSpec, model: nn.Module | None = None, device: str = "auto"):
-        self.spec, self.model, self.device = spec, model, device
-        self._ready: tuple[nn.Module, torch.device] | None = None
-
-    def __getstate__(self) -> dict:
-        return {"spec": self.spec, "model": self.model, "device": self.device}
-
-    def __setstate__(self, state: dict) -> None:
-        self.__init__(state["spec"], state["model"], state["device"])
-
-    def prepare(self) -> None:
-        if self._ready is None:
-            self._ready = model_on_device(self.spec, self.model, self.device)
 
     def weight(self, job: PhotoJob) -> float:
         return 1.0
@@ -86,7 +71,7 @@ class DreamWork:
             return f"not an image PIL can decode ({type(error).__name__})"
         if job.recipe.size is not None:
             image = resize(image, Size(*job.recipe.size).shape)
-        model, device = self._ready
+        model, device = self.loaded
         result = run(job.recipe, model=model, image=image, device=device, progress=progress, stop=stop)
         return None if result.stopped else result
 

@@ -24,6 +24,7 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 import torch
+from torch import nn
 
 from reverie.engine.progress import (
     Progress,
@@ -32,6 +33,7 @@ from reverie.engine.progress import (
     stop_requested,
 )
 from reverie.errors import ReverieError, unknown_name_message
+from reverie.models import ModelSpec, model_on_device
 
 EXECUTORS = ("local", "ray")
 RAY_HINT = "install it with: pip install 'reverie[ray]'"
@@ -312,3 +314,24 @@ def _check_reachable(address: str) -> None:
 def _first_line(error: BaseException) -> str:
     text = str(error).strip()
     return (text.splitlines()[0] if text else type(error).__name__)[:300]
+
+
+class ModelWork:
+    """Work that holds a model on one device: picklable before :meth:`prepare` (an executor ships it to a
+    worker process, which prepares it once: the model is loaded there and held). Subclasses give
+    ``weight(item)`` and ``__call__(item, progress, stop)``; after :meth:`prepare`, ``self.loaded`` is
+    (model, device)."""
+
+    def __init__(self, spec: ModelSpec, model: nn.Module | None = None, device: str = "auto"):
+        self.spec, self.model, self.device = spec, model, device
+        self.loaded: tuple[nn.Module, torch.device] | None = None
+
+    def __getstate__(self) -> dict:
+        return {"spec": self.spec, "model": self.model, "device": self.device}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["spec"], state["model"], state["device"])
+
+    def prepare(self) -> None:
+        if self.loaded is None:
+            self.loaded = model_on_device(self.spec, self.model, self.device)

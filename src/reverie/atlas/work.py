@@ -10,11 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import torch
-from torch import nn
 
 from reverie.atlas.plan import Batch, Output
 from reverie.engine.progress import ProgressCallback, StopSignal
-from reverie.models import ModelSpec, model_on_device
+from reverie.executors import ModelWork
 from reverie.pipelines.visualize import VisualizeResult
 from reverie.recorder import ActivationRecorder
 from reverie.tasks import run
@@ -53,24 +52,8 @@ class Rendered:
         return self.std < GREY_STD
 
 
-class RenderWork:
-    """Renders an atlas's batches on one device. Picklable before :meth:`prepare` (an executor ships it to
-    a worker process, which prepares it once: the model is loaded there and held)."""
-
-    def __init__(self, spec: ModelSpec, model: nn.Module | None = None, device: str = "auto"):
-        self.spec, self.model, self.device = spec, model, device
-        self._ready: nn.Module | None = None
-        self._device: torch.device | None = None
-
-    def __getstate__(self) -> dict:
-        return {"spec": self.spec, "model": self.model, "device": self.device}
-
-    def __setstate__(self, state: dict) -> None:
-        self.__init__(state["spec"], state["model"], state["device"])
-
-    def prepare(self) -> None:
-        if self._ready is None:
-            self._ready, self._device = model_on_device(self.spec, self.model, self.device)
+class RenderWork(ModelWork):
+    """Renders an atlas's batches on one device (see :class:`reverie.executors.ModelWork`)."""
 
     def weight(self, batch: Batch) -> float:
         return float(batch.work)
@@ -79,7 +62,7 @@ class RenderWork:
                  stop: StopSignal | None = None) -> list[Rendered] | None:
         """Render ``batch``; None when ``stop`` cut it short (a partial batch is never kept)."""
         self.prepare()
-        whole = run(batch.recipe, model=self._ready, device=self._device, progress=progress, stop=stop)
+        whole = run(batch.recipe, model=self.loaded[0], device=self.loaded[1], progress=progress, stop=stop)
         if whole.stopped:
             return None
         results = []
@@ -94,8 +77,8 @@ class RenderWork:
     def _measured(self, batch: Batch, results: list[VisualizeResult]) -> list[Rendered]:
         saved = [quantized(result.images[:, :3]) for result in results]  # each [N, 3, H, W]
         images = torch.cat(saved + [torch.full_like(saved[0][:1], 0.5)])  # the last: the grey baseline
-        with torch.no_grad(), ActivationRecorder(self._ready, [batch.layer]) as recorder:
-            means = recorder(images.to(self._device))[batch.layer].float().mean(dim=(2, 3)).cpu()  # [N, C]
+        with torch.no_grad(), ActivationRecorder(self.loaded[0], [batch.layer]) as recorder:
+            means = recorder(images.to(self.loaded[1]))[batch.layer].float().mean(dim=(2, 3)).cpu()  # [N, C]
         baseline, rendered, start = means[-1], [], 0
         for output, result, pixels in zip(batch.outputs, results, saved):
             activation = float(means[start:start + len(pixels), output.unit].mean())
