@@ -1,6 +1,7 @@
 """The studio through its HTTP API (gradio_client), as the browser's page drives it."""
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -185,7 +186,9 @@ def test_a_stopped_animation_resumes_to_the_frames_an_uninterrupted_one_makes(cl
     whole = client.predict(*args, api_name="/run_animate")
     job = client.submit(*args, api_name="/run_animate")
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not any("frame 1" in str(update[1]) for update in job.outputs()):
+    # the status starts "frame N ·" with N the frame being dreamed: stop once frame 0 is finished
+    while time.monotonic() < deadline and not any(re.match(r"frame [1-9]\d* ·", str(update[1]))
+                                                  for update in job.outputs()):
         time.sleep(0.05)
     client.predict(api_name="/stop_animate")
     stopped = job.result(timeout=60)
@@ -255,3 +258,15 @@ def test_the_animation_draft_is_a_small_quick_gif_of_the_same_animation(client, 
     picture = Image.open(draft)
     assert picture.format == "GIF" and max(picture.size) <= 96 and picture.n_frames == 12
     assert picture.size[0] == 2 * picture.size[1]                 # the animation's shape, scaled down
+
+
+def test_an_animation_stopped_inside_its_first_frame_says_nothing_was_finished(client, running_studio):
+    args = page_args(running_studio.studio, "animate", size="40x40", frames=3,
+                     **{"settings.octaves": 1, "settings.steps": 100_000})
+    job = client.submit(*args, api_name="/run_animate")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any("step" in str(update[1]) for update in job.outputs()):
+        time.sleep(0.05)
+    client.predict(api_name="/stop_animate")
+    final = job.result(timeout=60)
+    assert "stopped before its first frame was finished: nothing to keep" in final[0] and final[1] == "stopped"

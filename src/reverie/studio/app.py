@@ -119,6 +119,8 @@ class Studio:
         kind = recipe.KIND
         if kind == "animate":
             frames = FrameFolder(result.folder)
+            if len(frames) == 0:
+                raise ReverieError("the animation was stopped before its first frame was finished: nothing to keep")
             mp4 = write_mp4(self.folder.result_path("animate", ".mp4"), frames, fps=result.recipe.fps,
                             recipe_json=result.recipe.to_json())
             gif = write_gif(mp4.with_suffix(".gif"), frames, fps=min(result.recipe.fps, 50))
