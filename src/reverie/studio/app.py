@@ -118,9 +118,9 @@ class Studio:
         a 3D model for the viewer)."""
         kind = recipe.KIND
         if kind == "animate":
-            frames = FrameFolder(result.folder)
-            if len(frames) == 0:
+            if finished_frames(result.folder) == 0:
                 raise ReverieError("the animation was stopped before its first frame was finished: nothing to keep")
+            frames = FrameFolder(result.folder)
             mp4 = write_mp4(self.folder.result_path("animate", ".mp4"), frames, fps=result.recipe.fps,
                             recipe_json=result.recipe.to_json())
             gif = write_gif(mp4.with_suffix(".gif"), frames, fps=min(result.recipe.fps, 50))
