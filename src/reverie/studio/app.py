@@ -443,6 +443,10 @@ def _animation_draft(studio: Studio, page: Page, session: gr.State) -> None:
         if run.error is not None:
             yield {page.message: message_html(run.error)}
             return
+        if finished_frames(run.result.folder) == 0:
+            yield {page.message: message_html("the draft was stopped before its first frame: nothing to show"),
+                   page.status: "stopped"}
+            return
         gif = write_gif(studio.folder.result_path("draft", ".gif"), FrameFolder(run.result.folder),
                         fps=min(recipe.fps, 50))
         yield {shown: str(gif), page.message: "", page.status: "draft done: Run makes the full animation"}
