@@ -14,7 +14,7 @@ from reverie.errors import ReverieError
 
 from .conftest import LAYER
 
-sync_api = pytest.importorskip("playwright.sync_api")  # CI installs reverie[all-test]: this runs there
+from playwright import sync_api  # noqa: E402 - reverie[all-test]; a missing browser stack fails, never skips
 CHROMIUM = os.environ.get("REVERIE_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]

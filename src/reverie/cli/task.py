@@ -13,6 +13,7 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
+from reverie.cli import EARLY_CTRL_C
 from reverie.cli.common import check_not_input, quoted, say, stderr
 from reverie.cli.progress import progress_bar
 from reverie.fields import escaped
@@ -26,6 +27,8 @@ def ctrl_c_stops():
     The previous handler is back on exit. (Off the main thread, where Python allows no handler,
     Ctrl-C keeps its usual meaning.)"""
     stop = threading.Event()
+    if EARLY_CTRL_C.is_set():  # Ctrl-C came while the command loaded: stop before any work
+        raise KeyboardInterrupt
     if threading.current_thread() is not threading.main_thread():
         yield stop
         return
