@@ -218,3 +218,20 @@ def test_visualize_and_interpolate_recipes_within_the_caps_are_accepted():
     assert VisualizeRecipe.from_json('{"batch": 1, "channels": [0, 4095]}').channels == (0, 4095)
     assert InterpolateRecipe.from_json('{"size": [64, 32], "frames": 256}').frames == 256
     assert InterpolateRecipe.from_json('{"frames": 2}').frames == 2
+
+
+def test_a_field_added_later_reads_as_the_old_behaviour_from_an_older_file():
+    from dataclasses import dataclass
+
+    from reverie.fields import option
+    from reverie.recipe import Recipe
+
+    @dataclass(frozen=True)
+    class LaterRecipe(Recipe):
+        KIND = ""  # not registered: a test-only recipe
+        crop: bool = option(True, "a later field whose new default changes pixels", absent=False)
+
+    old = LaterRecipe.from_json('{"seed": 3}')
+    assert old.crop is False and old.seed == 3
+    assert LaterRecipe.from_json(LaterRecipe(seed=3).to_json()).crop is True
+    assert '"crop": true' in LaterRecipe().to_json()

@@ -37,7 +37,7 @@ def option(default: Any = _MISSING, help: str = "", *, low: float | None = None,
            choices: Sequence[str] | None = None, flag: str | None | bool = None, short: str | None = None,
            default_factory: Callable[[], Any] | Any = _MISSING, stored: bool = True,
            max_length: int | None = None, max_items: int | None = None, compare: bool = True,
-           file: str | None = None, tags: bool = False) -> Any:
+           file: str | None = None, tags: bool = False, absent: Any = _MISSING) -> Any:
     """A dataclass field with its help text and bounds.
 
     ``low``/``high`` bound numbers (and each item of a tuple of numbers); ``choices`` lists the valid
@@ -49,10 +49,13 @@ def option(default: Any = _MISSING, help: str = "", *, low: float | None = None,
     ``"sample:NAME"``/``"noise"``), and this is how the command line names it again (``"INPUT"``,
     ``"--mask"``): a value read from a recipe file is confined to that file's folder (see :class:`Origin`);
     ``tags=True``: a value without a folder or a file suffix is a name (a pretrained tag), not a file.
+    ``absent``: what a recipe file that lacks this field means. A field added with a new default that
+    changes pixels sets it to the old behaviour, so that recipes written before the field existed still
+    replay to the same pixels (new recipes always store the field).
     """
     metadata = {"help": help, "low": low, "high": high, "choices": tuple(choices) if choices else None,
                 "flag": flag, "short": short, "stored": stored, "max_length": max_length, "max_items": max_items,
-                "file": file, "tags": tags}
+                "file": file, "tags": tags, "absent": absent}
     if default_factory is not _MISSING:
         return dataclasses.field(default_factory=default_factory, metadata=metadata, compare=compare)
     return dataclasses.field(default=default, metadata=metadata, compare=compare)

@@ -174,6 +174,10 @@ def build(cls: type, data: Any, where: str) -> Any:
         raise ReverieError(f"{where} has unknown field(s) {', '.join(map(str, unknown))[:200]} "
                            f"(valid: {', '.join(known)})")
     values = {name: _convert(value, hints[name], f"{where} field '{name}'") for name, value in data.items()}
+    # A field the file lacks was added after the file was written: it means the behaviour of then.
+    values.update({item.name: item.metadata["absent"] for item in fields(cls)
+                   if item.name not in data and item.metadata.get("absent", dataclasses.MISSING)
+                   is not dataclasses.MISSING})
     if cls is ModelSpec:
         values["trusted"] = False
     return cls(**values)
