@@ -24,6 +24,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 
+STOP_PATIENCE = 60.0  # seconds: a stop slower than this is reported as this (a bench never hangs on a lost stop)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -61,7 +64,7 @@ def client_side(url: str, connection, results: str) -> None:
                 before = set(Path(results).glob("*.png"))
                 stop_sent = time.monotonic()
                 client.predict(api_name="/stop_dream")
-                while not set(Path(results).glob("*.png")) - before:
+                while not set(Path(results).glob("*.png")) - before and time.monotonic() - stop_sent < STOP_PATIENCE:
                     time.sleep(0.005)
                 stop_sent = time.monotonic() - stop_sent
             time.sleep(0.02)
@@ -94,6 +97,9 @@ def main() -> None:
 
     def ask(kind: str, args: list):
         here.send((kind, args))
+        if not here.poll(600):  # the client child died or hung: say so rather than wait for ever
+            running.app.close()
+            raise SystemExit(f"bench/studio.py: the client process gave no answer to a {kind} within 600 s")
         return here.recv()
 
     ask("run", dream_args(running.studio, 64, 2, 1))   # loads and warms the model, as a first run does
@@ -114,7 +120,7 @@ def main() -> None:
         bare_times.append(time.monotonic() - began)
     _, _, _, stop_latency = ask("stop", dream_args(running.studio, arguments.size, 100_000, 1))
     here.send(None)
-    child.join()
+    child.join(30)
     running.app.close()
 
     steps = arguments.steps * arguments.octaves
