@@ -1,7 +1,7 @@
 """ActivationRecorder: captures named layers' outputs and stops the forward pass after the deepest one."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import torch
 from torch import nn
@@ -16,8 +16,48 @@ OUTPUT = "@output"
 IMAGE = "@image"  # in feature visualization: the parameterization's raw output, before robustness transforms
 
 
+# Keys under which a model that returns a dict (Hugging Face style) keeps its class scores, by preference.
+SCORE_KEYS = ("logits", "logit", "scores", "output", "out", "pred", "prediction")
+MAX_DETAIL = 200  # characters of a model's own error message that a one-line error repeats
+
+
 class _StopForward(Exception):
     """Raised from a hook once every wanted layer has fired, so no compute is spent past them."""
+
+
+def model_failure(error: BaseException, image: torch.Tensor | None = None) -> ReverieError:
+    """A user model's own exception as one line: its type, the first line of its message, shortened."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    detail = lines[0] if lines else ""
+    if len(detail) > MAX_DETAIL:
+        detail = detail[:MAX_DETAIL - 3] + "..."
+    where = f" on a {image.shape[-1]}x{image.shape[-2]} input" if torch.is_tensor(image) and image.ndim == 4 else ""
+    return ReverieError(f"the model failed{where}: {type(error).__name__}: {detail}".rstrip(": "))
+
+
+def as_tensor(output: object, what: str) -> torch.Tensor:
+    """The tensor in a module's or model's output: itself, the first item of a tuple or list, or from a
+    dict (a Hugging Face style output) the value under ``logits`` (see SCORE_KEYS) or its only tensor.
+
+    Anything else is a one-line ReverieError naming what was found and how to pick a part of it.
+    """
+    if isinstance(output, (tuple, list)) and output:
+        output = output[0]  # e.g. (logits, aux_logits), or an LSTM-like (output, state)
+    if isinstance(output, Mapping):
+        tensors = {str(key): value for key, value in output.items() if torch.is_tensor(value)}
+        chosen = next((tensors[key] for key in SCORE_KEYS if key in tensors), None)
+        if chosen is None and len(tensors) == 1:
+            chosen = next(iter(tensors.values()))
+        if chosen is None:
+            keys = ", ".join(list(tensors)[:8]) or "none holding a tensor"
+            raise ReverieError(f"{what} returns a dict with keys {keys}; Reverie reads its 'logits' or its only "
+                               f"tensor: wrap the model so it returns one tensor (e.g. "
+                               f"return model(x)['{next(iter(tensors), 'KEY')}'])")
+        output = chosen
+    if not torch.is_tensor(output):
+        raise ReverieError(f"{what} returns a {type(output).__name__}, not a tensor; wrap the model so it "
+                           "returns a tensor")
+    return output
 
 
 def module_names(model: nn.Module) -> list[str]:
@@ -84,9 +124,7 @@ class ActivationRecorder:
 
     def _hook_for(self, name: str):
         def hook(module, inputs, output):
-            if isinstance(output, (tuple, list)):  # e.g. an LSTM-like or multi-output block
-                output = output[0]
-            self._activations[name] = output
+            self._activations[name] = as_tensor(output, f"layer {name}")
             if len(self._activations) == len(self.layers) and not self.full_forward:
                 raise _StopForward
         return hook
@@ -100,9 +138,13 @@ class ActivationRecorder:
             try:
                 output = self.model(image)
                 if self.full_forward:
-                    self._activations[OUTPUT] = output[0] if isinstance(output, (tuple, list)) else output
+                    self._activations[OUTPUT] = as_tensor(output, "the model")
             except _StopForward:
                 pass
+            except ReverieError:  # already one line (a hook's, or a .pt2's own size check)
+                raise
+            except Exception as error:  # noqa: BLE001 - the user's model: its failure is one line
+                raise model_failure(error, image) from None
         missing = [name for name in self.layers if name not in self._activations]
         if missing:
             raise ReverieError(

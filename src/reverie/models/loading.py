@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 import warnings
 import zipfile
 from collections.abc import Callable, Sequence
@@ -285,12 +286,45 @@ def _check_input_shape_on_call(model: nn.Module, program, path: Path) -> None:
     model.register_forward_pre_hook(check)
 
 
+def _import_users_module(module_name: str, spec: str):
+    """Import the module a ``module:callable`` names, finding one in the current folder too.
+
+    The ``reverie`` command's own folder, not the current one, heads ``sys.path``, so a ``models.py``
+    beside the user would need ``PYTHONPATH=.``; the current folder is searched last (an installed
+    package of the same name wins). Only ever for a model the user named (see :func:`check_trusted`).
+    Any failure inside the module (a missing dependency, a syntax error) is one line.
+    """
+    here = os.getcwd()
+    added = here not in sys.path and "" not in sys.path
+    if added:
+        sys.path.append(here)
+    try:
+        return importlib.import_module(module_name)
+    except ImportError as error:
+        missing = getattr(error, "name", None)
+        if missing and missing.split(".")[0] != module_name.split(".")[0]:  # the module's own import failed
+            raise ReverieError(f"module '{module_name}' for model '{spec}' needs '{missing}', which is not "
+                               f"installed (pip install {missing.split('.')[0]})") from None
+        raise ReverieError(f"cannot import module '{module_name}' for model '{spec}': {error} (looked in the "
+                           "current folder and the installed packages)") from None
+    except Exception as error:  # noqa: BLE001 - the user's own code: its failure is one line
+        raise ReverieError(f"importing '{module_name}' for model '{spec}' failed: {_one_line(error)}") from None
+    finally:
+        if added and here in sys.path:
+            sys.path.remove(here)
+
+
+def _one_line(error: BaseException) -> str:
+    """``Type: first line of the message``, cut to a readable length."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    detail = lines[0] if lines else ""
+    detail = detail if len(detail) <= 160 else detail[:157] + "..."
+    return f"{type(error).__name__}: {detail}" if detail else type(error).__name__
+
+
 def _call_factory(spec: str) -> nn.Module:
     module_name, _, attribute = spec.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as error:
-        raise ReverieError(f"cannot import module '{module_name}' for model '{spec}': {error}") from None
+    module = _import_users_module(module_name, spec)
     factory = module
     for part in attribute.split("."):
         if not hasattr(factory, part):
@@ -298,9 +332,12 @@ def _call_factory(spec: str) -> nn.Module:
         factory = getattr(factory, part)
     try:
         model = factory() if callable(factory) and not isinstance(factory, nn.Module) else factory
+    except ReverieError:
+        raise
     except Exception as error:  # noqa: BLE001 - the user's own code: its failure is one line too
-        detail = str(error).splitlines()[0][:160] if str(error) else ""
-        raise ReverieError(f"calling '{spec}' failed: {type(error).__name__}: {detail}") from None
+        missing = getattr(error, "name", None) if isinstance(error, ImportError) else None
+        hint = f" (pip install {missing.split('.')[0]})" if missing else ""
+        raise ReverieError(f"calling '{spec}' failed: {_one_line(error)}{hint}") from None
     if not isinstance(model, nn.Module):
         raise ReverieError(f"'{spec}' gave a {type(model).__name__}, not a torch.nn.Module")
     return model
