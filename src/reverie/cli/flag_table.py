@@ -20,6 +20,7 @@ FLAGS = {
         ('model.weights', '--weights', None, 'text', '', 'state-dict file to load into the model', []),
         ('model.normalize', '--normalize', None, 'text', 'none', 'input normalization the model expects', ['none', 'imagenet', 'inception']),
         ('seed', '--seed', None, 'int', '0', 'random seed; the same seed gives the same pixels', []),
+        ('threads', '--threads', None, 'int', '', "CPU threads the model runs with; empty: this machine's count, recorded so a replay on any machine gives the same pixels", []),
         ('text', '--text', None, 'text', '', 'CLIP prompt to steer toward; empty for none', []),
         ('text_weight', '--text-weight', None, 'float', '1', 'weight of the CLIP term when added to the objective', []),
         ('clip_model', '--clip-model', None, 'text', 'ViT-B-32', 'open_clip architecture name', []),
@@ -47,6 +48,7 @@ FLAGS = {
         ('model.weights', '--weights', None, 'text', '', 'state-dict file to load into the model', []),
         ('model.normalize', '--normalize', None, 'text', 'none', 'input normalization the model expects', ['none', 'imagenet', 'inception']),
         ('seed', '--seed', None, 'int', '0', 'random seed; the same seed gives the same pixels', []),
+        ('threads', '--threads', None, 'int', '', "CPU threads the model runs with; empty: this machine's count, recorded so a replay on any machine gives the same pixels", []),
         ('text', '--text', None, 'text', '', 'CLIP prompt to steer toward; empty for none', []),
         ('text_weight', '--text-weight', None, 'float', '1', 'weight of the CLIP term when added to the objective', []),
         ('clip_model', '--clip-model', None, 'text', 'ViT-B-32', 'open_clip architecture name', []),
@@ -71,6 +73,7 @@ FLAGS = {
         ('model.weights', '--weights', None, 'text', '', 'state-dict file to load into the model', []),
         ('model.normalize', '--normalize', None, 'text', 'none', 'input normalization the model expects', ['none', 'imagenet', 'inception']),
         ('seed', '--seed', None, 'int', '0', 'random seed; the same seed gives the same pixels', []),
+        ('threads', '--threads', None, 'int', '', "CPU threads the model runs with; empty: this machine's count, recorded so a replay on any machine gives the same pixels", []),
     ],
     'caricature': [
         ('layers', '--layer', '-l', 'texts', 'blocks.8', 'one image per layer, early to late', []),
@@ -86,6 +89,7 @@ FLAGS = {
         ('model.weights', '--weights', None, 'text', '', 'state-dict file to load into the model', []),
         ('model.normalize', '--normalize', None, 'text', 'none', 'input normalization the model expects', ['none', 'imagenet', 'inception']),
         ('seed', '--seed', None, 'int', '0', 'random seed; the same seed gives the same pixels', []),
+        ('threads', '--threads', None, 'int', '', "CPU threads the model runs with; empty: this machine's count, recorded so a replay on any machine gives the same pixels", []),
     ],
     'style': [
         ('content_layers', '--content-layers', None, 'texts', 'blocks.9', "layers whose activations keep the content's layout", []),
@@ -104,6 +108,7 @@ FLAGS = {
         ('model.weights', '--weights', None, 'text', '', 'state-dict file to load into the model', []),
         ('model.normalize', '--normalize', None, 'text', 'none', 'input normalization the model expects', ['none', 'imagenet', 'inception']),
         ('seed', '--seed', None, 'int', '0', 'random seed; the same seed gives the same pixels', []),
+        ('threads', '--threads', None, 'int', '', "CPU threads the model runs with; empty: this machine's count, recorded so a replay on any machine gives the same pixels", []),
     ],
     'texture': [
         ('objective', '--objective', None, 'text', 'channel(blocks.6, 12)', 'objective expression', []),
@@ -123,6 +128,7 @@ FLAGS = {
         ('model.weights', '--weights', None, 'text', '', 'state-dict file to load into the model', []),
         ('model.normalize', '--normalize', None, 'text', 'none', 'input normalization the model expects', ['none', 'imagenet', 'inception']),
         ('seed', '--seed', None, 'int', '0', 'random seed; the same seed gives the same pixels', []),
+        ('threads', '--threads', None, 'int', '', "CPU threads the model runs with; empty: this machine's count, recorded so a replay on any machine gives the same pixels", []),
     ],
     'animate': [
         ('size', '--size', None, 'size', '', "WIDTHxHEIGHT of every frame; default: the input's", []),
@@ -142,6 +148,7 @@ FLAGS = {
         ('model.weights', '--weights', None, 'text', '', 'state-dict file to load into the model', []),
         ('model.normalize', '--normalize', None, 'text', 'none', 'input normalization the model expects', ['none', 'imagenet', 'inception']),
         ('seed', '--seed', None, 'int', '0', 'random seed; the same seed gives the same pixels', []),
+        ('threads', '--threads', None, 'int', '', "CPU threads the model runs with; empty: this machine's count, recorded so a replay on any machine gives the same pixels", []),
     ],
     'video': [
         ('size', '--size', None, 'size', '', "WIDTHxHEIGHT every frame is resized to; default: the video's", []),
@@ -159,5 +166,6 @@ FLAGS = {
         ('model.weights', '--weights', None, 'text', '', 'state-dict file to load into the model', []),
         ('model.normalize', '--normalize', None, 'text', 'none', 'input normalization the model expects', ['none', 'imagenet', 'inception']),
         ('seed', '--seed', None, 'int', '0', 'random seed; the same seed gives the same pixels', []),
+        ('threads', '--threads', None, 'int', '', "CPU threads the model runs with; empty: this machine's count, recorded so a replay on any machine gives the same pixels", []),
     ],
 }

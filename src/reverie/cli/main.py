@@ -132,9 +132,29 @@ def info(image: Annotated[Path, typer.Argument(help="An image made by Reverie, o
 
     text = recipe_text(image)
     try:
-        typer.echo(json.dumps(json.loads(text), indent=2, sort_keys=True))
+        data = json.loads(text)
     except json.JSONDecodeError:
         raise ReverieError(f"{image} carries a recipe that is not valid JSON") from None
+    typer.echo(json.dumps(data, indent=2, sort_keys=True))
+    if isinstance(data, dict):
+        say(replay_needs(data))
+
+
+def replay_needs(data: dict) -> str:
+    """One line on what the same pixels need: the recipe's PyTorch, device type and CPU thread count."""
+    import torch  # heavy: only `reverie info` gets here
+
+    from reverie.machine import machine_difference, this_machine
+    from reverie.models import resolve_device
+
+    made_with, threads = data.get("made_with"), data.get("threads")
+    if not isinstance(made_with, str) or not isinstance(threads, int):
+        return "replay: made before Reverie recorded its machine; the same pixels need the same PyTorch, " \
+               "device type and CPU thread count"
+    here = this_machine(resolve_device("auto"))
+    difference = machine_difference(made_with, resolve_device("auto"))
+    return (f"replay: made with {escaped(made_with, 200)} at {threads} CPU threads (a replay uses {threads}); "
+            f"this machine: {here}, {torch.get_num_threads()} threads" + (": pixels may differ" if difference else ""))
 
 
 from reverie.cli.visualize import interpolate, visualize  # noqa: E402 - registered after dream

@@ -47,6 +47,7 @@ from reverie.pipelines.prepare import (
     refuse_untrusted,
     source_text,
     text_of,
+    replayable,
 )
 from reverie.pipelines.result import FramesResult, tracker_for
 from reverie.randomness import generator
@@ -195,6 +196,7 @@ def _probe_transforms(transforms: Sequence, frames: int, image: torch.Tensor) ->
                 return
 
 
+@replayable
 def run(recipe: AnimateRecipe, output_dir: str | os.PathLike, *, progress: ProgressCallback | None = None,
         stop: StopSignal | None = None, device: str | torch.device = "auto", resume: bool = False,
         model: nn.Module | None = None, image: torch.Tensor | None = None, objective: Objective | None = None,

@@ -46,6 +46,7 @@ from reverie.pipelines.prepare import (
     objective_from,
     refuse_untrusted,
     text_of,
+    replayable,
 )
 from reverie.pipelines.result import FramesResult, tracker_for
 from reverie.recipe import MAX_DREAM_SIDE, MAX_FRAMES, Recipe, check_size
@@ -97,6 +98,7 @@ def default_frames_dir(output: str | os.PathLike) -> Path:
     return output.with_name(f"{output.stem}-frames")
 
 
+@replayable
 def run(recipe: VideoRecipe, output: str | os.PathLike, *, progress: ProgressCallback | None = None,
         stop: StopSignal | None = None, device: str | torch.device = "auto",
         frames_dir: str | os.PathLike | None = None, quality: int = DEFAULT_QUALITY, resume: bool = False,
