@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from reverie.errors import ReverieError, unknown_name_message
+from reverie.layouts import FIXED_SIDE, LAYOUT_ATTRIBUTE, feature_map
 
 
 # Reserved activation keys: the image the network was given, and the model's own return value
@@ -94,7 +95,9 @@ class ActivationRecorder:
 
     The forward stops as soon as all wanted layers have produced output, which works for any
     module whose forward calls its children in order (the hooks do not need to know the graph).
-    ``activations`` hold the graph, so gradients flow back to ``image``. They always include
+    ``activations`` hold the graph, so gradients flow back to ``image``. A transformer's token output
+    [B, tokens, D] or a channels-last [B, h, w, C] one is given as a feature map [B, D, h, w] (see
+    :mod:`reverie.layouts`), so channels index features and positions the patch grid. They always include
     ``"@input"`` (the image itself); asking for ``"@output"`` runs the whole model and records
     its return value (class logits for a classifier).
     """
@@ -152,5 +155,11 @@ class ActivationRecorder:
                 "(is it used by the model's forward?)"
             )
         activations, self._activations = self._activations, {}
+        # Token [B, N, D] and channels-last [B, h, w, C] outputs as feature maps [B, C, h, w] (see layouts)
+        stated = getattr(self.model, LAYOUT_ATTRIBUTE, "auto")
+        side = getattr(self.model, FIXED_SIDE, None)  # a fitted model sees its input resized to side x side
+        height, width = (side, side) if side else image.shape[-2:]
+        for name in self.layers:
+            activations[name] = feature_map(activations[name], height, width, stated, name)
         activations[INPUT] = image
         return activations

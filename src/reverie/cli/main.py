@@ -105,23 +105,27 @@ def layers(
     size: Annotated[int, typer.Option(help="Reference input side in px for the output sizes.")] = 224,
     all_layers: Annotated[bool, typer.Option("--all", help="List every module with image-shaped output.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    layout: Annotated[str, typer.Option(help="How layer outputs are laid out: auto, nchw, nhwc or tokens.")] = "auto",
+    normalize: Annotated[str, typer.Option(help="Input normalization the model expects.")] = "none",
 ) -> None:
-    """List the layers worth dreaming on, with channel counts and output size."""
+    """List the layers worth dreaming on (transformer blocks too), with channel or feature counts and the
+    output's size (a transformer's patch grid)."""
     from reverie.models import ModelSpec, dreamable_layers, load_model
 
     if size < 8:
         raise ReverieError(f"size must be at least 8 px, got {size}")
-    found = dreamable_layers(load_model(ModelSpec(model, weights), "cpu"), size, everything=all_layers)
+    spec = ModelSpec(model, weights, normalize, layout=layout)
+    found = dreamable_layers(load_model(spec, "cpu"), size, everything=all_layers)
     if as_json:
         typer.echo(json.dumps({"model": model, "input_size": size, "layers": [asdict(info) for info in found]}, indent=1))
         return
     from rich.table import Table
 
     table = Table(title=f"{model}: layers at a {size}x{size} input")
-    for column in ("layer", "kind", "channels", "output"):
+    for column in ("layer", "kind", "channels", "output", "layout"):
         table.add_column(column, justify="right" if column in ("channels", "output") else "left")
     for info in found:
-        table.add_row(info.name, info.kind, str(info.channels), f"{info.width}x{info.height}")
+        table.add_row(info.name, info.kind, str(info.channels), f"{info.width}x{info.height}", info.layout)
     Console().print(table)
 
 
@@ -200,8 +204,26 @@ def main(version: Annotated[bool, typer.Option("--version", callback=_version_ca
     """Reverie: neural dreaming with any PyTorch image model."""
 
 
+def show_notes_as_lines() -> None:
+    """A ReverieNote (what was detected about a model, a setting that will disappoint) is one stderr line."""
+    import warnings
+
+    from reverie.errors import ReverieNote
+
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if isinstance(category, type) and issubclass(category, ReverieNote):
+            say(f"note: {str(message)[:MAX_ERROR]}")
+        else:
+            shown(message, category, filename, lineno, file, line)
+    if getattr(shown, "__name__", "") != "show":
+        warnings.showwarning = show
+
+
 def run() -> None:
     """Console-script entry: a ReverieError (a user mistake) becomes one line on stderr and exit 2."""
+    show_notes_as_lines()
     try:
         code = app(standalone_mode=False)  # click returns, not raises, the status of an abort or an Exit
     except ReverieError as error:

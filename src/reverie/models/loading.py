@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from reverie.errors import ReverieError, unknown_name_message
+from reverie.layouts import LAYOUT_ATTRIBUTE, LAYOUTS
 from reverie.fields import Origin, check_fields, escaped, option
 from reverie.models.efficientnet_lite import efficientnet_lite
 from reverie.models.inspect import EXPORTED_CLASS, dreamable_layers
@@ -67,6 +68,10 @@ class ModelSpec:
                        max_length=4096)
     weights: str | None = option(None, "state-dict file to load into the model", max_length=4096, file="--weights")
     normalize: str = option("none", "input normalization the model expects", choices=tuple(NORMALIZATIONS))
+    # Recipes written before layouts were read kept every layer's output as it came (absent="nchw").
+    layout: str = option("auto", "how layer outputs are laid out: auto (read from the shapes), nchw, nhwc "
+                         "(Swin-style [B, H, W, C]) or tokens (ViT-style [B, tokens, D])", choices=LAYOUTS,
+                         absent="nchw")
     # False for a spec read from a file (see reverie.recipe): such a spec may not run code.
     trusted: bool = option(True, "built from the caller's own words", stored=False, flag=False, compare=False)
     # Set for a spec read from a file: the folder its weights file is confined to (see Origin).
@@ -380,6 +385,7 @@ def load_model(name: str | ModelSpec = DEFAULT_MODEL, device: str | torch.device
         confined = spec.origin is not None and spec.origin.confines("weights", spec.weights)
         _load_weights(model, str(spec.origin.path("model weights", spec.weights, "--weights"))
                       if confined else spec.weights)
+    setattr(model, LAYOUT_ATTRIBUTE, spec.layout)  # read by the ActivationRecorder
     if NORMALIZATIONS[spec.normalize] is not None:
         with_input_normalization(model, *NORMALIZATIONS[spec.normalize])
     else:  # a ready instance loaded before with a normalization must not keep it
