@@ -61,14 +61,20 @@ def as_tensor(output: object, what: str) -> torch.Tensor:
     return output
 
 
+# Set on a model (see reverie.models.zoo) to {alias: module path}: the layer names users know from the
+# articles (InceptionV1's ``mixed4c`` for torchvision's ``inception4c``).
+LAYER_ALIASES = "_reverie_layer_aliases"
+
+
 def module_names(model: nn.Module) -> list[str]:
-    """Every addressable layer name of ``model``: the non-empty paths of ``named_modules()``."""
-    return [name for name, _ in model.named_modules() if name]
+    """Every addressable layer name of ``model``: the non-empty paths of ``named_modules()``, then aliases."""
+    return [name for name, _ in model.named_modules() if name] + list(getattr(model, LAYER_ALIASES, None) or {})
 
 
 def resolve_layer(model: nn.Module, layer: str) -> nn.Module:
-    """The submodule at dotted path ``layer``, or a ReverieError naming the nearest valid names."""
+    """The submodule at dotted path (or alias) ``layer``, or a ReverieError naming the nearest valid names."""
     modules = dict(model.named_modules())
+    layer = (getattr(model, LAYER_ALIASES, None) or {}).get(layer, layer)
     if layer not in modules or not layer:
         raise ReverieError(unknown_name_message("layer", layer, module_names(model)))
     refuse_torchscript(modules[layer], f"layer {layer}")

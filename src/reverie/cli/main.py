@@ -125,7 +125,8 @@ def layers(
     for column in ("layer", "kind", "channels", "output", "layout"):
         table.add_column(column, justify="right" if column in ("channels", "output") else "left")
     for info in found:
-        table.add_row(info.name, info.kind, str(info.channels), f"{info.width}x{info.height}", info.layout)
+        name = f"{info.name} ({info.alias})" if info.alias else info.name
+        table.add_row(name, info.kind, str(info.channels), f"{info.width}x{info.height}", info.layout)
     Console().print(table)
 
 

@@ -10,7 +10,7 @@ from torch import nn
 from reverie.errors import ReverieError, note
 from reverie.layouts import LAYOUT_ATTRIBUTE, detect_layout
 from reverie.models.fixed_input import FIXED_SIDE, fixed_input_side, probe_input, with_fixed_input
-from reverie.recorder import ActivationRecorder, refuse_torchscript
+from reverie.recorder import LAYER_ALIASES, ActivationRecorder, refuse_torchscript
 
 # Outputs of these only rescale or drop what the layer before produced: nothing new to dream on.
 _PASS_THROUGH = (nn.modules.batchnorm._NormBase, nn.Dropout, nn.Dropout2d, nn.Identity, nn.GroupNorm, nn.LayerNorm)
@@ -41,6 +41,7 @@ class LayerInfo:
     height: int      # of the map, or of a transformer's patch grid
     width: int
     layout: str = "nchw"  # "nchw", "nhwc" (Swin-style) or "tokens+K" (ViT-style, K extra tokens)
+    alias: str = ""       # the name the articles use (mixed4c), where the model has one
 
 
 def _repeated_blocks(model: nn.Module) -> set[str]:
@@ -105,6 +106,7 @@ def dreamable_layers(model: nn.Module, size: int = REFERENCE_SIZE, everything: b
         for handle in handles:
             handle.remove()
     stated = getattr(model, LAYOUT_ATTRIBUTE, "auto")
+    aliases = {module: alias for alias, module in (getattr(model, LAYER_ALIASES, None) or {}).items()}
     found = []
     for name, output in outputs.items():
         layout = detect_layout(output.shape, size, size, stated)
@@ -114,7 +116,8 @@ def dreamable_layers(model: nn.Module, size: int = REFERENCE_SIZE, everything: b
         channels = output.shape[1] if layout.kind == "nchw" else output.shape[-1]
         if layout.kind == "nchw" and output.ndim != 4:
             continue
-        found.append(LayerInfo(name, kinds[name], channels, layout.height, layout.width, layout.describe()))
+        found.append(LayerInfo(name, kinds[name], channels, layout.height, layout.width, layout.describe(),
+                               aliases.get(name, "")))
     return found
 
 

@@ -18,6 +18,9 @@ from reverie.layouts import LAYOUT_ATTRIBUTE, LAYOUTS
 from reverie.fields import Origin, check_fields, escaped, option
 from reverie.models.efficientnet_lite import efficientnet_lite
 from reverie.models.inspect import EXPORTED_CLASS, dreamable_layers
+from reverie.models.zoo import DEFAULT_LAYERS as ZOO_DEFAULT_LAYERS
+from reverie.models.zoo import ZooModel, build_zoo, is_zoo_name
+from reverie.recorder import LAYER_ALIASES
 
 
 @dataclass(frozen=True)
@@ -64,8 +67,8 @@ class ModelSpec:
     input to what the model expects.
     """
 
-    name: str = option(DEFAULT_MODEL, "model name, module:callable, or .pt2 torch.export file", flag="--model",
-                       max_length=4096)
+    name: str = option(DEFAULT_MODEL, "model name, module:callable, .pt2 torch.export file, or torchvision:NAME / "
+                       "timm:NAME (installed, weights cached or --weights)", flag="--model", max_length=4096)
     weights: str | None = option(None, "state-dict file to load into the model", max_length=4096, file="--weights")
     normalize: str = option("none", "input normalization the model expects", choices=tuple(NORMALIZATIONS))
     # Recipes written before layouts were read kept every layer's output as it came (absent="nchw").
@@ -85,9 +88,10 @@ class ModelSpec:
         """True when building this model may run code from outside Reverie (never done from a
         stranger's recipe): importing a ``module:callable``, and also loading a ``.pt2`` file,
         because ``torch.export.load`` unpickles parts of the archive with full pickle (see
-        :func:`_load_exported`). Only the registered models are safe to build from a recipe.
+        :func:`_load_exported`). Only the registered models, and the architectures an installed
+        torchvision or timm registers (``torchvision:googlenet``), are safe to build from a recipe.
         """
-        return self.name not in MODELS
+        return self.name not in MODELS and not is_zoo_name(self.name)
 
 
 def check_trusted(spec: ModelSpec) -> None:
@@ -352,8 +356,15 @@ def _load_weights(model: nn.Module, path: str) -> None:
     if not os.path.exists(path):
         raise ReverieError(f"weights file not found: {path}")
     try:
-        # weights_only: a state dict from a stranger must not be able to run code (no pickle).
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        if path.endswith(".safetensors"):  # timm's and Hugging Face's format: tensors only, no code
+            from safetensors.torch import load_file
+
+            state = load_file(path, device="cpu")
+        else:
+            # weights_only: a state dict from a stranger must not be able to run code (no pickle).
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except ImportError:
+        raise ReverieError(f"reading {path} needs safetensors (pip install safetensors)") from None
     except Exception as error:  # noqa: BLE001
         raise ReverieError(f"cannot read weights file {path}: {str(error).splitlines()[0]}") from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
@@ -380,23 +391,40 @@ def load_model(name: str | ModelSpec = DEFAULT_MODEL, device: str | torch.device
     spec = name if isinstance(name, ModelSpec) else ModelSpec(name)
     check_trusted(spec)
     device = resolve_device(device)
-    model = _build(spec, device)
+    zoo = build_zoo(spec.name) if is_zoo_name(spec.name) else None
+    model = zoo.model if zoo is not None else _build(spec, device)
     if spec.weights:  # a weights file named by a recipe file is confined to its folder
         confined = spec.origin is not None and spec.origin.confines("weights", spec.weights)
         _load_weights(model, str(spec.origin.path("model weights", spec.weights, "--weights"))
                       if confined else spec.weights)
+    elif zoo is not None:
+        _load_weights(model, str(zoo.cached_weights()))
     setattr(model, LAYOUT_ATTRIBUTE, spec.layout)  # read by the ActivationRecorder
-    if NORMALIZATIONS[spec.normalize] is not None:
+    if zoo is not None:
+        _finish_zoo(model, zoo, spec)
+    elif NORMALIZATIONS[spec.normalize] is not None:
         with_input_normalization(model, *NORMALIZATIONS[spec.normalize])
     else:  # a ready instance loaded before with a normalization must not keep it
         _drop_input_normalization(model)
     return prepare_model(model, device)
 
 
+def _finish_zoo(model: nn.Module, zoo: ZooModel, spec: ModelSpec) -> None:
+    """A zoo model after its weights: its own last steps, the article names of its layers, and the input
+    normalization its weights were trained with (unless the spec names another)."""
+    if zoo.finish is not None:
+        zoo.finish(model)
+    setattr(model, LAYER_ALIASES, zoo.aliases)
+    normalization = NORMALIZATIONS[spec.normalize] if spec.normalize != "none" else zoo.normalization
+    with_input_normalization(model, *normalization)
+
+
 def default_layers(model_name: str, model: nn.Module) -> tuple[str, ...]:
     """The layers a dream targets when none is named: the registry's choice, or a mid-depth layer."""
     if model_name in MODELS:
         return MODELS[model_name].default_layers
+    if model_name in ZOO_DEFAULT_LAYERS:
+        return ZOO_DEFAULT_LAYERS[model_name]
     layers = dreamable_layers(model)
     if not layers:
         raise ReverieError("the model has no layer with image-shaped output to dream on; name one with --layer")
