@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 import textwrap
+import warnings
 
 import pytest
 import torch
@@ -10,6 +11,7 @@ from torch import nn
 
 import reverie
 from reverie import ReverieError
+from reverie.errors import ReverieNote
 from reverie.engine.deepdream import DreamSettings
 from reverie.engine.optimize import RenderSettings
 from reverie.objectives import parse_objective
@@ -139,3 +141,85 @@ def test_a_tuple_output_uses_its_first_item(photo32):
     result = reverie.dream(photo32, model=TupleOutput().eval(), objective="logit(1)",
                            settings=DreamSettings(octaves=1, steps=1, min_octave_size=16), device="cpu")
     assert result.recipe.objective == "logit(1)"
+
+
+# --- checks that teach ------------------------------------------------------------------------------
+
+class Detaching(nn.Module):
+    """Rounds its features to integers through .detach(): nothing after it can be dreamed."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.quantized = nn.Identity()
+        self.after = nn.Conv2d(4, 4, 1)
+
+    def forward(self, x):
+        return self.after(self.quantized(self.conv(x).detach().round()))
+
+
+def test_a_layer_the_gradient_cannot_reach_is_one_line_saying_what_to_do(photo32):
+    with pytest.raises(ReverieError) as error:
+        reverie.dream(photo32, model=Detaching().eval(), objective="layer(after)",
+                      settings=DreamSettings(octaves=1, steps=1), device="cpu")
+    assert "layer after does not depend differentiably on the image" in one_line(error)
+    assert "choose an earlier layer" in str(error.value)
+
+
+class Constant(nn.Module):
+    """An 'untrained' model whose weights were never loaded: zeros, so every image gives the same output."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        nn.init.zeros_(self.conv.weight)
+        nn.init.constant_(self.conv.bias, 0.5)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+def notes_of(run) -> list[str]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run()
+    return [str(item.message) for item in caught if issubclass(item.category, ReverieNote)]
+
+
+def test_a_model_whose_output_barely_changes_gets_a_note(photo32):
+    notes = notes_of(lambda: reverie.dream(photo32, model=Constant().eval(), objective="layer(conv)",
+                                           settings=DreamSettings(octaves=1, steps=1), device="cpu"))
+    assert any("layer conv barely changes" in text and "--weights" in text for text in notes), notes
+
+
+def test_a_model_in_training_mode_is_put_in_eval_mode_with_a_note(photo32, tiny_cnn):
+    tiny_cnn.train()
+    notes = notes_of(lambda: reverie.dream(photo32, model=tiny_cnn, objective="layer(features.conv2)",
+                                           settings=DreamSettings(octaves=1, steps=1), device="cpu"))
+    assert not tiny_cnn.training
+    assert any("was in training mode" in text for text in notes), notes
+
+    class Stubborn(nn.Dropout):
+        def train(self, mode: bool = True):
+            return self  # never leaves training mode
+    tiny_cnn.features.add_module("drop", Stubborn())
+    tiny_cnn.features.drop.training = True
+    notes = notes_of(lambda: reverie.dream(photo32, model=tiny_cnn, objective="layer(features.conv2)",
+                                           settings=DreamSettings(octaves=1, steps=1), device="cpu"))
+    assert any("module 'features.drop' stays in training mode" in text for text in notes), notes
+
+
+def test_an_output_that_saturates_suggests_the_input_range(photo32):
+    class Saturating(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(3, 5)
+            with torch.no_grad():
+                self.fc.weight.copy_(torch.tensor([[100.0, 100, 100], [0, 0, 0], [0, 0, 0], [0, 0, 0], [0, 0, 0]]))
+                self.fc.bias.copy_(torch.tensor([100.0, 0, 0, 0, 0]))
+
+        def forward(self, x):
+            return self.fc(x.mean(dim=(2, 3)))
+    notes = notes_of(lambda: reverie.dream(photo32, model=Saturating().eval(), objective="logit(1)",
+                                           settings=DreamSettings(octaves=1, steps=1), device="cpu"))
+    assert any("output saturates" in text and "--normalize" in text for text in notes), notes

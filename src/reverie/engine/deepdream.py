@@ -18,7 +18,7 @@ from reverie.masks import check_mask, fit_mask
 from reverie.objectives import Objective
 from reverie.randomness import generator as make_generator
 from reverie.randomness import randint
-from reverie.recorder import ActivationRecorder
+from reverie.recorder import ActivationRecorder, model_failure
 
 
 @dataclass(frozen=True)
@@ -180,7 +180,10 @@ class DreamGradient:
         if not score.requires_grad:
             raise ReverieError(f"{_described(self.objective)} does not depend on the pixels of one image (it compares "
                                "a batch's images): a dream has one image; use it in visualize with --batch 2 or more")
-        (gradient,) = torch.autograd.grad(score, tile)
+        try:
+            (gradient,) = torch.autograd.grad(score, tile)
+        except RuntimeError as error:  # the model's backward (an op without one): one line
+            raise model_failure(error, tile) from None
         value = float(score.detach())
         if not math.isfinite(value) or not bool(torch.isfinite(gradient).all()):  # else a black, unreplayable image
             raise ReverieError(f"{_described(self.objective)} became {value:g} or its gradient non-finite on this "

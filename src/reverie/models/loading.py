@@ -17,6 +17,7 @@ from reverie.errors import ReverieError, unknown_name_message
 from reverie.layouts import LAYOUT_ATTRIBUTE, LAYOUTS
 from reverie.fields import Origin, check_fields, escaped, option
 from reverie.models.efficientnet_lite import efficientnet_lite
+from reverie.models.checks import note_training_mode
 from reverie.models.inspect import EXPORTED_CLASS, dreamable_layers
 from reverie.models.zoo import DEFAULT_LAYERS as ZOO_DEFAULT_LAYERS
 from reverie.models.zoo import ZooModel, build_zoo, is_zoo_name
@@ -441,7 +442,6 @@ def model_on_device(spec: ModelSpec, model: nn.Module | None = None,
     device = resolve_device(device)
     if model is None:
         model = load_model(spec, device)
-    else:
-        model.eval()
+    note_training_mode(model)  # eval mode, said when it was not
     parameter = next(iter(model.parameters()), None)
     return model, (parameter.device if parameter is not None else device)

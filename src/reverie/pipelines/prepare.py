@@ -21,6 +21,7 @@ from reverie.fields import NOT_FILES, escaped, file_values
 from reverie.imaging import SAMPLES, Size, noise, resize, sample
 from reverie.io.images import read_image
 from reverie.machine import intra_op_threads, this_machine
+from reverie.models.checks import check_layers
 from reverie.models import ModelSpec, check_trusted, default_layers, layer_shapes, min_input_side, resolve_device
 from reverie.objectives import Objective, layer, parse_objective
 from reverie.objectives.clip import Clip, clip_objective, load_clip
@@ -197,8 +198,10 @@ def objective_from(text: str, spec: ModelSpec, model: nn.Module) -> Objective:
 
 
 def checked(objective: Objective, model: nn.Module) -> Objective:
-    """``objective`` after checking its layer names and indices on a small probe, before any long work."""
+    """``objective`` after checking its layer names and indices on a small probe, before any long work,
+    and the layers it reads on two probe images (see :mod:`reverie.models.checks`)."""
     objective.check(layer_shapes(model, objective.layers))
+    check_layers(model, objective.layers)
     return objective
 
 
