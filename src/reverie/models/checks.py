@@ -16,6 +16,7 @@ from reverie.recorder import OUTPUT, ActivationRecorder
 PROBE_SIDE = 64
 BARELY = 1e-5       # relative change between two very different images below which a layer "barely changes"
 SATURATED = 0.9999  # softmax probability of one class on both probes: the output saturates
+_CHECKED = "_reverie_checked_layers"  # on a model: the layers already probed
 
 
 def note_training_mode(model: nn.Module) -> None:
@@ -42,7 +43,12 @@ def check_layers(model: nn.Module, layers: Iterable[str]) -> None:
     """Probe ``layers`` (and ``@output``) on a grey and a noise image: a layer the image cannot reach by
     gradient is a ReverieError; a layer that barely changes, is zero on both, or an output that saturates
     gets a note."""
-    wanted = [name for name in dict.fromkeys(layers) if not name.startswith("@") or name == OUTPUT]
+    done = getattr(model, _CHECKED, None)
+    if done is None:
+        done = set()
+        setattr(model, _CHECKED, done)
+    wanted = [name for name in dict.fromkeys(layers) if (not name.startswith("@") or name == OUTPUT)
+              and name not in done]  # a contact sheet checks its layer once, not once per channel
     if not wanted:
         return
     # One image at a time: a .pt2 program may have been exported for batches of one
@@ -73,3 +79,4 @@ def check_layers(model: nn.Module, layers: Iterable[str]) -> None:
             if bool((top.values > SATURATED).all()) and int(top.indices[0]) == int(top.indices[1]):
                 note(f"the model's output saturates (class {int(top.indices[0])} at p > {SATURATED} for a grey "
                      "and a noise image): it may expect another input range (--normalize imagenet or inception)")
+    done.update(wanted)

@@ -178,7 +178,7 @@ def _build(spec: ModelSpec, device: torch.device) -> nn.Module:
 TORCHSCRIPT_ADVICE = ("TorchScript runs compiled code Reverie cannot hook; save with torch.export.save (.pt2) "
                       "(dynamic height/width) or use --model module:callable --weights FILE")
 EXPORT_HINT = ("torch.export.export(model, (torch.rand(2, 3, 224, 224),), dynamic_shapes=({0: D, 2: D, 3: D},)) "
-               "with D = torch.export.Dim.DYNAMIC (see README, Other models)")
+               "with D = torch.export.Dim.DYNAMIC (see README, Bring your own model)")
 
 
 def _archive_names(path: Path) -> list[str]:

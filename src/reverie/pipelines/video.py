@@ -53,7 +53,7 @@ from reverie.recipe import MAX_DREAM_SIDE, MAX_FRAMES, Recipe, check_size
 
 # Fields that do not change any frame's pixels, so a resume may differ in them. The input is
 # compared by its bytes' hash, not by how its path was written.
-_NOT_IN_PIXELS = ("source", "fps", "frames", "version", "frame_index", "stopped_at")
+_NOT_IN_PIXELS = ("source", "fps", "frames", "version", "made_with", "frame_index", "stopped_at")
 
 
 @dataclass(frozen=True)
