@@ -111,11 +111,14 @@ def layers(
     """List the layers worth dreaming on (transformer blocks too), with channel or feature counts and the
     output's size (a transformer's patch grid)."""
     from reverie.models import ModelSpec, dreamable_layers, load_model
+    from reverie.models.fixed_input import fixed_side
 
     if size < 8:
         raise ReverieError(f"size must be at least 8 px, got {size}")
     spec = ModelSpec(model, weights, normalize, layout=layout)
-    found = dreamable_layers(load_model(spec, "cpu"), size, everything=all_layers)
+    loaded = load_model(spec, "cpu")
+    found = dreamable_layers(loaded, size, everything=all_layers)
+    size = fixed_side(loaded) or size  # a model that takes one input size is listed at it
     if as_json:
         typer.echo(json.dumps({"model": model, "input_size": size, "layers": [asdict(info) for info in found]}, indent=1))
         return

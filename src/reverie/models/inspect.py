@@ -99,6 +99,7 @@ def dreamable_layers(model: nn.Module, size: int = REFERENCE_SIZE, everything: b
                                        f"{str(error).splitlines()[0][:200]}") from None
                 outputs.clear()
                 size = side
+                with_fixed_input(model, side)
                 note(f"the model takes {side}x{side} inputs only (position embeddings or a fixed flatten): "
                      f"layers listed at {side}x{side}")
                 model(probe_input(model, size))
