@@ -50,3 +50,12 @@ def test_a_replay_with_another_torch_or_device_says_pixels_may_differ():
     assert machine_difference(f"torch {torch.__version__}, cpu", cpu) is None
     note = machine_difference("torch 2.1.0, cuda", cpu)
     assert "torch 2.1.0, cuda" in note and "pixels may differ" in note and "\n" not in note
+
+
+def test_reverie_info_says_what_the_same_pixels_need(reverie_cli, tmp_path):
+    path = tmp_path / "made.png"
+    dream_at(1, replace(TINY, settings=replace(TINY.settings, steps=1))).save(path)
+    code, out, err = reverie_cli("info", path)
+    assert code == 0 and json.loads(out)["threads"] == 1
+    assert f"made with torch {torch.__version__}, cpu at 1 CPU threads (a replay uses 1)" in err
+    assert "pixels may differ" not in err
