@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
+import torch
 from torch import nn
 
 from reverie.engine.progress import ProgressCallback, StopSignal, Tracker
@@ -150,6 +151,9 @@ def dream_folder(folder: str | os.PathLike, output: str | os.PathLike, recipe: D
         raise ReverieError(f"{folder} holds no photos outside the output folder {output}")
     names = output_names(folder, photos)
     recipe = _explicit_objective(recipe, model)
+    # The thread count a dream records (see reverie.machine), fixed here: every photo, on any worker,
+    # dreams with it, and an output made with it is found done.
+    recipe = replace(recipe, threads=recipe.threads or torch.get_num_threads())
     planned, reused = [], []
     for path, name in zip(photos, names):
         digest = hashlib.sha256(path.read_bytes()).hexdigest()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import difflib
+import warnings
 from collections.abc import Iterable
 
 
@@ -10,6 +11,18 @@ class ReverieError(Exception):
 
     Front ends print the message as one line and exit with status 2; the library only raises it.
     """
+
+
+class ReverieNote(UserWarning):
+    """Something worth one line to the user that is not an error: what was detected about a model, or a
+    setting that will likely disappoint (a model in training mode). The command line prints it as
+    ``note: ...``; in Python it is a warning (``warnings.simplefilter("ignore", ReverieNote)`` hides it).
+    """
+
+
+def note(text: str) -> None:
+    """Tell the user ``text`` (one line) through the front end, without stopping the work."""
+    warnings.warn(text, ReverieNote, stacklevel=3)
 
 
 def nearest(name: str, valid: Iterable[str], count: int = 3) -> list[str]:

@@ -59,6 +59,11 @@ class Recipe:
     model: ModelSpec = option(default_factory=ModelSpec, help="the network", flag=False)
     seed: int = option(0, "random seed; the same seed gives the same pixels", low=0, high=2**63 - 1)
     stopped_at: StopPoint | None = option(None, "where a stopped run stopped; a replay stops there too", flag=False)
+    # Recorded on every run (see reverie.machine): matrix products split their sums by thread count.
+    threads: int | None = option(None, "CPU threads the model runs with; empty: this machine's count, recorded so "
+                                       "a replay on any machine gives the same pixels", low=1, high=4096)
+    made_with: str | None = option(None, "the PyTorch version and device type that made it", flag=False,
+                                   max_length=200, compare=False)
     version: str = option(__version__, "the Reverie version that made it", flag=False, max_length=64)
     # Set by the reader: the recipe file's folder, which its file fields are confined to (see Origin).
     origin: Origin | None = option(None, "where a recipe read from a file came from", stored=False, flag=False,

@@ -1,12 +1,13 @@
 """ActivationRecorder: captures named layers' outputs and stops the forward pass after the deepest one."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import torch
 from torch import nn
 
 from reverie.errors import ReverieError, unknown_name_message
+from reverie.layouts import FIXED_SIDE, LAYOUT_ATTRIBUTE, feature_map
 
 
 # Reserved activation keys: the image the network was given, and the model's own return value
@@ -16,18 +17,64 @@ OUTPUT = "@output"
 IMAGE = "@image"  # in feature visualization: the parameterization's raw output, before robustness transforms
 
 
+# Keys under which a model that returns a dict (Hugging Face style) keeps its class scores, by preference.
+SCORE_KEYS = ("logits", "logit", "scores", "output", "out", "pred", "prediction")
+MAX_DETAIL = 200  # characters of a model's own error message that a one-line error repeats
+
+
 class _StopForward(Exception):
     """Raised from a hook once every wanted layer has fired, so no compute is spent past them."""
 
 
+def model_failure(error: BaseException, image: torch.Tensor | None = None) -> ReverieError:
+    """A user model's own exception as one line: its type, the first line of its message, shortened."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    detail = lines[0] if lines else ""
+    if len(detail) > MAX_DETAIL:
+        detail = detail[:MAX_DETAIL - 3] + "..."
+    where = f" on a {image.shape[-1]}x{image.shape[-2]} input" if torch.is_tensor(image) and image.ndim == 4 else ""
+    return ReverieError(f"the model failed{where}: {type(error).__name__}: {detail}".rstrip(": "))
+
+
+def as_tensor(output: object, what: str) -> torch.Tensor:
+    """The tensor in a module's or model's output: itself, the first item of a tuple or list, or from a
+    dict (a Hugging Face style output) the value under ``logits`` (see SCORE_KEYS) or its only tensor.
+
+    Anything else is a one-line ReverieError naming what was found and how to pick a part of it.
+    """
+    if isinstance(output, (tuple, list)) and output:
+        output = output[0]  # e.g. (logits, aux_logits), or an LSTM-like (output, state)
+    if isinstance(output, Mapping):
+        tensors = {str(key): value for key, value in output.items() if torch.is_tensor(value)}
+        chosen = next((tensors[key] for key in SCORE_KEYS if key in tensors), None)
+        if chosen is None and len(tensors) == 1:
+            chosen = next(iter(tensors.values()))
+        if chosen is None:
+            keys = ", ".join(list(tensors)[:8]) or "none holding a tensor"
+            raise ReverieError(f"{what} returns a dict with keys {keys}; Reverie reads its 'logits' or its only "
+                               f"tensor: wrap the model so it returns one tensor (e.g. "
+                               f"return model(x)['{next(iter(tensors), 'KEY')}'])")
+        output = chosen
+    if not torch.is_tensor(output):
+        raise ReverieError(f"{what} returns a {type(output).__name__}, not a tensor; wrap the model so it "
+                           "returns a tensor")
+    return output
+
+
+# Set on a model (see reverie.models.zoo) to {alias: module path}: the layer names users know from the
+# articles (InceptionV1's ``mixed4c`` for torchvision's ``inception4c``).
+LAYER_ALIASES = "_reverie_layer_aliases"
+
+
 def module_names(model: nn.Module) -> list[str]:
-    """Every addressable layer name of ``model``: the non-empty paths of ``named_modules()``."""
-    return [name for name, _ in model.named_modules() if name]
+    """Every addressable layer name of ``model``: the non-empty paths of ``named_modules()``, then aliases."""
+    return [name for name, _ in model.named_modules() if name] + list(getattr(model, LAYER_ALIASES, None) or {})
 
 
 def resolve_layer(model: nn.Module, layer: str) -> nn.Module:
-    """The submodule at dotted path ``layer``, or a ReverieError naming the nearest valid names."""
+    """The submodule at dotted path (or alias) ``layer``, or a ReverieError naming the nearest valid names."""
     modules = dict(model.named_modules())
+    layer = (getattr(model, LAYER_ALIASES, None) or {}).get(layer, layer)
     if layer not in modules or not layer:
         raise ReverieError(unknown_name_message("layer", layer, module_names(model)))
     refuse_torchscript(modules[layer], f"layer {layer}")
@@ -54,7 +101,9 @@ class ActivationRecorder:
 
     The forward stops as soon as all wanted layers have produced output, which works for any
     module whose forward calls its children in order (the hooks do not need to know the graph).
-    ``activations`` hold the graph, so gradients flow back to ``image``. They always include
+    ``activations`` hold the graph, so gradients flow back to ``image``. A transformer's token output
+    [B, tokens, D] or a channels-last [B, h, w, C] one is given as a feature map [B, D, h, w] (see
+    :mod:`reverie.layouts`), so channels index features and positions the patch grid. They always include
     ``"@input"`` (the image itself); asking for ``"@output"`` runs the whole model and records
     its return value (class logits for a classifier).
     """
@@ -84,9 +133,7 @@ class ActivationRecorder:
 
     def _hook_for(self, name: str):
         def hook(module, inputs, output):
-            if isinstance(output, (tuple, list)):  # e.g. an LSTM-like or multi-output block
-                output = output[0]
-            self._activations[name] = output
+            self._activations[name] = as_tensor(output, f"layer {name}")
             if len(self._activations) == len(self.layers) and not self.full_forward:
                 raise _StopForward
         return hook
@@ -100,9 +147,13 @@ class ActivationRecorder:
             try:
                 output = self.model(image)
                 if self.full_forward:
-                    self._activations[OUTPUT] = output[0] if isinstance(output, (tuple, list)) else output
+                    self._activations[OUTPUT] = as_tensor(output, "the model")
             except _StopForward:
                 pass
+            except ReverieError:  # already one line (a hook's, or a .pt2's own size check)
+                raise
+            except Exception as error:  # noqa: BLE001 - the user's model: its failure is one line
+                raise model_failure(error, image) from None
         missing = [name for name in self.layers if name not in self._activations]
         if missing:
             raise ReverieError(
@@ -110,5 +161,11 @@ class ActivationRecorder:
                 "(is it used by the model's forward?)"
             )
         activations, self._activations = self._activations, {}
+        # Token [B, N, D] and channels-last [B, h, w, C] outputs as feature maps [B, C, h, w] (see layouts)
+        stated = getattr(self.model, LAYOUT_ATTRIBUTE, "auto")
+        side = getattr(self.model, FIXED_SIDE, None)  # a fitted model sees its input resized to side x side
+        height, width = (side, side) if side else image.shape[-2:]
+        for name in self.layers:
+            activations[name] = feature_map(activations[name], height, width, stated, name)
         activations[INPUT] = image
         return activations

@@ -105,23 +105,31 @@ def layers(
     size: Annotated[int, typer.Option(help="Reference input side in px for the output sizes.")] = 224,
     all_layers: Annotated[bool, typer.Option("--all", help="List every module with image-shaped output.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    layout: Annotated[str, typer.Option(help="How layer outputs are laid out: auto, nchw, nhwc or tokens.")] = "auto",
+    normalize: Annotated[str, typer.Option(help="Input normalization the model expects.")] = "none",
 ) -> None:
-    """List the layers worth dreaming on, with channel counts and output size."""
+    """List the layers worth dreaming on (transformer blocks too), with channel or feature counts and the
+    output's size (a transformer's patch grid)."""
     from reverie.models import ModelSpec, dreamable_layers, load_model
+    from reverie.models.fixed_input import fixed_side
 
     if size < 8:
         raise ReverieError(f"size must be at least 8 px, got {size}")
-    found = dreamable_layers(load_model(ModelSpec(model, weights), "cpu"), size, everything=all_layers)
+    spec = ModelSpec(model, weights, normalize, layout=layout)
+    loaded = load_model(spec, "cpu")
+    found = dreamable_layers(loaded, size, everything=all_layers)
+    size = fixed_side(loaded) or size  # a model that takes one input size is listed at it
     if as_json:
         typer.echo(json.dumps({"model": model, "input_size": size, "layers": [asdict(info) for info in found]}, indent=1))
         return
     from rich.table import Table
 
     table = Table(title=f"{model}: layers at a {size}x{size} input")
-    for column in ("layer", "kind", "channels", "output"):
+    for column in ("layer", "kind", "channels", "output", "layout"):
         table.add_column(column, justify="right" if column in ("channels", "output") else "left")
     for info in found:
-        table.add_row(info.name, info.kind, str(info.channels), f"{info.width}x{info.height}")
+        name = f"{info.name} ({info.alias})" if info.alias else info.name
+        table.add_row(name, info.kind, str(info.channels), f"{info.width}x{info.height}", info.layout)
     Console().print(table)
 
 
@@ -132,9 +140,29 @@ def info(image: Annotated[Path, typer.Argument(help="An image made by Reverie, o
 
     text = recipe_text(image)
     try:
-        typer.echo(json.dumps(json.loads(text), indent=2, sort_keys=True))
+        data = json.loads(text)
     except json.JSONDecodeError:
         raise ReverieError(f"{image} carries a recipe that is not valid JSON") from None
+    typer.echo(json.dumps(data, indent=2, sort_keys=True))
+    if isinstance(data, dict):
+        say(replay_needs(data))
+
+
+def replay_needs(data: dict) -> str:
+    """One line on what the same pixels need: the recipe's PyTorch, device type and CPU thread count."""
+    import torch  # heavy: only `reverie info` gets here
+
+    from reverie.machine import machine_difference, this_machine
+    from reverie.models import resolve_device
+
+    made_with, threads = data.get("made_with"), data.get("threads")
+    if not isinstance(made_with, str) or not isinstance(threads, int):
+        return "replay: made before Reverie recorded its machine; the same pixels need the same PyTorch, " \
+               "device type and CPU thread count"
+    here = this_machine(resolve_device("auto"))
+    difference = machine_difference(made_with, resolve_device("auto"))
+    return (f"replay: made with {escaped(made_with, 200)} at {threads} CPU threads (a replay uses {threads}); "
+            f"this machine: {here}, {torch.get_num_threads()} threads" + (": pixels may differ" if difference else ""))
 
 
 from reverie.cli.visualize import interpolate, visualize  # noqa: E402 - registered after dream
@@ -180,8 +208,26 @@ def main(version: Annotated[bool, typer.Option("--version", callback=_version_ca
     """Reverie: neural dreaming with any PyTorch image model."""
 
 
+def show_notes_as_lines() -> None:
+    """A ReverieNote (what was detected about a model, a setting that will disappoint) is one stderr line."""
+    import warnings
+
+    from reverie.errors import ReverieNote
+
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if isinstance(category, type) and issubclass(category, ReverieNote):
+            say(f"note: {str(message)[:MAX_ERROR]}")
+        else:
+            shown(message, category, filename, lineno, file, line)
+    if getattr(shown, "__name__", "") != "show":
+        warnings.showwarning = show
+
+
 def run() -> None:
     """Console-script entry: a ReverieError (a user mistake) becomes one line on stderr and exit 2."""
+    show_notes_as_lines()
     try:
         code = app(standalone_mode=False)  # click returns, not raises, the status of an abort or an Exit
     except ReverieError as error:

@@ -55,6 +55,7 @@ def run_task(recipe, description: str, *, quiet: bool, device: str, outputs=(), 
     from reverie.tasks import run
 
     check_trusted(recipe.model)  # the trust rule first: a recipe's model that runs code is refused unread
+    note_machine(recipe, device)
     files = files_to_read(recipe)  # refuses a file outside the recipe's folder before any is read
     check_not_input(recipe, outputs, overwrite_input)
     if files:
@@ -62,6 +63,16 @@ def run_task(recipe, description: str, *, quiet: bool, device: str, outputs=(), 
     with ctrl_c_stops() as stop, progress_bar(description, quiet, stderr) as progress:
         result = run(recipe, progress=progress, stop=stop, device=device, **options)
     return result, stop.is_set()
+
+
+def note_machine(recipe, device: str) -> None:
+    """Say so when a replayed recipe was made with another PyTorch or device type (pixels may differ)."""
+    from reverie.machine import machine_difference  # heavy (torch): only commands that run get here
+    from reverie.models import resolve_device
+
+    note = machine_difference(recipe.made_with, resolve_device(device))
+    if note:
+        say(note)
 
 
 def report_stop(result, saved: Path, interrupted: bool) -> None:

@@ -13,11 +13,12 @@ from reverie.engine.progress import Progress, ProgressCallback, StopSignal, stop
 from reverie.errors import ReverieError
 from reverie.fields import check_fields, option
 from reverie.imaging import check_image, resize
+from reverie.layouts import FIXED_SIDE
 from reverie.masks import check_mask, fit_mask
 from reverie.objectives import Objective
 from reverie.randomness import generator as make_generator
 from reverie.randomness import randint
-from reverie.recorder import ActivationRecorder
+from reverie.recorder import ActivationRecorder, model_failure
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,23 @@ def _tile_bounds(length: int, tile: int) -> list[tuple[int, int]]:
     return list(zip(edges[:-1], edges[1:]))
 
 
+def _overlapping_spans(length: int, side: int) -> list[tuple[int, int]]:
+    """Spans of exactly ``side`` (or all of ``length`` when shorter) covering ``length``, overlapping by at
+    least a quarter of ``side`` so that blended seams do not show."""
+    if length <= side:
+        return [(0, length)]
+    stride = side - side // 4
+    count = math.ceil((length - side) / stride) + 1
+    starts = [round(i * (length - side) / (count - 1)) for i in range(count)]
+    return [(start, start + side) for start in starts]
+
+
+def _ramp(length: int, like: torch.Tensor) -> torch.Tensor:
+    """A tent [length], highest in the middle and above 0 at both ends: a tile's blending weight."""
+    positions = torch.arange(length, dtype=like.dtype, device=like.device)
+    return torch.minimum(positions + 1, length - positions) / math.ceil(length / 2)
+
+
 class DreamGradient:
     """The gradient of an objective w.r.t. an image, computed tile by tile on a randomly shifted copy.
 
@@ -94,14 +112,17 @@ class DreamGradient:
     """
 
     def __init__(self, recorder: ActivationRecorder, objective: Objective, settings: DreamSettings,
-                 generator: torch.Generator):
+                 generator: torch.Generator, input_side: int | None = None):
         self.recorder = recorder
         self.objective = objective
         self.settings = settings
         self.generator = generator
+        self.input_side = input_side  # a model that takes one input size: overlapping tiles of that size
 
     def __call__(self, image: torch.Tensor) -> tuple[torch.Tensor, float]:
         """Returns (gradient like ``image``, score averaged over the image)."""
+        if self.input_side is not None:
+            return self._blended(image, self.input_side)
         height, width = image.shape[-2:]
         rows, cols = _tile_bounds(height, self.settings.tile), _tile_bounds(width, self.settings.tile)
         jitter = self.settings.jitter
@@ -126,13 +147,43 @@ class DreamGradient:
         del shifted  # one full-size image less at the peak while the gradient is rolled back
         return torch.roll(gradient, shifts=(-shift_y, -shift_x), dims=(2, 3)), score
 
+    def _blended(self, image: torch.Tensor, side: int) -> tuple[torch.Tensor, float]:
+        """The gradient from tiles of exactly ``side`` that overlap, each weighted by a tent so that their
+        seams blend; a randomly shifted copy moves the seams every step. (A side shorter than ``side`` is
+        resized to it by the model's input hook: see reverie.models.fixed_input.)"""
+        height, width = image.shape[-2:]
+        rows, cols = _overlapping_spans(height, side), _overlapping_spans(width, side)
+        jitter = self.settings.jitter
+        shift_y, shift_x = randint(self.generator, -jitter, jitter), randint(self.generator, -jitter, jitter)
+        if len(rows) > 1:  # seams move by up to half a tile too
+            shift_y += randint(self.generator, 0, side // 2)
+        if len(cols) > 1:
+            shift_x += randint(self.generator, 0, side // 2)
+        shifted = torch.roll(image, shifts=(shift_y, shift_x), dims=(2, 3))
+        tiles = [(span_y, span_x) for span_y in rows for span_x in cols]
+        gradient = torch.zeros_like(shifted)
+        weights = torch.zeros_like(shifted[:, :1])  # [1, 1, H, W]
+        score = 0.0
+        for (top, bottom), (left, right) in tiles:
+            tile_gradient, tile_score = self._tile_gradient(shifted[..., top:bottom, left:right], 1 / len(tiles))
+            # [h] x [w] -> [1, 1, h, w] tent: a tile counts most at its centre
+            window = (_ramp(bottom - top, image)[:, None] * _ramp(right - left, image)[None, :])[None, None]
+            gradient[..., top:bottom, left:right] += tile_gradient * window
+            weights[..., top:bottom, left:right] += window
+            score += tile_score
+        del shifted
+        return torch.roll(gradient / weights, shifts=(-shift_y, -shift_x), dims=(2, 3)), score
+
     def _tile_gradient(self, tile: torch.Tensor, weight: float) -> tuple[torch.Tensor, float]:
         tile = tile.detach().requires_grad_(True)
         score = self.objective(self.recorder(tile)) * weight
         if not score.requires_grad:
             raise ReverieError(f"{_described(self.objective)} does not depend on the pixels of one image (it compares "
                                "a batch's images): a dream has one image; use it in visualize with --batch 2 or more")
-        (gradient,) = torch.autograd.grad(score, tile)
+        try:
+            (gradient,) = torch.autograd.grad(score, tile)
+        except RuntimeError as error:  # the model's backward (an op without one): one line
+            raise model_failure(error, tile) from None
         value = float(score.detach())
         if not math.isfinite(value) or not bool(torch.isfinite(gradient).all()):  # else a black, unreplayable image
             raise ReverieError(f"{_described(self.objective)} became {value:g} or its gradient non-finite on this "
@@ -224,7 +275,8 @@ def deep_dream(model: nn.Module, objective: Objective | Sequence[Objective], ima
     dreamed = source
     layers = tuple(dict.fromkeys(name for item in objectives for name in item.layers))
     with ActivationRecorder(model, layers) as recorder:
-        gradients_of = [DreamGradient(recorder, item, settings, jitter_generator) for item in objectives]
+        input_side = getattr(model, FIXED_SIDE, None)  # see reverie.models.fixed_input
+        gradients_of = [DreamGradient(recorder, item, settings, jitter_generator, input_side) for item in objectives]
         gradient_of = gradients_of[0]
         for octave, shape in enumerate(shapes):
             octave_base = resize(source, shape)

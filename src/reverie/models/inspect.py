@@ -7,8 +7,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from reverie.errors import ReverieError
-from reverie.recorder import ActivationRecorder, refuse_torchscript
+from reverie.errors import ReverieError, note
+from reverie.layouts import LAYOUT_ATTRIBUTE, detect_layout
+from reverie.models.fixed_input import FIXED_SIDE, fixed_input_side, probe_input, with_fixed_input
+from reverie.recorder import LAYER_ALIASES, ActivationRecorder, refuse_torchscript
 
 # Outputs of these only rescale or drop what the layer before produced: nothing new to dream on.
 _PASS_THROUGH = (nn.modules.batchnorm._NormBase, nn.Dropout, nn.Dropout2d, nn.Identity, nn.GroupNorm, nn.LayerNorm)
@@ -35,61 +37,116 @@ class LayerInfo:
 
     name: str
     kind: str        # the module's class name
-    channels: int
-    height: int
+    channels: int    # channels, or a transformer's features
+    height: int      # of the map, or of a transformer's patch grid
     width: int
+    layout: str = "nchw"  # "nchw", "nhwc" (Swin-style) or "tokens+K" (ViT-style, K extra tokens)
+    alias: str = ""       # the name the articles use (mixed4c), where the model has one
 
 
-def _reference_input(model: nn.Module, size: int) -> torch.Tensor:
-    parameter = next(iter(model.parameters()), None)
-    device = parameter.device if parameter is not None else torch.device("cpu")
-    return torch.full((1, 3, size, size), 0.5, device=device)
+def _repeated_blocks(model: nn.Module) -> set[str]:
+    """Names of the members of a container holding two or more modules of one class: a network's
+    blocks at any depth (``encoder.layers.encoder_layer_3``, ``vit.encoder.layer.3``, ``features.1.0``)."""
+    found = set()
+    for name, module in model.named_modules():
+        if not isinstance(module, (nn.ModuleList, nn.Sequential)):
+            continue
+        children = list(module.named_children())
+        classes = [type(child) for _, child in children if next(child.children(), None) is not None]
+        for child_name, child in children:
+            if classes.count(type(child)) >= 2:
+                found.add(f"{name}.{child_name}" if name else child_name)
+    return found
 
 
 def dreamable_layers(model: nn.Module, size: int = REFERENCE_SIZE, everything: bool = False) -> list[LayerInfo]:
-    """Layers with image-shaped output [1, C, H, W] at a ``size`` x ``size`` input, in forward order.
+    """Layers with a feature map at a ``size`` x ``size`` input, in forward order: image-shaped outputs
+    [1, C, H, W], channels-last [1, H, W, C] and transformer tokens [1, tokens, D] on a patch grid.
 
-    By default only layers at most two levels deep (``blocks.5``, ``layer3.1``, ``features.7``) are
-    listed, which are the blocks people dream on; ``everything`` lists every such module.
+    By default only layers at most two levels deep (``blocks.5``, ``layer3.1``, ``features.7``), and
+    transformer blocks at any depth, are listed: the blocks people dream on. ``everything`` lists every
+    such module. A model that takes one input size only is probed at that size.
     """
     refuse_torchscript(model, "the model")
     outputs: dict[str, torch.Tensor] = {}
     kinds: dict[str, str] = {}
+    blocks = _repeated_blocks(model)
     handles = []
     for name, module in model.named_modules():
         kind, passes_through = _kind(module)
         if not name or passes_through or isinstance(module, torch.jit.ScriptModule):
             continue
-        if not everything and name.count(".") > 1:
+        if not everything and name.count(".") > 1 and name not in blocks:
             continue
         kinds[name] = kind
 
         def hook(module, inputs, output, name=name):
-            if torch.is_tensor(output) and output.ndim == 4:
+            if isinstance(output, (tuple, list)) and output:
+                output = output[0]
+            if torch.is_tensor(output) and output.ndim in (3, 4):
                 outputs[name] = output
         handles.append(module.register_forward_hook(hook))
     try:
         with torch.no_grad():
-            model(_reference_input(model, size))
-    except ReverieError:  # already says what is wrong (e.g. a .pt2 exported for one input size)
-        raise
-    except Exception as error:  # noqa: BLE001 - a model that cannot take the probe input
-        raise ReverieError(f"the model failed on a {size}x{size} input: {str(error).splitlines()[0]}") from None
+            try:
+                model(probe_input(model, size))
+            except ReverieError:  # already says what is wrong (e.g. a .pt2 exported for one input size)
+                raise
+            except Exception as error:  # noqa: BLE001 - a model that cannot take the probe input
+                side = fixed_input_side(model, ())
+                if side is None:
+                    raise ReverieError(f"the model failed on a {size}x{size} input: "
+                                       f"{str(error).splitlines()[0][:200]}") from None
+                outputs.clear()
+                size = side
+                with_fixed_input(model, side)
+                note(f"the model takes {side}x{side} inputs only (position embeddings or a fixed flatten): "
+                     f"layers listed at {side}x{side}")
+                model(probe_input(model, size))
     finally:
         for handle in handles:
             handle.remove()
-    return [LayerInfo(name, kinds[name], *output.shape[1:]) for name, output in outputs.items()]
+    stated = getattr(model, LAYOUT_ATTRIBUTE, "auto")
+    aliases = {module: alias for alias, module in (getattr(model, LAYER_ALIASES, None) or {}).items()}
+    found = []
+    for name, output in outputs.items():
+        layout = detect_layout(output.shape, size, size, stated)
+        if layout is None or layout.kind == "sequence" or (output.ndim == 3 and not everything and name not in blocks
+                                                            and name.count(".") > 0):
+            continue
+        channels = output.shape[1] if layout.kind == "nchw" else output.shape[-1]
+        if layout.kind == "nchw" and output.ndim != 4:
+            continue
+        found.append(LayerInfo(name, kinds[name], channels, layout.height, layout.width, layout.describe(),
+                               aliases.get(name, "")))
+    return found
 
 
 def layer_shapes(model: nn.Module, layers: Iterable[str], size: int = 64) -> dict[str, torch.Size]:
-    """Output shapes of ``layers`` for a ``size`` x ``size`` input (forward stops at the deepest)."""
-    with torch.no_grad(), ActivationRecorder(model, layers) as recorder:
-        try:
-            activations = recorder(_reference_input(model, size))
-        except ReverieError:
+    """Output shapes of ``layers`` for a ``size`` x ``size`` input (forward stops at the deepest), as the
+    objectives see them (token outputs as feature maps, see :mod:`reverie.layouts`).
+
+    A model that fails at ``size`` but runs at exactly one other side (position embeddings, a fixed
+    flatten) gets its input resized to that side from now on (:func:`with_fixed_input`, said in a note).
+    """
+    layers = list(layers)
+    try:
+        return _shapes(model, layers, size)
+    except ReverieError as error:
+        if not str(error).startswith("the model failed") or getattr(model, FIXED_SIDE, None):
             raise
-        except Exception as error:  # noqa: BLE001
-            raise ReverieError(f"the model failed on a {size}x{size} input: {str(error).splitlines()[0]}") from None
+        side = fixed_input_side(model, layers)
+        if side is None:
+            raise
+        with_fixed_input(model, side)
+        note(f"the model takes {side}x{side} inputs only (position embeddings or a fixed flatten): what it sees "
+             f"is resized to {side}x{side}, and dreams are tiled at {side} px")
+        return _shapes(model, layers, size)
+
+
+def _shapes(model: nn.Module, layers: list[str], size: int) -> dict[str, torch.Size]:
+    with torch.no_grad(), ActivationRecorder(model, layers) as recorder:
+        activations = recorder(probe_input(model, size))
     return {name: activation.shape for name, activation in activations.items()}
 
 

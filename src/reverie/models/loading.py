@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 import warnings
 import zipfile
 from collections.abc import Callable, Sequence
@@ -13,9 +14,14 @@ import torch
 from torch import nn
 
 from reverie.errors import ReverieError, unknown_name_message
+from reverie.layouts import LAYOUT_ATTRIBUTE, LAYOUTS
 from reverie.fields import Origin, check_fields, escaped, option
 from reverie.models.efficientnet_lite import efficientnet_lite
+from reverie.models.checks import note_training_mode
 from reverie.models.inspect import EXPORTED_CLASS, dreamable_layers
+from reverie.models.zoo import DEFAULT_LAYERS as ZOO_DEFAULT_LAYERS
+from reverie.models.zoo import ZooModel, build_zoo, is_zoo_name
+from reverie.recorder import LAYER_ALIASES
 
 
 @dataclass(frozen=True)
@@ -62,10 +68,14 @@ class ModelSpec:
     input to what the model expects.
     """
 
-    name: str = option(DEFAULT_MODEL, "model name, module:callable, or .pt2 torch.export file", flag="--model",
-                       max_length=4096)
+    name: str = option(DEFAULT_MODEL, "model name, module:callable, .pt2 torch.export file, or torchvision:NAME / "
+                       "timm:NAME (installed, weights cached or --weights)", flag="--model", max_length=4096)
     weights: str | None = option(None, "state-dict file to load into the model", max_length=4096, file="--weights")
     normalize: str = option("none", "input normalization the model expects", choices=tuple(NORMALIZATIONS))
+    # Recipes written before layouts were read kept every layer's output as it came (absent="nchw").
+    layout: str = option("auto", "how layer outputs are laid out: auto (read from the shapes), nchw, nhwc "
+                         "(Swin-style [B, H, W, C]) or tokens (ViT-style [B, tokens, D])", choices=LAYOUTS,
+                         absent="nchw")
     # False for a spec read from a file (see reverie.recipe): such a spec may not run code.
     trusted: bool = option(True, "built from the caller's own words", stored=False, flag=False, compare=False)
     # Set for a spec read from a file: the folder its weights file is confined to (see Origin).
@@ -79,9 +89,10 @@ class ModelSpec:
         """True when building this model may run code from outside Reverie (never done from a
         stranger's recipe): importing a ``module:callable``, and also loading a ``.pt2`` file,
         because ``torch.export.load`` unpickles parts of the archive with full pickle (see
-        :func:`_load_exported`). Only the registered models are safe to build from a recipe.
+        :func:`_load_exported`). Only the registered models, and the architectures an installed
+        torchvision or timm registers (``torchvision:googlenet``), are safe to build from a recipe.
         """
-        return self.name not in MODELS
+        return self.name not in MODELS and not is_zoo_name(self.name)
 
 
 def check_trusted(spec: ModelSpec) -> None:
@@ -167,7 +178,7 @@ def _build(spec: ModelSpec, device: torch.device) -> nn.Module:
 TORCHSCRIPT_ADVICE = ("TorchScript runs compiled code Reverie cannot hook; save with torch.export.save (.pt2) "
                       "(dynamic height/width) or use --model module:callable --weights FILE")
 EXPORT_HINT = ("torch.export.export(model, (torch.rand(2, 3, 224, 224),), dynamic_shapes=({0: D, 2: D, 3: D},)) "
-               "with D = torch.export.Dim.DYNAMIC (see README, Other models)")
+               "with D = torch.export.Dim.DYNAMIC (see README, Bring your own model)")
 
 
 def _archive_names(path: Path) -> list[str]:
@@ -285,12 +296,45 @@ def _check_input_shape_on_call(model: nn.Module, program, path: Path) -> None:
     model.register_forward_pre_hook(check)
 
 
+def _import_users_module(module_name: str, spec: str):
+    """Import the module a ``module:callable`` names, finding one in the current folder too.
+
+    The ``reverie`` command's own folder, not the current one, heads ``sys.path``, so a ``models.py``
+    beside the user would need ``PYTHONPATH=.``; the current folder is searched last (an installed
+    package of the same name wins). Only ever for a model the user named (see :func:`check_trusted`).
+    Any failure inside the module (a missing dependency, a syntax error) is one line.
+    """
+    here = os.getcwd()
+    added = here not in sys.path and "" not in sys.path
+    if added:
+        sys.path.append(here)
+    try:
+        return importlib.import_module(module_name)
+    except ImportError as error:
+        missing = getattr(error, "name", None)
+        if missing and missing.split(".")[0] != module_name.split(".")[0]:  # the module's own import failed
+            raise ReverieError(f"module '{module_name}' for model '{spec}' needs '{missing}', which is not "
+                               f"installed (pip install {missing.split('.')[0]})") from None
+        raise ReverieError(f"cannot import module '{module_name}' for model '{spec}': {error} (looked in the "
+                           "current folder and the installed packages)") from None
+    except Exception as error:  # noqa: BLE001 - the user's own code: its failure is one line
+        raise ReverieError(f"importing '{module_name}' for model '{spec}' failed: {_one_line(error)}") from None
+    finally:
+        if added and here in sys.path:
+            sys.path.remove(here)
+
+
+def _one_line(error: BaseException) -> str:
+    """``Type: first line of the message``, cut to a readable length."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    detail = lines[0] if lines else ""
+    detail = detail if len(detail) <= 160 else detail[:157] + "..."
+    return f"{type(error).__name__}: {detail}" if detail else type(error).__name__
+
+
 def _call_factory(spec: str) -> nn.Module:
     module_name, _, attribute = spec.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as error:
-        raise ReverieError(f"cannot import module '{module_name}' for model '{spec}': {error}") from None
+    module = _import_users_module(module_name, spec)
     factory = module
     for part in attribute.split("."):
         if not hasattr(factory, part):
@@ -298,9 +342,12 @@ def _call_factory(spec: str) -> nn.Module:
         factory = getattr(factory, part)
     try:
         model = factory() if callable(factory) and not isinstance(factory, nn.Module) else factory
+    except ReverieError:
+        raise
     except Exception as error:  # noqa: BLE001 - the user's own code: its failure is one line too
-        detail = str(error).splitlines()[0][:160] if str(error) else ""
-        raise ReverieError(f"calling '{spec}' failed: {type(error).__name__}: {detail}") from None
+        missing = getattr(error, "name", None) if isinstance(error, ImportError) else None
+        hint = f" (pip install {missing.split('.')[0]})" if missing else ""
+        raise ReverieError(f"calling '{spec}' failed: {_one_line(error)}{hint}") from None
     if not isinstance(model, nn.Module):
         raise ReverieError(f"'{spec}' gave a {type(model).__name__}, not a torch.nn.Module")
     return model
@@ -310,8 +357,15 @@ def _load_weights(model: nn.Module, path: str) -> None:
     if not os.path.exists(path):
         raise ReverieError(f"weights file not found: {path}")
     try:
-        # weights_only: a state dict from a stranger must not be able to run code (no pickle).
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        if path.endswith(".safetensors"):  # timm's and Hugging Face's format: tensors only, no code
+            from safetensors.torch import load_file
+
+            state = load_file(path, device="cpu")
+        else:
+            # weights_only: a state dict from a stranger must not be able to run code (no pickle).
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except ImportError:
+        raise ReverieError(f"reading {path} needs safetensors (pip install safetensors)") from None
     except Exception as error:  # noqa: BLE001
         raise ReverieError(f"cannot read weights file {path}: {str(error).splitlines()[0]}") from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
@@ -338,22 +392,40 @@ def load_model(name: str | ModelSpec = DEFAULT_MODEL, device: str | torch.device
     spec = name if isinstance(name, ModelSpec) else ModelSpec(name)
     check_trusted(spec)
     device = resolve_device(device)
-    model = _build(spec, device)
+    zoo = build_zoo(spec.name) if is_zoo_name(spec.name) else None
+    model = zoo.model if zoo is not None else _build(spec, device)
     if spec.weights:  # a weights file named by a recipe file is confined to its folder
         confined = spec.origin is not None and spec.origin.confines("weights", spec.weights)
         _load_weights(model, str(spec.origin.path("model weights", spec.weights, "--weights"))
                       if confined else spec.weights)
-    if NORMALIZATIONS[spec.normalize] is not None:
+    elif zoo is not None:
+        _load_weights(model, str(zoo.cached_weights()))
+    setattr(model, LAYOUT_ATTRIBUTE, spec.layout)  # read by the ActivationRecorder
+    if zoo is not None:
+        _finish_zoo(model, zoo, spec)
+    elif NORMALIZATIONS[spec.normalize] is not None:
         with_input_normalization(model, *NORMALIZATIONS[spec.normalize])
     else:  # a ready instance loaded before with a normalization must not keep it
         _drop_input_normalization(model)
     return prepare_model(model, device)
 
 
+def _finish_zoo(model: nn.Module, zoo: ZooModel, spec: ModelSpec) -> None:
+    """A zoo model after its weights: its own last steps, the article names of its layers, and the input
+    normalization its weights were trained with (unless the spec names another)."""
+    if zoo.finish is not None:
+        zoo.finish(model)
+    setattr(model, LAYER_ALIASES, zoo.aliases)
+    normalization = NORMALIZATIONS[spec.normalize] if spec.normalize != "none" else zoo.normalization
+    with_input_normalization(model, *normalization)
+
+
 def default_layers(model_name: str, model: nn.Module) -> tuple[str, ...]:
     """The layers a dream targets when none is named: the registry's choice, or a mid-depth layer."""
     if model_name in MODELS:
         return MODELS[model_name].default_layers
+    if model_name in ZOO_DEFAULT_LAYERS:
+        return ZOO_DEFAULT_LAYERS[model_name]
     layers = dreamable_layers(model)
     if not layers:
         raise ReverieError("the model has no layer with image-shaped output to dream on; name one with --layer")
@@ -370,7 +442,6 @@ def model_on_device(spec: ModelSpec, model: nn.Module | None = None,
     device = resolve_device(device)
     if model is None:
         model = load_model(spec, device)
-    else:
-        model.eval()
+    note_training_mode(model)  # eval mode, said when it was not
     parameter = next(iter(model.parameters()), None)
     return model, (parameter.device if parameter is not None else device)

@@ -47,6 +47,7 @@ from reverie.pipelines.prepare import (
     refuse_untrusted,
     source_text,
     text_of,
+    replayable,
 )
 from reverie.pipelines.result import FramesResult, tracker_for
 from reverie.randomness import generator
@@ -56,7 +57,7 @@ from reverie.recipe import MAX_DREAM_SIDE, MAX_FRAMES, Recipe, check_size
 SETTING_OPTIONS = ("octaves", "octave_scale", "steps", "step_size", "jitter")
 KEYFRAME_OPTIONS = ("layer", "channel", "objective", *SETTING_OPTIONS)
 # Fields that do not change any frame's pixels, so a resume may differ in them.
-_NOT_IN_PIXELS = ("fps", "version", "frame_index", "stopped_at")
+_NOT_IN_PIXELS = ("fps", "version", "made_with", "frame_index", "stopped_at")
 
 # Each frame starts from an already dreamed image, so a frame needs far less dreaming than a still
 # (4 x 20 steps): with 2 octaves x 6 steps the photo is fully dreamed by about frame 5, and over 100
@@ -195,6 +196,7 @@ def _probe_transforms(transforms: Sequence, frames: int, image: torch.Tensor) ->
                 return
 
 
+@replayable
 def run(recipe: AnimateRecipe, output_dir: str | os.PathLike, *, progress: ProgressCallback | None = None,
         stop: StopSignal | None = None, device: str | torch.device = "auto", resume: bool = False,
         model: nn.Module | None = None, image: torch.Tensor | None = None, objective: Objective | None = None,

@@ -17,7 +17,7 @@ from reverie.imaging import Size, resize
 from reverie.models import ModelSpec, model_on_device
 from reverie.objectives.caricature import caricature as caricature_objective
 from reverie.params import make_param
-from reverie.pipelines.prepare import checked, fit_size, input_path, model_field, read_input, refuse_untrusted, source_text
+from reverie.pipelines.prepare import checked, fit_size, input_path, model_field, read_input, refuse_untrusted, source_text, replayable
 from reverie.pipelines.result import ImageResult, Passes, stopped_recipe, tracker_for
 from reverie.randomness import generator
 from reverie.recipe import MAX_OPTIMISED_SIDE, Recipe, check_size
@@ -92,6 +92,7 @@ def same_draw_for_each_item(transforms: Sequence[Transform]) -> Transform:
     return apply
 
 
+@replayable
 def run(recipe: CaricatureRecipe, *, progress: ProgressCallback | None = None, stop: StopSignal | None = None,
         device: str | torch.device = "auto", model: nn.Module | None = None, photo: torch.Tensor | None = None,
         check_hash: bool = False, recipe_folder: str | os.PathLike | None = None) -> CaricatureResult:

@@ -33,6 +33,7 @@ from reverie.pipelines.prepare import (
     source_text,
     text_objective,
     text_of,
+    replayable,
 )
 from reverie.pipelines.result import ImageResult, stopped_recipe, tracker_for
 from reverie.recipe import MAX_DREAM_SIDE, Blended, Prompted, Recipe, check_exclusive, check_size
@@ -82,6 +83,7 @@ def load_mask(recipe: DreamRecipe, shape: tuple[int, int], check_hash: bool,
     return fit_mask(mask, shape), digest
 
 
+@replayable
 def run(recipe: DreamRecipe, *, progress: ProgressCallback | None = None, stop: StopSignal | None = None,
         device: str | torch.device = "auto", model: nn.Module | None = None, image: torch.Tensor | None = None,
         objective: Objective | None = None, mask: torch.Tensor | None = None, clip: Clip | None = None,

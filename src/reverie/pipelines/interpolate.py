@@ -18,7 +18,7 @@ from reverie.imaging import Size
 from reverie.models import ModelSpec, model_on_device
 from reverie.objectives import FUNCTIONS, Objective, alignment
 from reverie.params import make_param
-from reverie.pipelines.prepare import checked, model_field, refuse_untrusted
+from reverie.pipelines.prepare import checked, model_field, refuse_untrusted, replayable
 from reverie.pipelines.result import ImageResult, stopped_recipe, tracker_for
 from reverie.randomness import generator
 from reverie.recipe import MAX_OPTIMISED_SIDE, Recipe, check_size
@@ -75,6 +75,7 @@ def _takes_batch(name: str) -> bool:
         return False
 
 
+@replayable
 def run(recipe: InterpolateRecipe, *, progress: ProgressCallback | None = None, stop: StopSignal | None = None,
         device: str | torch.device = "auto", model: nn.Module | None = None) -> InterpolateResult:
     """Frames morphing from ``start`` to ``end``: frame i maximises (1-t) start + t end, with

@@ -5,6 +5,7 @@ Tasks import this module and never one another.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from collections.abc import Callable
@@ -19,7 +20,9 @@ from reverie.errors import ReverieError
 from reverie.fields import NOT_FILES, escaped, file_values
 from reverie.imaging import SAMPLES, Size, noise, resize, sample
 from reverie.io.images import read_image
-from reverie.models import ModelSpec, check_trusted, default_layers, layer_shapes, min_input_side
+from reverie.machine import intra_op_threads, this_machine
+from reverie.models.checks import check_layers
+from reverie.models import ModelSpec, check_trusted, default_layers, layer_shapes, min_input_side, resolve_device
 from reverie.objectives import Objective, layer, parse_objective
 from reverie.objectives.clip import Clip, clip_objective, load_clip
 from reverie.randomness import generator
@@ -195,8 +198,10 @@ def objective_from(text: str, spec: ModelSpec, model: nn.Module) -> Objective:
 
 
 def checked(objective: Objective, model: nn.Module) -> Objective:
-    """``objective`` after checking its layer names and indices on a small probe, before any long work."""
+    """``objective`` after checking its layer names and indices on a small probe, before any long work,
+    and the layers it reads on two probe images (see :mod:`reverie.models.checks`)."""
     objective.check(layer_shapes(model, objective.layers))
+    check_layers(model, objective.layers)
     return objective
 
 
@@ -228,3 +233,19 @@ def record(model: nn.Module, image: torch.Tensor, layers) -> dict[str, torch.Ten
     with torch.no_grad(), ActivationRecorder(model, tuple(layers)) as recorder:
         activations = recorder(image)
         return {name: activations[name].detach() for name in layers}
+
+
+def replayable(run: Callable) -> Callable:
+    """For a task's ``run(recipe, ...)``: it runs with the recipe's CPU thread count (this machine's when
+    the recipe names none), and the recipe it returns records that count and the machine (see
+    :mod:`reverie.machine`), so that a replay elsewhere gives the same pixels."""
+    @functools.wraps(run)
+    def with_recorded_threads(recipe, *args, **options):
+        threads = recipe.threads or torch.get_num_threads()
+        model = options.get("model")
+        parameter = next(iter(model.parameters()), None) if isinstance(model, nn.Module) else None
+        device = parameter.device if parameter is not None else resolve_device(options.get("device", "auto"))
+        recipe = replace(recipe, threads=threads, made_with=this_machine(device))
+        with intra_op_threads(threads):
+            return run(recipe, *args, **options)
+    return with_recorded_threads

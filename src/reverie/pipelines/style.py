@@ -26,6 +26,7 @@ from reverie.pipelines.prepare import (
     record,
     refuse_untrusted,
     source_text,
+    replayable,
 )
 from reverie.pipelines.result import ImageResult, stopped_recipe, tracker_for
 from reverie.randomness import generator
@@ -95,6 +96,7 @@ def style_objective(model: nn.Module, content: torch.Tensor, style: torch.Tensor
     return objective
 
 
+@replayable
 def run(recipe: StyleRecipe, *, progress: ProgressCallback | None = None, stop: StopSignal | None = None,
         device: str | torch.device = "auto", model: nn.Module | None = None, content: torch.Tensor | None = None,
         style: torch.Tensor | None = None, check_hash: bool = False,

@@ -30,6 +30,7 @@ from reverie.pipelines.prepare import (
     record,
     refuse_untrusted,
     text_of,
+    replayable,
 )
 from reverie.pipelines.result import TextureResult, stopped_recipe, tracker_for
 from reverie.randomness import generator
@@ -105,6 +106,7 @@ def texture_objective(recipe: TextureRecipe, model: nn.Module, device: torch.dev
     return objective, recipe
 
 
+@replayable
 def run(recipe: TextureRecipe, *, progress: ProgressCallback | None = None, stop: StopSignal | None = None,
         device: str | torch.device = "auto", model: nn.Module | None = None, objective: Objective | None = None,
         check_hash: bool = False, recipe_folder: str | os.PathLike | None = None) -> TextureResult:

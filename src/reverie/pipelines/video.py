@@ -46,13 +46,14 @@ from reverie.pipelines.prepare import (
     objective_from,
     refuse_untrusted,
     text_of,
+    replayable,
 )
 from reverie.pipelines.result import FramesResult, tracker_for
 from reverie.recipe import MAX_DREAM_SIDE, MAX_FRAMES, Recipe, check_size
 
 # Fields that do not change any frame's pixels, so a resume may differ in them. The input is
 # compared by its bytes' hash, not by how its path was written.
-_NOT_IN_PIXELS = ("source", "fps", "frames", "version", "frame_index", "stopped_at")
+_NOT_IN_PIXELS = ("source", "fps", "frames", "version", "made_with", "frame_index", "stopped_at")
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,7 @@ def default_frames_dir(output: str | os.PathLike) -> Path:
     return output.with_name(f"{output.stem}-frames")
 
 
+@replayable
 def run(recipe: VideoRecipe, output: str | os.PathLike, *, progress: ProgressCallback | None = None,
         stop: StopSignal | None = None, device: str | torch.device = "auto",
         frames_dir: str | os.PathLike | None = None, quality: int = DEFAULT_QUALITY, resume: bool = False,

@@ -26,7 +26,7 @@ from reverie.objectives import (
 )
 from reverie.objectives.clip import Clip, load_clip
 from reverie.params import make_param
-from reverie.pipelines.prepare import checked, clip_weights, live_name, model_field, refuse_untrusted, text_objective, text_of
+from reverie.pipelines.prepare import checked, clip_weights, live_name, model_field, refuse_untrusted, text_objective, text_of, replayable
 from reverie.pipelines.result import ImageResult, Passes, stopped_recipe, tracker_for
 from reverie.randomness import generator
 from reverie.recipe import MAX_BATCH, MAX_OPTIMISED_SIDE, Blended, Prompted, Recipe, check_exclusive, check_size
@@ -122,6 +122,7 @@ def _plan(recipe: VisualizeRecipe, objective: Objective | None) -> tuple[list, l
     return [recipe.batch], [objective], []
 
 
+@replayable
 def run(recipe: VisualizeRecipe, *, progress: ProgressCallback | None = None, stop: StopSignal | None = None,
         device: str | torch.device = "auto", model: nn.Module | None = None, objective: Objective | None = None,
         clip: Clip | None = None) -> VisualizeResult:
