@@ -9,6 +9,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from reverie.animation_presets import preset as find_preset
+from reverie.animation_presets import presets_help
 from reverie.cli.common import (
     MP4_QUALITY,
     ChannelsOption,
@@ -38,6 +40,27 @@ Mp4Option = Annotated[Optional[Path], typer.Option(help="Also write an H.264 MP4
 LoopOption = Annotated[int, typer.Option(help="GIF plays: 0 = for ever, 1 = once, N = N times.")]
 ReverseOption = Annotated[bool, typer.Option("--reverse", help="Play the frames backwards.")]
 PingpongOption = Annotated[bool, typer.Option("--pingpong", help="Play forward, then back (2N-2 frames).")]
+PresetOption = Annotated[Optional[str], typer.Option(
+    "--preset", help="A named effect; fills in -t and --frames where not given: " + presets_help() + ".",
+    show_default=False)]
+
+
+def _animate_help(text: str) -> str:
+    """The animate command's docstring with the frame transforms listed (kept unwrapped: click's \\b)."""
+    return text + """
+
+\b
+Frame transforms (-t, repeatable, applied in order; numbers may be keys("0:0.01, 100:0.05")):
+  geometry   zoom(amount)  stretch(amount, axis=1)  rotate(degrees)  translate(x, y)
+             affine(a, b, c, d, tx, ty)  perlin_warp(amount, scale, speed)
+  rolls      roll(axis=1, shift=N | linear(slope, offset) | sin(amplitude, period, phase), group)
+             alternate_roll(shift, group)  random_shift(axis=1, low=-2, high=2, group)
+  filters    sobel(colour, keep="none"|"colour"|"luminance", mix=0.5, match=1)  prewitt(...)
+             blur(sigma)  sharpen(amount, sigma)
+  colour     colour_match(amount=1)  hue_shift(degrees)  posterize(levels)
+             pixel_sort(axis, threshold, reverse)  blend(amount)
+  symmetry   kaleidoscope(n, angle)  mirror(axis)
+"""
 
 
 @recipe_flags("animate")
@@ -46,7 +69,7 @@ def animate(
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the numbered frames and recipe.json.")] = Path("animation"),
     gif: GifOption = None, mp4: Mp4Option = None, loop: LoopOption = 0, quality: QualityOption = MP4_QUALITY,
     sample_name: SampleOption = None, noise_start: NoiseOption = False,
-    layer: LayersOption = None, channel: ChannelsOption = None,
+    layer: LayersOption = None, channel: ChannelsOption = None, preset: PresetOption = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the animation in the output folder from its last finished frame.")] = False,
     device: DeviceOption = "auto", max_work: MaxWorkOption = None, overwrite_input: OverwriteInputOption = False,
     recipe: RecipeOption = None, finish: FinishOption = False, quiet: QuietOption = False,
@@ -63,6 +86,10 @@ def animate(
         base = base_recipe("animate", recipe, finish)
     sources = start_sources(input, sample_name, noise_start)
     objective = dream_objective(flags.pop("objective"), layer, channel)
+    if preset is not None:  # a preset fills in only what the flags leave unsaid
+        chosen = find_preset(preset)
+        flags["transform"] = list(chosen.transforms) if flags["transform"] is None else flags["transform"]
+        flags["frames"] = chosen.frames if flags["frames"] is None else flags["frames"]
     if flags["transform"] is not None and [t.strip().lower() for t in flags["transform"]] == ["none"]:
         flags["transform"] = []
     changes: dict = {} if objective is None else {"objective": objective}
@@ -95,6 +122,9 @@ def animate(
               f"encode them with: reverie encode {quoted(output)} --gif FILE --mp4 FILE", file=sys.stderr)
         raise SystemExit(130) from None
     say(message + "".join(f" and {path}" for path in written))
+
+
+animate.__doc__ = _animate_help(animate.__doc__)
 
 
 def _input_again(source: str) -> str:

@@ -138,6 +138,7 @@ FLAGS = {
         ('keyframes', '--keyframe', '-k', 'texts', '', 'dream options over time: "200: layer=blocks.12, steps=8"', []),
         ('frames', '--frames', None, 'int', '100', 'frames to make', []),
         ('fps', '--fps', None, 'float', '12', 'frames per second of the GIF/MP4 (no frame depends on it)', []),
+        ('edge_anchor', '--edge-anchor', None, 'bool', 'on', "sobel()/prewitt() without mix=/match= blend half back to the previous frame and match the first image's colours; off: the bare edge map", []),
         ('model.name', '--model', None, 'text', 'efficientnet-lite0', 'model name, module:callable, or .pt2 torch.export file', []),
         ('model.weights', '--weights', None, 'text', '', 'state-dict file to load into the model', []),
         ('model.normalize', '--normalize', None, 'text', 'none', 'input normalization the model expects', ['none', 'imagenet', 'inception']),
