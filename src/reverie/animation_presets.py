@@ -38,6 +38,12 @@ PRESETS = {preset.name: preset for preset in (
            ("roll(axis=1, shift=sin(amplitude=3, period=64))",), 200),
     Preset("random-shift", "every column shifted by a random -2..2 pixels each frame, a shivering drift",
            ("random_shift(axis=1, low=-2, high=2)",), 200),
+    # The seed's "replace the FFT noise with Perlin noise" as motion, and its "noise for interpolation of
+    # a single image": every frame mostly the first image again, dreamed through smoothly drifting noise.
+    Preset("perlin-warp", "pixels drifting along a slowly changing Perlin flow, colours held to the first image's",
+           ("perlin_warp(2, scale=64, speed=0.03)", "colour_match(0.3)"), 200),
+    Preset("perlin-morph", "one image dreamed again each frame through smoothly drifting Perlin noise",
+           ("blend(0.7)", "perlin_noise(0.15, scale=48, speed=0.04)"), 100),
     Preset("kaleidoscope", "a slow zoom folded into a six-fold kaleidoscope that turns",
            ("zoom(0.02)", 'kaleidoscope(6, angle=keys("0:0, 100:60"))'), 100),
 )}

@@ -9,7 +9,8 @@ import torch
 from reverie.errors import ReverieError
 from reverie.frame_transforms import (FUNCTIONS, FrameContext, FrameTransform, affine, alternate_roll,
                                       apply_frame_transforms, blend, blur, colour_match, hue_shift, kaleidoscope, keys, linear,
-                                      mirror, parse_frame_transform, parse_frame_transforms, pixel_sort, posterize,
+                                      mirror, parse_frame_transform, parse_frame_transforms, perlin_noise, perlin_warp,
+                                      pixel_sort, posterize,
                                       prewitt, random_shift, roll, rotate, sharpen, sin, sobel, stretch, translate,
                                       zoom)
 from reverie.frame_transforms.roll import line_values
@@ -49,7 +50,7 @@ EVERY_TRANSFORM = [
     sharpen(2, sigma=keys("0:1, 50:2", mode="step")), pixel_sort(axis=0, threshold=0.4, reverse=True),
     hue_shift(90), posterize(4), kaleidoscope(5, angle=15), mirror(axis=0), blend(0.3),
     sobel(keep="colour", mix=0.3, match=keys("0:0, 50:1")), prewitt(keep="luminance", mix=1, match=0),
-    colour_match(0.5),
+    colour_match(0.5), perlin_warp(3, scale=16, speed=0.1, seed=2), perlin_noise(keys("0:0, 50:0.2"), scale=8),
 ]
 
 
@@ -249,6 +250,26 @@ def test_an_edge_filter_outside_an_animation_matches_nothing():
     assert torch.allclose(sobel(mix=1)(frame, _context()), sobel(**BARE)(frame, _context()))
 
 
+def test_perlin_warp_drifts_smoothly_and_the_same_frame_gets_the_same_field():
+    frame = _smooth(48)
+    assert torch.allclose(perlin_warp(0)(frame, _context(5)), frame, atol=1e-6)  # no displacement
+    warp = perlin_warp(4, scale=16, speed=0.05)
+    at = {index: warp(frame, _context(index, seed=index)) for index in (10, 11, 40)}
+    assert torch.equal(at[10], warp(frame, _context(10, seed=99)))  # from its seed, not the frame's generator
+    assert (at[10] - frame).abs().mean() > 0.005  # it moves the picture
+    assert (at[11] - at[10]).abs().mean() < 0.3 * (at[40] - at[10]).abs().mean()  # neighbours are close
+    assert not torch.equal(perlin_warp(4, scale=16, seed=1)(frame, _context(10)), at[10])
+
+
+def test_perlin_noise_adds_a_smooth_field_of_its_amount():
+    grey = torch.full((1, 3, 48, 48), 0.5)
+    noisy = perlin_noise(0.2, scale=16)(grey, _context(3))
+    change = noisy - grey
+    assert 0.02 < change.abs().max() <= 0.2 + 1e-6
+    assert (change[..., 1:] - change[..., :-1]).abs().max() < 0.05  # smooth: neighbours differ little
+    assert not torch.equal(change[:, 0], change[:, 1])  # a field per channel: colour noise
+
+
 def test_blur_preserves_the_mean():
     frame = _frame(64, 64)
     blurred = blur(2)(frame, _context())
@@ -403,6 +424,8 @@ def test_unknown_transform_name_error_names_nearest():
     ('sobel(keep="colr")', r"unknown keep 'colr' \(nearest: colour\)"),
     ("prewitt(mix=2)", "prewitt: mix must be from 0 to 1, got 2"),
     ("colour_match(-1)", "colour_match: amount must be from 0 to 1"),
+    ("perlin_warp(2, scale=0)", "perlin_warp: scale must be above 0 pixels"),
+    ("perlin_noise(seed=-1)", "perlin_noise: seed must be a whole number 0 or more"),
     ("posterize(1)", "levels must be a whole number 2 or more"),
     ("zoom(keys(\"0:0.1 5:1\"))", "expected FRAME:VALUE"),
     ("__import__('os')", "unknown function"),

@@ -215,6 +215,22 @@ def test_the_animate_command_writes_frames_gif_and_mp4(tmp_path, reverie_cli):
     assert recipe["settings"]["octaves"] == 1 and recipe["size"] == [48, 48]
 
 
+def test_the_gif_delay_is_stored_in_the_recipe_and_used_by_encode(tmp_path, reverie_cli):
+    from PIL import Image
+
+    code, _, err = reverie_cli("animate", "--frames", "2", *QUICK, "-o", tmp_path / "out", "--delay", "7",
+                               "--gif", tmp_path / "a.gif")
+    assert code == 0, err
+    assert json.loads((tmp_path / "out" / "recipe.json").read_text())["gif_delay"] == 7
+    code, _, err = reverie_cli("encode", tmp_path / "out", "--gif", tmp_path / "b.gif")
+    assert code == 0, err
+    for name in ("a.gif", "b.gif"):
+        with Image.open(tmp_path / name) as gif:
+            assert gif.info["duration"] == 70, name
+    code, _, err = reverie_cli("animate", "--frames", "2", *QUICK, "-o", tmp_path / "bad", "--delay", "1")
+    assert code == 2 and "GIF delay must be a whole number" in err and not (tmp_path / "bad").exists()
+
+
 def test_the_default_transform_is_a_gentle_zoom():
     assert AnimateRecipe().transforms == ("zoom(0.02)",)
 
@@ -349,3 +365,18 @@ def test_animate_help_lists_every_frame_transform_and_preset(reverie_cli):
             assert f"{name}(" in text, name
     for name in PRESETS:
         assert name in text.replace("- ", "-"), name
+
+
+def test_perlin_starts_from_colour_fractal_noise(tmp_path, reverie_cli):
+    from reverie.io.images import read_image
+    from reverie.pipelines.prepare import load_start
+
+    image, digest = load_start("noise:perlin", None, (40, 24), 3)
+    assert image.shape == (1, 3, 24, 40) and digest is None
+    assert image.std() > 0.1 and not torch.equal(image[:, 0], image[:, 1])  # broad colour blobs, not grey
+    assert torch.equal(image, load_start("noise:perlin", None, (40, 24), 3)[0])  # from the seed
+    code, _, err = reverie_cli("animate", "--perlin", "--frames", "2", *QUICK, "-o", tmp_path / "p",
+                               "-t", "perlin_warp(3, scale=16)")
+    assert code == 0, err
+    assert json.loads((tmp_path / "p" / "recipe.json").read_text())["source"] == "noise:perlin"
+    assert read_image(frame_path(tmp_path / "p", 1)).std() > 0.05

@@ -28,6 +28,7 @@ from reverie.frame_transforms.colour import HueShift, PixelSort, Posterize, hue_
 from reverie.frame_transforms.filters import Blur, EdgeFilter, Prewitt, Sharpen, Sobel, blur, prewitt, sharpen, sobel
 from reverie.frame_transforms.geometry import Affine, Rotate, Stretch, Translate, Zoom, affine, rotate, stretch, \
     translate, zoom
+from reverie.frame_transforms.perlin import PerlinNoise, PerlinWarp, perlin_noise, perlin_warp
 from reverie.frame_transforms.roll import AlternateRoll, Linear, LineShape, Roll, Sine, alternate_roll, linear, \
     roll, sin
 from reverie.frame_transforms.stochastic import RandomShift, random_shift
@@ -42,6 +43,7 @@ FUNCTIONS: dict[str, Callable] = {
     "sobel": sobel, "prewitt": prewitt, "blur": blur, "sharpen": sharpen,
     "pixel_sort": pixel_sort, "hue_shift": hue_shift, "posterize": posterize,
     "kaleidoscope": kaleidoscope, "mirror": mirror, "blend": blend, "colour_match": colour_match,
+    "perlin_warp": perlin_warp, "perlin_noise": perlin_noise,
     "keys": keys, "linear": linear, "sin": sin,
 }
 # Bare names a frame transform expression may use, for flags like ``sobel(colour=False)``.
@@ -102,5 +104,6 @@ __all__ = [
     "PixelSort", "HueShift", "Posterize", "pixel_sort", "hue_shift", "posterize",
     "Kaleidoscope", "Mirror", "kaleidoscope", "mirror",
     "Blend", "blend", "ColourMatch", "colour_match", "EdgeFilter",
+    "PerlinWarp", "PerlinNoise", "perlin_warp", "perlin_noise",
     "Keyframes", "keys",
 ]

@@ -57,7 +57,7 @@ from reverie.recipe import MAX_DREAM_SIDE, MAX_FRAMES, Recipe, check_size
 SETTING_OPTIONS = ("octaves", "octave_scale", "steps", "step_size", "jitter")
 KEYFRAME_OPTIONS = ("layer", "channel", "objective", *SETTING_OPTIONS)
 # Fields that do not change any frame's pixels, so a resume may differ in them.
-_NOT_IN_PIXELS = ("fps", "version", "frame_index", "stopped_at")
+_NOT_IN_PIXELS = ("fps", "gif_delay", "version", "frame_index", "stopped_at")
 
 # Each frame starts from an already dreamed image, so a frame needs far less dreaming than a still
 # (4 x 20 steps): with 2 octaves x 6 steps the photo is fully dreamed by about frame 5, and over 100
@@ -71,7 +71,7 @@ class AnimateRecipe(Recipe):
     """Everything needed to replay a dream animation: frame k+1 = dream(transform(frame k))."""
 
     KIND: ClassVar[str] = "animate"
-    source: str = option("sample:chelsea", '"sample:NAME", "noise", or an image file path', flag=False,
+    source: str = option("sample:chelsea", '"sample:NAME", "noise", "noise:perlin", or an image file path', flag=False,
                          max_length=4096, file="INPUT")
     source_sha256: str | None = option(None, "of the input file's bytes, to notice a changed input on resume",
                                        flag=False, max_length=64)
@@ -85,6 +85,9 @@ class AnimateRecipe(Recipe):
                                         flag="--keyframe", short="-k", max_items=256, max_length=10_000)
     frames: int = option(100, "frames to make", low=1, high=MAX_FRAMES)
     fps: float = option(12.0, "frames per second of the GIF/MP4 (no frame depends on it)", low=0.01, high=240)
+    gif_delay: int | None = option(None, "GIF frame delay in hundredths of a second, as convert -delay 7 "
+                                         "(no frame depends on it); empty: from --fps", low=2, high=65535,
+                                   flag="--delay")
     # Recipes written before edge filters had mix= and match= replay the bare edge map (absent=False).
     edge_anchor: bool = option(True, "sobel()/prewitt() without mix=/match= blend half back to the previous frame "
                                      "and match the first image's colours; off: the bare edge map", absent=False)
