@@ -84,6 +84,7 @@ FLAGS = {
         ('settings.lr', '--lr', None, 'float', '0.05', 'learning rate', []),
         ('settings.optimizer', '--optimizer', None, 'text', 'adam', 'the optimizer', ['adam', 'clampsgd', 'sgd']),
         ('settings.redirect_steps', '--redirect-steps', None, 'int', '16', 'early steps whose dead ReLUs pass a redirected gradient', []),
+        ('frames', '--frames', None, 'int', '1', "with several layers: this many frames morphing from the first layer's caricature to the last's (each frame continues from the one before)", []),
         ('model.name', '--model', None, 'text', 'efficientnet-lite0', 'model name, module:callable, or .pt2 torch.export file', []),
         ('model.weights', '--weights', None, 'text', '', 'state-dict file to load into the model', []),
         ('model.normalize', '--normalize', None, 'text', 'none', 'input normalization the model expects', ['none', 'imagenet', 'inception']),
