@@ -234,6 +234,14 @@ def test_encode_command_takes_a_delay(frame_folder, tmp_path, reverie_cli):
     assert code == 2 and err.startswith("reverie: error: GIF delay must be") and not (tmp_path / "e.gif").exists()
 
 
+def test_encode_takes_q_for_quality(frame_folder, tmp_path, reverie_cli):
+    code, _, err = reverie_cli("encode", frame_folder, "--mp4", tmp_path / "q.mp4", "-q", "35")
+    assert code == 0, err
+    assert read_video(tmp_path / "q.mp4")[2] == 5
+    code, _, err = reverie_cli("encode", frame_folder, "--mp4", tmp_path / "r.mp4", "-q", "60")
+    assert code == 2 and "quality (x264 CRF) must be from 0 (lossless) to 51, got 60" in err
+
+
 def test_encode_command_mistakes_are_one_line(frame_folder, tmp_path, reverie_cli):
     assert reverie_cli("encode", frame_folder)[2] == "reverie: error: give --gif FILE and/or --mp4 FILE to write\n"
     assert reverie_cli("encode", tmp_path / "missing", "--gif", tmp_path / "a.gif")[2] == \

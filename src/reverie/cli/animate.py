@@ -137,8 +137,8 @@ def _input_again(source: str) -> str:
 def encode(
     folder: Annotated[Path, typer.Argument(help="Folder of numbered frames (frame-00000.png ...).", show_default=False)],
     gif: GifOption = None, mp4: Mp4Option = None, fps: FpsOption = None, loop: LoopOption = 0,
-    quality: QualityOption = MP4_QUALITY, reverse: ReverseOption = False, pingpong: PingpongOption = False,
-    delay: DelayOption = None,
+    quality: Annotated[int, typer.Option("--quality", "-q", help="MP4 quality as x264 CRF: 0 lossless ... 51 worst.")] = MP4_QUALITY,
+    reverse: ReverseOption = False, pingpong: PingpongOption = False, delay: DelayOption = None,
 ) -> None:
     """(Re)encode a folder of frames as an animated GIF and/or an MP4."""
     from reverie.io.frames import FrameFolder

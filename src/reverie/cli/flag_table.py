@@ -30,7 +30,7 @@ FLAGS = {
         ('blend_ramp', '--blend-ramp', None, 'text', 'horizontal', "how the blend's objectives are laid out", ['horizontal', 'vertical', 'radial']),
     ],
     'visualize': [
-        ('objective', '--objective', None, 'text', '', 'objective expression for the whole batch; per-item targets use batch=i', []),
+        ('objective', '--objective', None, 'text', '', 'objective expression for the whole batch; per-item targets use batch=i; with no objective, channels or text: channel(blocks.9, 7) on EfficientNet-Lite0, channel 0 of the default dream layer on other models', []),
         ('layer', '--layer', '-l', 'text', '', 'with channels: one image per channel of this layer (a contact sheet)', []),
         ('channels', '--channels', None, 'ints', '', 'channels of the layer, one image each', []),
         ('param', '--param', None, 'text', 'fft', 'image parameterization', ['fft', 'pixel', 'cppn']),

@@ -16,6 +16,7 @@ from torch import nn
 
 from reverie.engine.deepdream import DreamSettings
 from reverie.errors import ReverieError
+from reverie.expressions import quote_name
 from reverie.fields import NOT_FILES, escaped, file_values
 from reverie.imaging import SAMPLES, Size, noise, resize, sample
 from reverie.io.images import read_image
@@ -197,6 +198,18 @@ def objective_from(text: str, spec: ModelSpec, model: nn.Module) -> Objective:
     for name in names[1:]:
         objective = objective + layer(name)
     return objective
+
+
+# What ``reverie visualize`` shows when given no objective: a channel known to draw a clear motif.
+VISUALIZE_DEFAULTS = {"efficientnet-lite0": "channel(blocks.9, 7)"}
+
+
+def default_visualize_objective(spec: ModelSpec, model: nn.Module) -> str:
+    """The objective text a visualization with none renders: the model's entry in
+    :data:`VISUALIZE_DEFAULTS`, else channel 0 of the layer a dream targets by default."""
+    if spec.name in VISUALIZE_DEFAULTS:
+        return VISUALIZE_DEFAULTS[spec.name]
+    return f"channel({quote_name(default_layers(spec.name, model)[0])}, 0)"
 
 
 def checked(objective: Objective, model: nn.Module) -> Objective:
