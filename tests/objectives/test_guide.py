@@ -69,5 +69,8 @@ def test_the_dream_command_takes_a_guide_file_and_its_recipe_replays_it(tmp_path
     (tmp_path / "r.json").write_text(json.dumps({**data, "guide": "../elsewhere/guide.png"}))
     code, _, err = reverie_cli("dream", "--recipe", tmp_path / "r.json", "-o", tmp_path / "b.png")
     assert code == 2 and "guide leads out of its folder" in err and err.count("\n") == 1
+    code, _, err = reverie_cli("dream", *quick, "--guide", "coffee", "-o", tmp_path / "s.png")
+    assert code == 0, err
+    assert reverie.read_recipe(tmp_path / "s.png").guide == "sample:coffee"
     code, _, err = reverie_cli("dream", *quick, "--guide", tmp_path / "missing.png", "-o", tmp_path / "c.png")
     assert code == 2 and "missing.png" in err and err.count("\n") == 1

@@ -84,6 +84,12 @@ def dream(
         changes["objective"] = ""
     if flags["mask"] is not None:
         changes["mask_sha256"] = None
+    if flags["guide"] is not None:
+        from reverie.imaging import SAMPLES
+
+        changes["guide_sha256"] = None
+        if flags["guide"] in SAMPLES and not Path(flags["guide"]).exists():  # --guide coffee: a bundled sample
+            flags["guide"] = f"sample:{flags['guide']}"
     flags.pop("objective")  # set above, from --objective or --layer/--channel
     final = with_flags(base, flags, **changes)
     if folder_input:
