@@ -26,3 +26,15 @@ def test_lr_help_mentions_cppn_only_where_there_is_a_param_flag(reverie_cli):
         text = " ".join(out.split())
         lr_help = text.split("--lr <float>", 1)[1].split("[default", 1)[0]
         assert ("cppn" in lr_help) == ("--param <str>" in text), command
+
+
+def test_interpolate_stores_its_gif_delay_in_the_recipe(tmp_path, reverie_cli):
+    from PIL import Image
+
+    code, _, err = reverie_cli("interpolate", "--from", "channel(blocks.3, 1)", "--to", "channel(blocks.3, 2)",
+                               "--frames", "2", "--size", "32x32", "--steps", "2", "--delay", "9",
+                               "-o", tmp_path / "frames", "--gif", tmp_path / "i.gif", "--quiet")
+    assert code == 0, err
+    with Image.open(tmp_path / "i.gif") as gif:
+        assert gif.info["duration"] == 90
+    assert reverie.read_recipe(next(iter(sorted((tmp_path / "frames").glob("*.png"))))).gif_delay == 9
