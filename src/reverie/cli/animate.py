@@ -60,7 +60,7 @@ Frame transforms (-t, repeatable, applied in order; numbers may be keys("0:0.01,
   filters    sobel(colour, keep="none"|"colour"|"luminance", mix=0.5, match=1)  prewitt(...)
              blur(sigma)  sharpen(amount, sigma)
   colour     colour_match(amount=1)  hue_shift(degrees)  posterize(levels)
-             pixel_sort(axis, threshold, reverse)  blend(amount)
+             pixel_sort(axis, threshold, reverse)  blend(amount)  perlin_noise(amount, scale, speed)
   symmetry   kaleidoscope(n, angle)  mirror(axis)
 """
 
