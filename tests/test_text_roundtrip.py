@@ -20,7 +20,9 @@ from reverie.expressions import evaluate, format_number, parse
 from reverie.frame_transforms import FUNCTIONS as TRANSFORM_FUNCTIONS
 from reverie.frame_transforms import FrameTransform, parse_frame_transform
 from reverie.frame_transforms.colour import HueShift, PixelSort, Posterize
-from reverie.frame_transforms.filters import Blur, Prewitt, Sharpen, Sobel
+from reverie.frame_transforms.coherence import ColourMatch
+from reverie.frame_transforms.perlin import PerlinNoise, PerlinWarp
+from reverie.frame_transforms.filters import KEEPS, Blur, Prewitt, Sharpen, Sobel
 from reverie.frame_transforms.geometry import Affine, Rotate, Stretch, Translate, Zoom
 from reverie.frame_transforms.roll import AlternateRoll, Linear, Roll, Sine
 from reverie.frame_transforms.stochastic import RandomShift
@@ -109,8 +111,15 @@ TRANSFORMS = {
     "roll": st.builds(Roll, axes, shapes, groups),
     "alternate_roll": st.builds(AlternateRoll, shapes, groups),
     "random_shift": st.builds(RandomShift, axes, shapes, shapes, groups),
-    "sobel": st.builds(Sobel, st.booleans()),
-    "prewitt": st.builds(Prewitt, st.booleans()),
+    "sobel": st.builds(Sobel, st.booleans(), st.sampled_from(KEEPS), st.none() | unit | keyframes,
+                       st.none() | unit | keyframes),
+    "prewitt": st.builds(Prewitt, st.booleans(), st.sampled_from(KEEPS), st.none() | unit | keyframes,
+                         st.none() | unit | keyframes),
+    "colour_match": st.builds(ColourMatch, unit | keyframes),
+    "perlin_warp": st.builds(PerlinWarp, values, st.floats(min_value=0.5, max_value=1e4), finite,
+                             st.integers(min_value=0, max_value=10**6)),
+    "perlin_noise": st.builds(PerlinNoise, values, st.floats(min_value=0.5, max_value=1e4), finite,
+                              st.integers(min_value=0, max_value=10**6)),
     "blur": st.builds(Blur, st.floats(min_value=0, allow_infinity=False) | keyframes),
     "sharpen": st.builds(Sharpen, values, values),
     "pixel_sort": st.builds(PixelSort, axes, values, st.booleans()),

@@ -82,7 +82,7 @@ BAD_INPUTS = [
     (["truncated.png"], "cannot read image truncated.png: the file is corrupt or truncated"),
     (["notes.txt"], "cannot read image notes.txt: not an image file PIL can decode"),
     (["--sample", "dog"], "unknown sample 'dog' (valid: chelsea, coffee, astronaut, rocket)"),
-    (["photo.png", "--noise"], "give only one of INPUT, --sample and --noise"),
+    (["photo.png", "--noise"], "give only one of INPUT, --sample, --noise and --perlin"),
     (["photo.png", "--model", "efficientnet-lite9"], "unknown model 'efficientnet-lite9' (nearest: efficientnet-lite"),
     (["photo.png", "--model", "nosuchmodel"], "unknown model 'nosuchmodel' (valid: efficientnet-lite0"),
     (["photo.png", "--model", "reverie_no_such_module:build"], "cannot import module 'reverie_no_such_module'"),

@@ -58,6 +58,16 @@ def test_gif_has_the_frames_delay_and_loop_for_ever(tmp_path):
         assert picture.info["duration"] == 100 and picture.info["loop"] == 0
 
 
+def test_gif_delay_is_in_hundredths_of_a_second_as_convert_delay(tmp_path):
+    write_gif(tmp_path / "a.gif", coloured_frames(), fps=10, delay=7)  # the delay wins over fps
+    with Image.open(tmp_path / "a.gif") as picture:
+        assert picture.info["duration"] == 70
+    for delay in (1, 70000, 2.5):
+        with pytest.raises(ReverieError, match="GIF delay must be a whole number of hundredths of a second from 2"):
+            write_gif(tmp_path / "b.gif", coloured_frames(), delay=delay)
+    assert not (tmp_path / "b.gif").exists()
+
+
 def test_gif_loop_counts_plays_and_one_means_play_once(tmp_path):
     write_gif(tmp_path / "once.gif", coloured_frames(), fps=25, loop=1)
     write_gif(tmp_path / "thrice.gif", coloured_frames(), fps=25, loop=3)
@@ -212,6 +222,24 @@ def test_encode_command_reencodes_a_frame_folder(frame_folder, tmp_path, reverie
     assert gif_frames(tmp_path / "rev.gif")[0] == [4, 3, 2, 1, 0]
     with Image.open(tmp_path / "rev.gif") as picture:
         assert picture.info["duration"] == 80  # 12 fps when the folder has no recipe: 8/100 s
+
+
+def test_encode_command_takes_a_delay(frame_folder, tmp_path, reverie_cli):
+    code, _, err = reverie_cli("encode", frame_folder, "--gif", tmp_path / "d.gif", "--delay", "7")
+    assert code == 0, err
+    assert "at 7/100 s a frame" in err
+    with Image.open(tmp_path / "d.gif") as picture:
+        assert picture.info["duration"] == 70
+    code, _, err = reverie_cli("encode", frame_folder, "--gif", tmp_path / "e.gif", "--delay", "1")
+    assert code == 2 and err.startswith("reverie: error: GIF delay must be") and not (tmp_path / "e.gif").exists()
+
+
+def test_encode_takes_q_for_quality(frame_folder, tmp_path, reverie_cli):
+    code, _, err = reverie_cli("encode", frame_folder, "--mp4", tmp_path / "q.mp4", "-q", "35")
+    assert code == 0, err
+    assert read_video(tmp_path / "q.mp4")[2] == 5
+    code, _, err = reverie_cli("encode", frame_folder, "--mp4", tmp_path / "r.mp4", "-q", "60")
+    assert code == 2 and "quality (x264 CRF) must be from 0 (lossless) to 51, got 60" in err
 
 
 def test_encode_command_mistakes_are_one_line(frame_folder, tmp_path, reverie_cli):

@@ -8,8 +8,9 @@ import torch
 
 from reverie.errors import ReverieError
 from reverie.frame_transforms import (FUNCTIONS, FrameContext, FrameTransform, affine, alternate_roll,
-                                      apply_frame_transforms, blend, blur, hue_shift, kaleidoscope, keys, linear,
-                                      mirror, parse_frame_transform, parse_frame_transforms, pixel_sort, posterize,
+                                      apply_frame_transforms, blend, blur, colour_match, hue_shift, kaleidoscope, keys, linear,
+                                      mirror, parse_frame_transform, parse_frame_transforms, perlin_noise, perlin_warp,
+                                      pixel_sort, posterize,
                                       prewitt, random_shift, roll, rotate, sharpen, sin, sobel, stretch, translate,
                                       zoom)
 from reverie.frame_transforms.roll import line_values
@@ -48,6 +49,8 @@ EVERY_TRANSFORM = [
     random_shift(axis=0, low=0, high=linear(0.1, offset=1)), sobel(), prewitt(colour=False), blur(1.5),
     sharpen(2, sigma=keys("0:1, 50:2", mode="step")), pixel_sort(axis=0, threshold=0.4, reverse=True),
     hue_shift(90), posterize(4), kaleidoscope(5, angle=15), mirror(axis=0), blend(0.3),
+    sobel(keep="colour", mix=0.3, match=keys("0:0, 50:1")), prewitt(keep="luminance", mix=1, match=0),
+    colour_match(0.5), perlin_warp(3, scale=16, speed=0.1, seed=2), perlin_noise(keys("0:0, 50:0.2"), scale=8),
 ]
 
 
@@ -183,7 +186,11 @@ def test_random_shift_drift_bounds_are_respected():
 
 # --- filters -----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("edges", [sobel(), sobel(colour=False), prewitt(), prewitt(colour=False)])
+BARE = {"mix": 1, "match": 0}  # the bare edge map, without the anchoring an animation's filters get
+
+
+@pytest.mark.parametrize("edges", [sobel(**BARE), sobel(colour=False, **BARE), prewitt(**BARE),
+                                   prewitt(colour=False, **BARE)])
 def test_sobel_and_prewitt_of_a_flat_frame_are_zero(edges):
     flat = torch.full((1, 3, 32, 32), 0.3)
     assert torch.allclose(edges(flat, _context()), torch.zeros_like(flat), atol=1e-6)
@@ -196,11 +203,71 @@ def test_sobel_and_prewitt_of_a_flat_frame_are_zero(edges):
 def test_colour_edges_keep_hue_and_grey_edges_have_equal_channels(edges):
     frame = torch.zeros(1, 3, 32, 32)
     frame[:, :2, :, 16:] = torch.tensor([1.0, 0.5])[:, None, None]  # black | orange
-    coloured = edges()(frame, _context())
+    coloured = edges(**BARE)(frame, _context())
     assert coloured[:, 0].max() == pytest.approx(1.0) and coloured[:, 2].abs().max() < 1e-6
     assert torch.allclose(coloured[:, 1], 0.5 * coloured[:, 0], atol=1e-6)  # still orange
-    grey = edges(colour=False)(frame, _context())
+    grey = edges(colour=False, **BARE)(frame, _context())
     assert grey.max() > 0.5 and torch.equal(grey[:, 0], grey[:, 1]) and torch.equal(grey[:, 1], grey[:, 2])
+
+
+def test_an_edge_filter_blends_back_to_the_frame_it_filtered_by_default():
+    frame, source = _frame(), _frame(seed=4)
+    bare = sobel(**BARE)(frame, _context())
+    half = sobel(match=0)(frame, _context(source=source))  # mix unset: half the edges, half the frame
+    assert torch.allclose(half, (frame + bare) / 2, atol=1e-6)
+
+
+def test_keep_colour_takes_brightness_from_the_edges_and_chroma_from_the_frame():
+    import kornia
+
+    frame = 0.4 + 0.2 * _smooth()  # mild colours, so few pixels leave [0, 1] with the edges' brightness
+    out = sobel(keep="colour", **BARE)(frame, _context())
+    ycbcr = lambda image: kornia.color.rgb_to_ycbcr(image)  # noqa: E731
+    unclipped = ((out > 0.005) & (out < 0.995)).all(dim=1, keepdim=True)  # where [0, 1] left the colour alone
+    assert unclipped.float().mean() > 0.5
+    edges = sobel(colour=False, **BARE)(frame, _context())[:, :1]
+    assert torch.allclose(ycbcr(out)[:, :1][unclipped], edges[unclipped], atol=1e-3)
+    assert torch.allclose(ycbcr(out)[:, 1:][unclipped.expand(-1, 2, -1, -1)],
+                          ycbcr(frame)[:, 1:][unclipped.expand(-1, 2, -1, -1)], atol=1e-3)
+
+
+def test_colour_match_gives_each_channel_the_sources_histogram():
+    frame = _frame() * 0.3  # dark
+    source = torch.stack([torch.linspace(0, 1, 32 * 32).reshape(32, 32)] * 3)[None] ** torch.tensor(
+        [1.0, 2.0, 0.5])[None, :, None, None]
+    matched = colour_match()(frame, _context(source=source))
+    for channel in range(3):
+        assert torch.allclose(matched[0, channel].flatten().sort().values, source[0, channel].flatten().sort().values,
+                              atol=2e-3)
+    assert torch.equal(matched[0, 0].flatten().argsort(), frame[0, 0].flatten().argsort())  # the order stays
+    assert torch.allclose(colour_match(0)(frame, _context(source=source)), frame)
+    with pytest.raises(ReverieError, match="colour_match needs the source image"):
+        colour_match()(frame, _context())
+
+
+def test_an_edge_filter_outside_an_animation_matches_nothing():
+    frame = _frame()
+    assert torch.allclose(sobel(mix=1)(frame, _context()), sobel(**BARE)(frame, _context()))
+
+
+def test_perlin_warp_drifts_smoothly_and_the_same_frame_gets_the_same_field():
+    frame = _smooth(48)
+    assert torch.allclose(perlin_warp(0)(frame, _context(5)), frame, atol=1e-6)  # no displacement
+    warp = perlin_warp(4, scale=16, speed=0.05)
+    at = {index: warp(frame, _context(index, seed=index)) for index in (10, 11, 40)}
+    assert torch.equal(at[10], warp(frame, _context(10, seed=99)))  # from its seed, not the frame's generator
+    assert (at[10] - frame).abs().mean() > 0.005  # it moves the picture
+    assert (at[11] - at[10]).abs().mean() < 0.3 * (at[40] - at[10]).abs().mean()  # neighbours are close
+    assert not torch.equal(perlin_warp(4, scale=16, seed=1)(frame, _context(10)), at[10])
+
+
+def test_perlin_noise_adds_a_smooth_field_of_its_amount():
+    grey = torch.full((1, 3, 48, 48), 0.5)
+    noisy = perlin_noise(0.2, scale=16)(grey, _context(3))
+    change = noisy - grey
+    assert 0.02 < change.abs().max() <= 0.2 + 1e-6
+    assert (change[..., 1:] - change[..., :-1]).abs().max() < 0.05  # smooth: neighbours differ little
+    assert not torch.equal(change[:, 0], change[:, 1])  # a field per channel: colour noise
 
 
 def test_blur_preserves_the_mean():
@@ -354,6 +421,11 @@ def test_unknown_transform_name_error_names_nearest():
     ("roll(axis=2)", "axis must be 0"),
     ("roll(shift=zoom(0.1))", "shift must be a number"),
     ("sobel(colour=maybe)", "colour must be True or False"),
+    ('sobel(keep="colr")', r"unknown keep 'colr' \(nearest: colour\)"),
+    ("prewitt(mix=2)", "prewitt: mix must be from 0 to 1, got 2"),
+    ("colour_match(-1)", "colour_match: amount must be from 0 to 1"),
+    ("perlin_warp(2, scale=0)", "perlin_warp: scale must be above 0 pixels"),
+    ("perlin_noise(seed=-1)", "perlin_noise: seed must be a whole number 0 or more"),
     ("posterize(1)", "levels must be a whole number 2 or more"),
     ("zoom(keys(\"0:0.1 5:1\"))", "expected FRAME:VALUE"),
     ("__import__('os')", "unknown function"),

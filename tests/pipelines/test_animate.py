@@ -215,6 +215,22 @@ def test_the_animate_command_writes_frames_gif_and_mp4(tmp_path, reverie_cli):
     assert recipe["settings"]["octaves"] == 1 and recipe["size"] == [48, 48]
 
 
+def test_the_gif_delay_is_stored_in_the_recipe_and_used_by_encode(tmp_path, reverie_cli):
+    from PIL import Image
+
+    code, _, err = reverie_cli("animate", "--frames", "2", *QUICK, "-o", tmp_path / "out", "--delay", "7",
+                               "--gif", tmp_path / "a.gif")
+    assert code == 0, err
+    assert json.loads((tmp_path / "out" / "recipe.json").read_text())["gif_delay"] == 7
+    code, _, err = reverie_cli("encode", tmp_path / "out", "--gif", tmp_path / "b.gif")
+    assert code == 0, err
+    for name in ("a.gif", "b.gif"):
+        with Image.open(tmp_path / name) as gif:
+            assert gif.info["duration"] == 70, name
+    code, _, err = reverie_cli("animate", "--frames", "2", *QUICK, "-o", tmp_path / "bad", "--delay", "1")
+    assert code == 2 and "GIF delay must be a whole number" in err and not (tmp_path / "bad").exists()
+
+
 def test_the_default_transform_is_a_gentle_zoom():
     assert AnimateRecipe().transforms == ("zoom(0.02)",)
 
@@ -273,3 +289,95 @@ def test_ctrl_c_keeps_the_finished_frames_and_resume_matches_an_uninterrupted_ru
     assert code == 0, err
     assert frame_bytes(tmp_path / "cut") == frame_bytes(tmp_path / "whole")
     assert not list((tmp_path / "cut").glob(".*"))  # no temporary file left behind
+
+
+# --- edge filters that keep going ------------------------------------------------------------------
+
+def _histogram_distance(frame: torch.Tensor, reference: torch.Tensor) -> float:
+    """Half the L1 distance of the per-channel 32-bin histograms, averaged over channels: 0 same, 1 disjoint."""
+    def histogram(image):
+        return torch.stack([torch.histc(image[0, c], 32, 0, 1) for c in range(3)]) / image[0, 0].numel()
+    return float((histogram(frame) - histogram(reference)).abs().sum(1).mean() / 2)
+
+
+@pytest.mark.parametrize("anchored", [True, False])
+def test_a_300_frame_sobel_animation_keeps_its_colours_and_detail(lite0, tmp_path, anchored):
+    # The seed blog's Sobel ran its whole length; a bare edge map fed back collapses within ~20 frames
+    # into near-black strokes (histogram distance ~0.95, variance ~0.002 on this setup). The anchored
+    # default (mix 0.5, match 1) stays at ~0.03 and ~0.027. edge_anchor=False is the old behaviour.
+    settings = DreamSettings(octaves=1, steps=2, jitter=8, min_octave_size=32)
+    count = 300 if anchored else 60  # the bare map has collapsed long before frame 60
+    recipe = AnimateRecipe(source="sample:chelsea", size=(96, 96), objective="layer(blocks.2)", frames=count,
+                           settings=settings, transforms=("sobel()",), edge_anchor=anchored)
+    frames = list(run(recipe, tmp_path / "sobel", model=lite0, device="cpu").frames())
+    assert len(frames) == count
+    distance = max(_histogram_distance(frame, frames[0]) for frame in frames)
+    variance = min(float(frame.var()) for frame in frames)
+    if anchored:
+        assert distance < 0.25 and variance > 0.01, (distance, variance)
+        assert float((frames[-1] - frames[-2]).abs().mean()) > 0.01  # still moving, not frozen
+    else:
+        assert distance > 0.25 and variance < 0.01, (distance, variance)
+
+
+def test_a_recipe_from_before_edge_anchoring_replays_the_bare_edge_map(tiny_cnn, tmp_path):
+    data = json.loads(tiny_recipe(transforms=("sobel()",), frames=2).to_json())
+    del data["edge_anchor"]  # as a recipe written before the field existed
+    old = AnimateRecipe.from_json(json.dumps(data))
+    assert old.edge_anchor is False and AnimateRecipe().edge_anchor is True
+    def frames_of(recipe, name):
+        return list(run(recipe, tmp_path / name, model=tiny_cnn, device="cpu").frames())
+    old_frames = frames_of(old, "old")
+    bare_frames = frames_of(tiny_recipe(transforms=("sobel(mix=1, match=0)",), frames=2), "bare")
+    new_frames = frames_of(tiny_recipe(transforms=("sobel()",), frames=2), "new")
+    assert all(torch.equal(a, b) for a, b in zip(old_frames, bare_frames, strict=True))
+    assert not torch.equal(old_frames[1], new_frames[1])
+    assert json.loads((tmp_path / "old" / "recipe.json").read_text())["transforms"] == ["sobel()"]
+
+
+def test_a_preset_fills_in_the_transforms_and_frames_not_given(tmp_path, reverie_cli):
+    code, _, err = reverie_cli("animate", "--preset", "sobel-life", "--frames", "2", *QUICK, "-o", tmp_path / "a")
+    assert code == 0, err
+    recipe = json.loads((tmp_path / "a" / "recipe.json").read_text())
+    assert recipe["transforms"] == ["sobel(mix=0.5, match=1)"] and recipe["frames"] == 2
+    code, _, err = reverie_cli("animate", "--preset", "sobel-lif", "-o", tmp_path / "b")
+    assert code == 2 and err == "reverie: error: unknown preset 'sobel-lif' (nearest: sobel-life)\n"
+
+
+def test_every_preset_parses_and_runs_a_frame(tiny_cnn, tmp_path):
+    from reverie.animation_presets import PRESETS
+
+    for name, preset in PRESETS.items():
+        result = run(tiny_recipe(transforms=preset.transforms, frames=2), tmp_path / name, model=tiny_cnn,
+                     device="cpu")
+        assert len(list(result.frames())) == 2, name
+
+
+def test_animate_help_lists_every_frame_transform_and_preset(reverie_cli):
+    from reverie.animation_presets import PRESETS
+    from reverie.frame_transforms import FUNCTIONS, FrameTransform
+
+    code, out, _ = reverie_cli("animate", "--help")
+    assert code == 0
+    text = " ".join(out.split())
+    listing = text.split("Frame transforms", 1)[1].split("Arguments:", 1)[0]  # the list, not the presets
+    for name, function in FUNCTIONS.items():
+        if isinstance(function, type) and issubclass(function, FrameTransform):
+            assert f"{name}(" in listing, name
+    for name in PRESETS:
+        assert name in text.replace("- ", "-"), name
+
+
+def test_perlin_starts_from_colour_fractal_noise(tmp_path, reverie_cli):
+    from reverie.io.images import read_image
+    from reverie.pipelines.prepare import load_start
+
+    image, digest = load_start("noise:perlin", None, (40, 24), 3)
+    assert image.shape == (1, 3, 24, 40) and digest is None
+    assert image.std() > 0.1 and not torch.equal(image[:, 0], image[:, 1])  # broad colour blobs, not grey
+    assert torch.equal(image, load_start("noise:perlin", None, (40, 24), 3)[0])  # from the seed
+    code, _, err = reverie_cli("animate", "--perlin", "--frames", "2", *QUICK, "-o", tmp_path / "p",
+                               "-t", "perlin_warp(3, scale=16)")
+    assert code == 0, err
+    assert json.loads((tmp_path / "p" / "recipe.json").read_text())["source"] == "noise:perlin"
+    assert read_image(frame_path(tmp_path / "p", 1)).std() > 0.05

@@ -199,3 +199,27 @@ def test_cli_writes_the_textured_mesh_beside_the_texture(tmp_path, reverie_cli):
 def test_cli_refuses_a_textured_mesh_format_it_cannot_write_before_any_work(tmp_path, reverie_cli):
     code, _, err = reverie_cli("texture", str(write_cube(tmp_path / "cube.obj")), "--textured", str(tmp_path / "x.stl"))
     assert code == 2 and "--textured needs a .glb or .obj file name" in err
+
+
+def test_a_sample_mesh_needs_no_file_and_a_growing_texture_has_a_snapshot_per_frame(tiny_cnn):
+    from reverie.pipelines.texture import run
+
+    recipe = replace(tiny_recipe("sample:sphere"), settings=RenderSettings(steps=6, lr=0.2, redirect_steps=0))
+    result = run(recipe, model=tiny_cnn, device="cpu", snapshots=4)
+    assert result.recipe.mesh == "sample:sphere" and result.recipe.mesh_sha256 is None
+    assert len(result.snapshots) == 4 and torch.equal(result.snapshots[-1], result.texture)
+    assert not torch.equal(result.snapshots[0], result.texture)  # it evolved
+    assert result.growing().shape == (4, 3, 32, 32)
+
+
+def test_cli_textures_the_bundled_torus_and_writes_it_growing(tmp_path, reverie_cli):
+    from PIL import Image
+
+    code, _, err = reverie_cli("texture", "sample:torus", "-o", tmp_path / "t.png", "--grow", tmp_path / "g.gif",
+                               "--frames", "3", "--delay", "5", "--size", "16x16", "--render-size", "24",
+                               "--views", "1", "--steps", "2", "-q")
+    assert code == 0, err
+    with Image.open(tmp_path / "g.gif") as gif:
+        assert (gif.n_frames, gif.size, gif.info["duration"]) == (3, (24, 24), 50)
+    code, _, err = reverie_cli("texture", "sample:tours", "-o", tmp_path / "u.png", "-q")
+    assert code == 2 and err == "reverie: error: unknown sample mesh 'tours' (nearest: torus)\n"

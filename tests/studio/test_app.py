@@ -42,9 +42,9 @@ DREAM_PATHS: list[str] = []
 
 
 def dream_args(**changes):
-    """The /run_dream arguments, small and quick (64x48, two octaves of 4 steps)."""
+    """The /run_dream arguments, small and quick (64x48, two octaves of 4 steps), no mask, no guide."""
     pick, upload = changes.pop("pick", "chelsea"), changes.pop("upload", None)
-    return page_args(STUDIO[0], "dream", [(pick, upload), None], **{"size": "64x48", "objective": "", **changes})
+    return page_args(STUDIO[0], "dream", [(pick, upload), None, ("none", None)], **{"size": "64x48", "objective": "", **changes})
 
 
 STUDIO: list = []
@@ -109,11 +109,12 @@ def test_dropping_an_output_restores_every_control_and_stop_point(client):
     restored = client.predict(handle_file(final[3]), api_name="/restore")
     note, values = restored[0], restored[1:]
     assert "restored a dream recipe" in note
-    pick, upload, mask, *controls = values[:3 + len(DREAM_PATHS)]
+    pick, upload, mask, guide_pick, guide_upload, *controls = values[:5 + len(DREAM_PATHS)]
     by_path = dict(zip(DREAM_PATHS, controls))
     assert pick == "chelsea" and by_path["seed"] == 7 and by_path["objective"] == "channel(blocks.9, 7)"
-    assert by_path["size"] == "48x48" and by_path["settings.steps"] == 4
-    again = client.predict(pick, upload, mask, *controls, api_name="/run_dream")   # Run on the restored page
+    assert by_path["size"] == "48x48" and by_path["settings.steps"] == 4 and guide_pick == "none"
+    again = client.predict(pick, upload, mask, guide_pick, guide_upload, *controls,  # Run on the restored page
+                           api_name="/run_dream")
     assert pixels(again[3]).tobytes() == pixels(final[3]).tobytes()
 
 

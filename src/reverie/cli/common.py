@@ -34,6 +34,7 @@ MP4_QUALITY = 18  # x264's "visually lossless" CRF (animate, dream-video, encode
 # The dream commands' (dream, animate) choice of start and their objective shorthands.
 SampleOption = Annotated[Optional[str], typer.Option("--sample", help="Bundled photo: chelsea, coffee, astronaut, rocket.")]
 NoiseOption = Annotated[bool, typer.Option("--noise", help="Start from noise (a pure dream) instead of a photo.")]
+PerlinOption = Annotated[bool, typer.Option("--perlin", help="Start from colour Perlin (fractal) noise instead of a photo.")]
 LayersOption = Annotated[Optional[list[str]], typer.Option("--layer", "-l", help="Layer to amplify (repeatable; LAYER=WEIGHT to weight).")]
 ChannelsOption = Annotated[Optional[list[str]], typer.Option("--channel", "-c", help="Channel index of the layer, or LAYER:INDEX (repeatable).")]
 
@@ -73,13 +74,16 @@ def quoted(path: Path) -> str:
     return shlex.quote(str(path))
 
 
-def start_sources(input: str | None, sample_name: str | None, noise_start: bool) -> list[str]:
-    """The recipe source INPUT, --sample or --noise names: none or one of them (a sample as "sample:NAME")."""
+def start_sources(input: str | None, sample_name: str | None, noise_start: bool,
+                  perlin_start: bool = False) -> list[str]:
+    """The recipe source INPUT, --sample, --noise or --perlin names: none or one of them (a sample as
+    "sample:NAME", Perlin noise as "noise:perlin")."""
     from reverie.imaging import SAMPLES
 
-    sources = [s for s in (input, sample_name and f"sample:{sample_name}", noise_start and "noise") if s]
+    sources = [s for s in (input, sample_name and f"sample:{sample_name}", noise_start and "noise",
+                           perlin_start and "noise:perlin") if s]
     if len(sources) > 1:
-        raise ReverieError("give only one of INPUT, --sample and --noise")
+        raise ReverieError("give only one of INPUT, --sample, --noise and --perlin")
     if sample_name is not None and sample_name not in SAMPLES:
         raise ReverieError(unknown_name_message("sample", sample_name, SAMPLES))
     return sources

@@ -19,6 +19,7 @@ from reverie.cli.common import (
     LayersOption,
     MaxWorkOption,
     NoiseOption,
+    PerlinOption,
     OverwriteInputOption,
     QuietOption,
     RecipeOption,
@@ -51,7 +52,7 @@ app = typer.Typer(
 def dream(
     input: Annotated[Optional[str], typer.Argument(help="Image to dream, or a folder of photos (-o then names a folder); omit to dream a bundled sample photo.", show_default=False)] = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="Output image (.png, .jpg, .webp).")] = Path("dream.png"),
-    sample_name: SampleOption = None, noise_start: NoiseOption = False,
+    sample_name: SampleOption = None, noise_start: NoiseOption = False, perlin_start: PerlinOption = False,
     layer: LayersOption = None, channel: ChannelsOption = None,
     executor: ExecutorOption = None, address: AddressOption = None, workers: WorkersOption = None,
     device: DeviceOption = "auto", max_work: MaxWorkOption = None, overwrite_input: OverwriteInputOption = False,
@@ -67,7 +68,7 @@ def dream(
         refuse_executor_flags(executor, address, workers)
         check_output_path(output)
     base = base_recipe("dream", recipe, finish)
-    sources = start_sources(input, sample_name, noise_start)
+    sources = start_sources(input, sample_name, noise_start, perlin_start)
     objective = dream_objective(flags["objective"], layer, channel)
     if flags["blend"] is not None and objective is not None:
         raise ReverieError("--blend names its own objectives; give --blend or --objective/--layer/--channel, not both")
@@ -83,6 +84,12 @@ def dream(
         changes["objective"] = ""
     if flags["mask"] is not None:
         changes["mask_sha256"] = None
+    if flags["guide"] is not None:
+        from reverie.imaging import SAMPLES
+
+        changes["guide_sha256"] = None
+        if flags["guide"] in SAMPLES and not Path(flags["guide"]).exists():  # --guide coffee: a bundled sample
+            flags["guide"] = f"sample:{flags['guide']}"
     flags.pop("objective")  # set above, from --objective or --layer/--channel
     final = with_flags(base, flags, **changes)
     if folder_input:

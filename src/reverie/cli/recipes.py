@@ -20,12 +20,15 @@ from reverie.cli.common import (
 )
 from reverie.cli.flags import base_recipe, recipe_flags, with_flags
 from reverie.cli.task import report_stop, run_task
+from reverie.errors import ReverieError
 
 
 @recipe_flags("caricature")
 def caricature(
     image: Annotated[Optional[str], typer.Argument(help="Photo to caricature (a file, or a sample name: chelsea...); omit for the recipe's.", show_default=False)] = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="Output image.")] = Path("caricature.png"),
+    gif: Annotated[Optional[Path], typer.Option(help="Also write the images (a morph's frames, with --frames) as an animated GIF here.")] = None,
+    delay: Annotated[int, typer.Option(help="GIF frame delay in hundredths of a second.")] = 12,
     device: DeviceOption = "auto", max_work: MaxWorkOption = None, overwrite_input: OverwriteInputOption = False,
     recipe: RecipeOption = None, finish: FinishOption = False, quiet: QuietOption = False,
     **flags,
@@ -34,6 +37,13 @@ def caricature(
     from reverie.io.images import check_output_path
 
     check_output_path(output)
+    if gif is not None:
+        from reverie.io.frames import check_delay
+
+        if gif.suffix.lower() != ".gif":
+            raise ReverieError(f"--gif needs a .gif file name, got {gif}")
+        check_output_path(gif.with_suffix(".png"))  # its folder exists and is writable
+        check_delay(delay)
     changes = {} if image is None else dict(source=image_source(image), source_sha256=None, size=None)
     final = with_flags(base_recipe("caricature", recipe, finish), flags, **changes)  # --size wins over size=None
     result, interrupted = run_task(final, "rendering", quiet=quiet, device=device, max_work=max_work,
@@ -41,7 +51,13 @@ def caricature(
                                    check_hash=recipe is not None and image is None)
     saved = result.save(output)
     report_stop(result, saved, interrupted)
-    say(f"wrote {saved} ({len(result.labels)} layer(s): {', '.join(result.labels)})")
+    if gif is not None:
+        from reverie.io.frames import write_gif
+
+        write_gif(gif, result.images, delay=delay)
+    shown = f"{len(result.labels)} frames" if final.frames > 1 else \
+        f"{len(result.labels)} layer(s): {', '.join(result.labels)}"
+    say(f"wrote {saved}" + (f" and {gif}" if gif is not None else "") + f" ({shown})")
 
 
 @recipe_flags("style")

@@ -24,10 +24,12 @@ from reverie.errors import ReverieError
 
 @recipe_flags("texture")
 def texture(
-    mesh: Annotated[Optional[Path], typer.Argument(help="Mesh file with UVs (OBJ, PLY, GLB...).", show_default=False)] = None,
+    mesh: Annotated[Optional[Path], typer.Argument(help="Mesh file with UVs (OBJ, PLY, GLB...), or a bundled one: sample:torus, sample:sphere, sample:cube.", show_default=False)] = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="Output texture image (PNG keeps the recipe).")] = Path("texture.png"),
     preview: Annotated[Optional[Path], typer.Option(help="Also write a turntable GIF of the textured mesh here.")] = None,
-    frames: Annotated[int, typer.Option(help="Frames of the turntable GIF.")] = 24,
+    frames: Annotated[int, typer.Option(help="Frames of the turntable GIF and of --grow.")] = 24,
+    grow: Annotated[Optional[Path], typer.Option(help="Also write the mesh turning while its texture evolves from the first step to the last (.gif or .mp4).")] = None,
+    delay: Annotated[int, typer.Option(help="GIF frame delay in hundredths of a second (--preview, --grow).")] = 8,
     textured: Annotated[Optional[Path], typer.Option("--textured", help="Also write the textured mesh: .glb, or .obj with its .mtl and texture image.")] = None,
     device: DeviceOption = "auto", max_work: MaxWorkOption = None, overwrite_input: OverwriteInputOption = False,
     recipe: RecipeOption = None, finish: FinishOption = False, quiet: QuietOption = False,
@@ -42,6 +44,13 @@ def texture(
         if preview.suffix.lower() != ".gif":
             raise ReverieError(f"--preview needs a .gif file name, got {preview}")
         check_output_path(preview.with_suffix(".png"))  # its folder exists and is writable
+    if grow is not None:
+        if grow.suffix.lower() not in (".gif", ".mp4"):
+            raise ReverieError(f"--grow needs a .gif or .mp4 file name, got {grow}")
+        check_output_path(grow.with_suffix(".png"))  # its folder exists and is writable
+    from reverie.io.frames import check_delay
+
+    check_delay(delay)
     if textured is not None and textured.suffix.lower() not in (".glb", ".obj"):
         raise ReverieError(f"--textured needs a .glb or .obj file name, got {textured}")
     if textured is not None:
@@ -50,22 +59,31 @@ def texture(
         raise ReverieError(f"frames must be a whole number from 1 to 360, got {frames}")
     changes: dict = {}
     if mesh is not None:
-        changes.update(mesh=str(mesh), mesh_sha256=None)
+        changes.update(mesh=str(mesh), mesh_sha256=None)  # a Path keeps "sample:torus" as it is
     if flags["style"] is not None:
         changes["style_sha256"] = None
         if flags["objective"] is None:
             changes["objective"] = ""  # the style alone, unless an objective is given too
     final = with_flags(base_recipe("texture", recipe, finish), flags, **changes)
     result, interrupted = run_task(final, "texturing", quiet=quiet, device=device, max_work=max_work,
-                                   overwrite_input=overwrite_input, outputs=(output, preview),
-                                   check_hash=recipe is not None and mesh is None)
+                                   overwrite_input=overwrite_input, outputs=(output, preview, grow),
+                                   check_hash=recipe is not None and mesh is None,
+                                   snapshots=frames if grow is not None else 0)
     saved = result.save(output)
     report_stop(result, saved, interrupted)
     score = f", final score {result.history[-1]:.4g}" if result.history else ""
     message = f"wrote {saved} ({final.size[0]}x{final.size[1]} texture{score})"
     if preview is not None:
-        write_gif(preview, result.turntable(frames), fps=12)
+        write_gif(preview, result.turntable(frames), delay=delay)
         message += f" and {preview}"
+    if grow is not None:
+        if grow.suffix.lower() == ".gif":
+            write_gif(grow, result.growing(), delay=delay)
+        else:
+            from reverie.io.video import write_mp4
+
+            write_mp4(grow, result.growing().split(1), fps=100 / delay)
+        message += f" and {grow}"
     if textured is not None:
         from reverie.io.meshes import save_textured_mesh
 

@@ -109,7 +109,7 @@ def interpolate(
         if gif.suffix.lower() != ".gif":
             raise ReverieError(f"--gif needs a .gif file name, got {gif}")
         check_output_path(gif.with_suffix(".png"))  # folder exists and is writable
-    if not 0 < fps <= MAX_GIF_FPS:  # write_gif's own limit, checked before the frames are rendered
+    if not 0 < fps <= MAX_GIF_FPS and flags["delay"] is None:  # write_gif's limit, checked before rendering
         raise ReverieError(f"fps must be above 0 and at most {MAX_GIF_FPS} (GIF delays are hundredths of a "
                            f"second), got {fps:g}")
     final = with_flags(base_recipe("interpolate", recipe, finish), flags)
@@ -120,7 +120,7 @@ def interpolate(
     report_stop(result, paths[0], interrupted)
     message = f"wrote {len(paths)} frames to {output}"
     if gif is not None:
-        write_gif(gif, result.images, fps=fps)
+        write_gif(gif, result.images, fps=fps, delay=result.recipe.gif_delay)
         message += f" and {gif}"
     say(message)
 

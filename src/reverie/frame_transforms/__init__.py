@@ -23,10 +23,12 @@ from reverie.errors import ReverieError
 from reverie.expressions import evaluate, parse
 from reverie.frame_transforms.base import FrameContext, FrameTransform, check_frame
 from reverie.frame_transforms.blend import Blend, blend
+from reverie.frame_transforms.coherence import ColourMatch, colour_match
 from reverie.frame_transforms.colour import HueShift, PixelSort, Posterize, hue_shift, pixel_sort, posterize
-from reverie.frame_transforms.filters import Blur, Prewitt, Sharpen, Sobel, blur, prewitt, sharpen, sobel
+from reverie.frame_transforms.filters import Blur, EdgeFilter, Prewitt, Sharpen, Sobel, blur, prewitt, sharpen, sobel
 from reverie.frame_transforms.geometry import Affine, Rotate, Stretch, Translate, Zoom, affine, rotate, stretch, \
     translate, zoom
+from reverie.frame_transforms.perlin import PerlinNoise, PerlinWarp, perlin_noise, perlin_warp
 from reverie.frame_transforms.roll import AlternateRoll, Linear, LineShape, Roll, Sine, alternate_roll, linear, \
     roll, sin
 from reverie.frame_transforms.stochastic import RandomShift, random_shift
@@ -40,7 +42,8 @@ FUNCTIONS: dict[str, Callable] = {
     "roll": roll, "alternate_roll": alternate_roll, "random_shift": random_shift,
     "sobel": sobel, "prewitt": prewitt, "blur": blur, "sharpen": sharpen,
     "pixel_sort": pixel_sort, "hue_shift": hue_shift, "posterize": posterize,
-    "kaleidoscope": kaleidoscope, "mirror": mirror, "blend": blend,
+    "kaleidoscope": kaleidoscope, "mirror": mirror, "blend": blend, "colour_match": colour_match,
+    "perlin_warp": perlin_warp, "perlin_noise": perlin_noise,
     "keys": keys, "linear": linear, "sin": sin,
 }
 # Bare names a frame transform expression may use, for flags like ``sobel(colour=False)``.
@@ -100,6 +103,7 @@ __all__ = [
     "Sobel", "Prewitt", "Blur", "Sharpen", "sobel", "prewitt", "blur", "sharpen",
     "PixelSort", "HueShift", "Posterize", "pixel_sort", "hue_shift", "posterize",
     "Kaleidoscope", "Mirror", "kaleidoscope", "mirror",
-    "Blend", "blend",
+    "Blend", "blend", "ColourMatch", "colour_match", "EdgeFilter",
+    "PerlinWarp", "PerlinNoise", "perlin_warp", "perlin_noise",
     "Keyframes", "keys",
 ]

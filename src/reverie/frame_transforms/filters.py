@@ -3,18 +3,39 @@
 Edge maps come in two flavours. ``colour=True`` takes the edge magnitude of each channel on its own,
 so a red edge stays red; ``colour=False`` is the classic grey edge map (of the luma) copied to all
 three channels. Either way the magnitude is stretched so the frame's strongest edge is 1.
+
+Fed back into a dream every frame, a bare edge map collapses within about 20 frames: each pass
+darkens the frame (an edge map is mostly black) and thins its lines, and the dream fills the dark
+with the network's favourite colour, so the animation ends as green strokes or black worms. Three
+options keep it going, as the seed blog's Sobel animation ran "like Conway's Game of Life":
+
+- ``keep``: what the result keeps of the frame it filters: ``"none"`` (the edge map alone),
+  ``"colour"`` (the edges give the brightness, the frame its colour) or ``"luminance"`` (the frame
+  keeps its brightness and takes the colour edges' chroma);
+- ``mix``: the share of the filtered frame in the result, the rest being the frame before it (0.5
+  unless given: a blend back towards the previous frame's colour);
+- ``match``: how far the result's per-channel histogram is then matched to the animation's first
+  image (1 unless given; see :mod:`reverie.frame_transforms.coherence`).
+
+``mix`` and ``match`` left unset take :data:`ANCHORED` (0.5, 1). Animations recorded before these
+options existed had the bare edge map (:data:`BARE`: 1, 0); their recipes say so and replay it.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import kornia
 import torch
 
-from reverie.errors import ReverieError
+from reverie.errors import ReverieError, unknown_name_message
 from reverie.frame_transforms.base import FrameContext, FrameTransform, check_flag, check_frame, check_number
+from reverie.frame_transforms.coherence import amount_at, check_amount, match_amount
 from reverie.keyframes import Keyframes, value_at
+
+KEEPS = ("none", "colour", "luminance")  # what an edge filter's result keeps of the frame it filters
+ANCHORED = {"mix": 0.5, "match": 1.0}    # what an unset mix/match means: the edge map keeps going
+BARE = {"mix": 1.0, "match": 0.0}        # the bare edge map, as every edge filter was before mix/match
 
 # Prewitt weighs the three rows of a 3x3 window equally (Sobel weighs the middle one twice). Whole
 # taps so a flat frame sums to exactly 0; the result is divided by 6 afterwards so a ramp of slope s
@@ -50,34 +71,71 @@ def edge_magnitude(frame: torch.Tensor, operator: str = "sobel", colour: bool = 
     return (magnitude / peak).clamp(0, 1).expand_as(frame).contiguous()
 
 
+def edge_frame(frame: torch.Tensor, operator: str, colour: bool, keep: str) -> torch.Tensor:
+    """The edge map of ``frame`` [B, 3, H, W] keeping the ``keep`` part of the frame (see the module)."""
+    if keep == "colour":  # brightness from the grey edges, chroma from the frame
+        edges = edge_magnitude(frame, operator, colour=False)[:, :1]                    # [B, 1, H, W]
+        chroma = kornia.color.rgb_to_ycbcr(frame)[:, 1:]                                 # [B, 2, H, W]
+        return kornia.color.ycbcr_to_rgb(torch.cat([edges, chroma], dim=1)).clamp(0, 1)
+    edges = edge_magnitude(frame, operator, colour)
+    if keep == "luminance":  # brightness from the frame, chroma from the edges
+        luma = kornia.color.rgb_to_ycbcr(frame)[:, :1]
+        chroma = kornia.color.rgb_to_ycbcr(edges)[:, 1:]
+        return kornia.color.ycbcr_to_rgb(torch.cat([luma, chroma], dim=1)).clamp(0, 1)
+    return edges
+
+
 @dataclass(frozen=True)
-class Sobel(FrameTransform):
-    """Sobel edge magnitude, normalised to [0, 1]; ``colour=False`` for grey edges on all channels."""
+class EdgeFilter(FrameTransform):
+    """An edge magnitude filter with the options that keep an animation going (see the module)."""
+
+    OPERATOR = ""
+    colour: bool = True
+    keep: str = "none"
+    mix: float | Keyframes | None = None    # None: ANCHORED["mix"] (0.5)
+    match: float | Keyframes | None = None  # None: ANCHORED["match"] (1)
+
+    def __post_init__(self):
+        check_flag(self.NAME, "colour", self.colour)
+        if not isinstance(self.keep, str) or self.keep not in KEEPS:
+            raise ReverieError(f"{self.NAME}: " + unknown_name_message("keep", str(self.keep), KEEPS))
+        for name in ("mix", "match"):
+            if getattr(self, name) is not None:
+                check_amount(self.NAME, name, getattr(self, name))
+
+    def with_unset(self, values: dict[str, float]) -> EdgeFilter:
+        """This filter with its unset ``mix``/``match`` set from ``values`` (:data:`ANCHORED` or :data:`BARE`)."""
+        return replace(self, **{name: value for name, value in values.items() if getattr(self, name) is None})
+
+    def __call__(self, frame: torch.Tensor, context: FrameContext) -> torch.Tensor:
+        check_frame(frame, self.NAME)
+        index = context.frame_index
+        mix = amount_at(self.NAME, "mix", ANCHORED["mix"] if self.mix is None else self.mix, index)
+        match = amount_at(self.NAME, "match", ANCHORED["match"] if self.match is None else self.match, index)
+        edges = edge_frame(frame, self.OPERATOR, self.colour, self.keep)
+        return match_amount(torch.lerp(frame, edges, mix), context, match).clamp(0, 1)
+
+
+@dataclass(frozen=True)
+class Sobel(EdgeFilter):
+    """Sobel edge magnitude, normalised to [0, 1]; ``colour=False`` for grey edges on all channels.
+
+    ``keep``, ``mix`` and ``match`` keep a long animation going (see :mod:`reverie.frame_transforms.filters`).
+    """
 
     NAME = "sobel"
-    colour: bool = True
-
-    def __post_init__(self):
-        check_flag("sobel", "colour", self.colour)
-
-    def __call__(self, frame: torch.Tensor, context: FrameContext) -> torch.Tensor:
-        check_frame(frame, "sobel")
-        return edge_magnitude(frame, "sobel", self.colour)
+    OPERATOR = "sobel"
 
 
 @dataclass(frozen=True)
-class Prewitt(FrameTransform):
-    """Prewitt edge magnitude, normalised to [0, 1]; ``colour=False`` for grey edges on all channels."""
+class Prewitt(EdgeFilter):
+    """Prewitt edge magnitude, normalised to [0, 1]; ``colour=False`` for grey edges on all channels.
+
+    ``keep``, ``mix`` and ``match`` keep a long animation going (see :mod:`reverie.frame_transforms.filters`).
+    """
 
     NAME = "prewitt"
-    colour: bool = True
-
-    def __post_init__(self):
-        check_flag("prewitt", "colour", self.colour)
-
-    def __call__(self, frame: torch.Tensor, context: FrameContext) -> torch.Tensor:
-        check_frame(frame, "prewitt")
-        return edge_magnitude(frame, "prewitt", self.colour)
+    OPERATOR = "prewitt"
 
 
 def gaussian_blur(frame: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -130,5 +188,5 @@ class Sharpen(FrameTransform):
 
 sobel, prewitt, blur, sharpen = Sobel, Prewitt, Blur, Sharpen
 
-__all__ = ["edge_magnitude", "gaussian_blur", "Sobel", "Prewitt", "Blur", "Sharpen",
+__all__ = ["KEEPS", "ANCHORED", "BARE", "edge_magnitude", "edge_frame", "gaussian_blur", "EdgeFilter", "Sobel", "Prewitt", "Blur", "Sharpen",
            "sobel", "prewitt", "blur", "sharpen"]

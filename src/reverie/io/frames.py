@@ -19,6 +19,7 @@ from reverie.io.images import read_image, save_image
 FRAME_DIGITS = 5  # frame-00000.png ... frame-99999.png: names sort in frame order
 _FRAME_NAME = re.compile(r"^frame-(\d+)\.png$")
 MAX_GIF_FPS = 50  # GIF delays are whole hundredths of a second; browsers slow delays under 2 to 10
+MIN_GIF_DELAY, MAX_GIF_DELAY = 2, 65535  # hundredths of a second; the delay field is 16 bits
 
 
 def write_frames(folder: str | os.PathLike, images: torch.Tensor, recipe_json: str | None = None,
@@ -129,7 +130,7 @@ def frame_picture(frame: torch.Tensor | Image.Image) -> Image.Image:
 
 
 def write_gif(path: str | os.PathLike, frames: Iterable, fps: float = 8.0, loop: int = 0,
-              reverse: bool = False, pingpong: bool = False) -> Path:
+              reverse: bool = False, pingpong: bool = False, delay: int | None = None) -> Path:
     """An animated GIF of ``frames``, streamed one frame at a time and written atomically.
 
     ``frames``: an [N, C, H, W] tensor, a :class:`FrameFolder`, or any iterable of [1, 3, H, W]
@@ -137,14 +138,18 @@ def write_gif(path: str | os.PathLike, frames: Iterable, fps: float = 8.0, loop:
     second, so 12 fps is stored as 8/100 s (12.5 fps). ``loop``: how many times it plays, 0 = for
     ever, 1 = once (the file stores the repeat count, ``loop - 1``, as browsers read it).
     ``reverse`` plays the frames backwards; ``pingpong`` plays forward then back (2N - 2 frames).
-    Each frame gets its own 256-colour palette (octree, Floyd-Steinberg dithered).
+    ``delay``: each frame's delay in hundredths of a second (ImageMagick's ``convert -delay 7``),
+    from 2 to 65535; it replaces ``fps``. Each frame gets its own 256-colour palette (octree,
+    Floyd-Steinberg dithered).
     """
+    if delay is not None:
+        fps = 100 / check_delay(delay)
     if not 0 < fps <= MAX_GIF_FPS:
         raise ReverieError(f"GIF fps must be above 0 and at most {MAX_GIF_FPS} (GIF delays are hundredths of "
                            f"a second and browsers slow faster ones down); got {fps:g}; use an MP4 for more")
     if isinstance(loop, bool) or not isinstance(loop, int) or not 0 <= loop <= 65536:
         raise ReverieError(f"GIF loop must be 0 (for ever) or the number of plays up to 65536, got {loop!r}")
-    delay = max(2, round(100 / fps))  # hundredths of a second
+    delay = max(MIN_GIF_DELAY, round(100 / fps)) if delay is None else delay  # hundredths of a second
     path = Path(path)
 
     def write(stream) -> None:
@@ -165,6 +170,14 @@ def write_gif(path: str | os.PathLike, frames: Iterable, fps: float = 8.0, loop:
         stream.write(b";")
 
     return _write_atomically(path, write)
+
+
+def check_delay(delay: object) -> int:
+    """A GIF frame delay: whole hundredths of a second from :data:`MIN_GIF_DELAY` to 65535 (the field's width)."""
+    if isinstance(delay, bool) or not isinstance(delay, int) or not MIN_GIF_DELAY <= delay <= MAX_GIF_DELAY:
+        raise ReverieError(f"GIF delay must be a whole number of hundredths of a second from {MIN_GIF_DELAY} to "
+                           f"{MAX_GIF_DELAY} (browsers slow shorter delays down), got {delay!r}")
+    return delay
 
 
 def _gif_frame(picture: Image.Image, delay: int) -> bytes:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 
@@ -61,9 +62,16 @@ def render_mesh(mesh: Mesh, texture: torch.Tensor, cameras: Cameras, size: int,
                           background.to(texture.device))
 
 
-def turntable(mesh: Mesh, texture: torch.Tensor, frames: int = 24, size: int = 160, elevation: float = 20.0,
-              background: float = 0.5) -> torch.Tensor:
-    """``frames`` views [frames, 3, size, size] of the textured mesh turning once about its vertical axis."""
+def turntable(mesh: Mesh, texture: torch.Tensor | Sequence[torch.Tensor], frames: int = 24, size: int = 160,
+              elevation: float = 20.0, background: float = 0.5) -> torch.Tensor:
+    """``frames`` views [frames, 3, size, size] of the textured mesh turning once about its vertical axis.
+
+    ``texture``: one texture [1, 3, H, W], or a sequence of ``frames`` textures, frame i wearing the
+    i-th (a texture that evolves while the mesh turns).
+    """
+    textures = [texture] * frames if torch.is_tensor(texture) else list(texture)
+    if len(textures) != frames:
+        raise ReverieError(f"a turntable of {frames} frames needs {frames} textures, got {len(textures)}")
     with torch.no_grad():  # one frame at a time: memory stays that of one view
-        return torch.cat([render_mesh(mesh, texture, orbit([2 * math.pi * i / frames], math.radians(elevation)),
+        return torch.cat([render_mesh(mesh, textures[i], orbit([2 * math.pi * i / frames], math.radians(elevation)),
                                       size, background) for i in range(frames)])

@@ -8,6 +8,7 @@ from reverie.objectives.base import MaskedObjective, Objective, Sum, masked
 from reverie.objectives.classes import (ClassLogitObjective, ClassProbabilityObjective, class_logit,
                                         class_probability)
 from reverie.objectives.diversity import DiversityObjective, diversity
+from reverie.objectives.guide import Guided, guide_features, guided
 from reverie.objectives.regularisers import (IMAGE, L1, AlphaPenalty, BlurPenalty, TotalVariation, alpha_penalty,
                                              blur_penalty, l1, total_variation)
 from reverie.objectives.text import FUNCTIONS, blend_text, parse_blend, parse_objective
@@ -21,4 +22,5 @@ __all__ = [
     "layer", "channel", "neuron", "direction", "class_logit", "class_probability", "diversity",
     "total_variation", "l1", "blur_penalty", "alpha_penalty", "Transparent", "transparent",
     "AlignmentObjective", "alignment", "MaskedObjective", "masked", "parse_blend", "blend_text",
+    "Guided", "guided", "guide_features",
 ]

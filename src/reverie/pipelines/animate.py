@@ -28,6 +28,7 @@ from reverie.expressions import quote_name
 from reverie.fields import option
 from reverie.frame_transforms import parse_frame_transforms
 from reverie.frame_transforms.base import FrameContext, FrameTransform
+from reverie.frame_transforms.filters import ANCHORED, BARE, EdgeFilter
 from reverie.imaging import Size, check_image, from_pil, resize
 from reverie.io.atomic import folder_lock
 from reverie.io.frames import finished_frames, frame_path
@@ -57,7 +58,7 @@ from reverie.recipe import MAX_DREAM_SIDE, MAX_FRAMES, Recipe, check_size
 SETTING_OPTIONS = ("octaves", "octave_scale", "steps", "step_size", "jitter")
 KEYFRAME_OPTIONS = ("layer", "channel", "objective", *SETTING_OPTIONS)
 # Fields that do not change any frame's pixels, so a resume may differ in them.
-_NOT_IN_PIXELS = ("fps", "version", "made_with", "frame_index", "stopped_at")
+_NOT_IN_PIXELS = ("fps", "gif_delay", "version", "made_with", "frame_index", "stopped_at")
 
 # Each frame starts from an already dreamed image, so a frame needs far less dreaming than a still
 # (4 x 20 steps): with 2 octaves x 6 steps the photo is fully dreamed by about frame 5, and over 100
@@ -71,7 +72,7 @@ class AnimateRecipe(Recipe):
     """Everything needed to replay a dream animation: frame k+1 = dream(transform(frame k))."""
 
     KIND: ClassVar[str] = "animate"
-    source: str = option("sample:chelsea", '"sample:NAME", "noise", or an image file path', flag=False,
+    source: str = option("sample:chelsea", '"sample:NAME", "noise", "noise:perlin", or an image file path', flag=False,
                          max_length=4096, file="INPUT")
     source_sha256: str | None = option(None, "of the input file's bytes, to notice a changed input on resume",
                                        flag=False, max_length=64)
@@ -85,6 +86,12 @@ class AnimateRecipe(Recipe):
                                         flag="--keyframe", short="-k", max_items=256, max_length=10_000)
     frames: int = option(100, "frames to make", low=1, high=MAX_FRAMES)
     fps: float = option(12.0, "frames per second of the GIF/MP4 (no frame depends on it)", low=0.01, high=240)
+    gif_delay: int | None = option(None, "GIF frame delay in hundredths of a second, as convert -delay 7 "
+                                         "(no frame depends on it); empty: from --fps", low=2, high=65535,
+                                   flag="--delay")
+    # Recipes written before edge filters had mix= and match= replay the bare edge map (absent=False).
+    edge_anchor: bool = option(True, "sobel()/prewitt() without mix=/match= blend half back to the previous frame "
+                                     "and match the first image's colours; off: the bare edge map", absent=False)
     frame_index: int | None = option(None, "set in a frame file's copy: which frame it is", low=0,
                                      high=MAX_FRAMES - 1, flag=False)
 
@@ -172,6 +179,13 @@ def _one_transform(text: str) -> object:
     return parse_frame_transforms([text])
 
 
+def anchored_edges(transforms: Sequence, anchor: bool) -> list:
+    """``transforms`` with each edge filter's unset mix/match given the recipe's meaning: :data:`ANCHORED`
+    (``edge_anchor`` on) or the bare edge map of older recipes. The recipe's text stays as written."""
+    values = ANCHORED if anchor else BARE
+    return [item.with_unset(values) if isinstance(item, EdgeFilter) else item for item in transforms]
+
+
 def _probe_transforms(transforms: Sequence, frames: int, image: torch.Tensor) -> None:
     """Run the built-in frame transforms on a small copy of the start image at frame 1, the last frame
     and every keyframe between, so a value no frame can use (``zoom(-5)``) is refused before a folder
@@ -232,6 +246,7 @@ def run(recipe: AnimateRecipe, output_dir: str | os.PathLike, *, progress: Progr
     recipe = replace(recipe, objective=text_of(plan.base) or live_name(plan.base),
                      transforms=tuple(text_of(t, _one_transform) or live_name(t) for t in transforms),
                      keyframes=plan.keyframe_texts(), frame_index=None, size=Size.of(image))
+    transforms = anchored_edges(transforms, recipe.edge_anchor)
     _probe_transforms(transforms, recipe.frames, image)
     cost = None  # every frame's options are valid, and all frames fit the work budget, before frame 0
     for frame_index in range(recipe.frames):

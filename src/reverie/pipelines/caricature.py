@@ -45,6 +45,8 @@ class CaricatureRecipe(Recipe):
     transforms: str = option("standard", "robustness transforms", choices=tuple(TRANSFORM_SETS))
     settings: RenderSettings = option(default_factory=lambda: CARICATURE_SETTINGS, help="how it is optimised",
                                       flag=False)
+    frames: int = option(1, "with several layers: this many frames morphing from the first layer's caricature "
+                            "to the last's (each frame continues from the one before)", low=1, high=256)
 
     def __post_init__(self):
         check_size(self.size, "caricature", MAX_OPTIMISED_SIDE)  # first: its message beats the generic one
@@ -52,6 +54,8 @@ class CaricatureRecipe(Recipe):
         if not self.layers or not all(self.layers):
             raise ReverieError(f"caricature layers must be 1 to {MAX_RECIPE_LAYERS} layer names, "
                                f"got {list(self.layers)[:4]}")
+        if self.frames > 1 and len(self.layers) < 2:
+            raise ReverieError("caricature frames morph between layers: give two or more --layer with --frames")
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,26 @@ def same_draw_for_each_item(transforms: Sequence[Transform]) -> Transform:
     return apply
 
 
+def morph_plan(objectives: Sequence, layers: Sequence[str], frames: int) -> list[tuple[object, str]]:
+    """(objective, label) of each image: one per layer, or with ``frames`` > 1 a morph through the layers.
+
+    Frame k sits at position t = k (L - 1) / (frames - 1) along the L layers; between layers i and
+    i + 1 its objective is (1 - f) caricature(i) + f caricature(i + 1), f = t - i (each caricature
+    score is relative to the photo's own activation, so the two weigh alike).
+    """
+    if frames <= 1:
+        return list(zip(objectives, layers))
+    plan = []
+    for k in range(frames):
+        position = k * (len(layers) - 1) / (frames - 1)
+        index = min(int(position), len(layers) - 2)
+        share = position - index
+        objective = objectives[index] if share == 0 else objectives[index + 1] if share == 1 \
+            else (1 - share) * objectives[index] + share * objectives[index + 1]
+        plan.append((objective, f"{layers[index]}>{layers[index + 1]} {share:.2f}"))
+    return plan
+
+
 @replayable
 def run(recipe: CaricatureRecipe, *, progress: ProgressCallback | None = None, stop: StopSignal | None = None,
         device: str | torch.device = "auto", model: nn.Module | None = None, photo: torch.Tensor | None = None,
@@ -112,17 +136,20 @@ def run(recipe: CaricatureRecipe, *, progress: ProgressCallback | None = None, s
     reference = resize(photo, size.shape).to(device)
     transform = same_draw_for_each_item(transforms_by_name(recipe.transforms))
     objectives = [checked(caricature_objective(name, recipe.power), model) for name in recipe.layers]
+    plan = morph_plan(objectives, recipe.layers, recipe.frames)
 
     tracker = tracker_for(recipe, progress, stop)
-    passes = Passes(tracker, len(objectives), "layer")
+    passes = Passes(tracker, len(plan), "layer" if recipe.frames == 1 else "frame")
 
     def report(event: Progress) -> None:
         passes(replace(event, _preview=lambda: event.preview()[:-1]))  # without the reference photo
     images, history = [], []
-    for index, objective in enumerate(objectives):
+    param = None
+    for index, (objective, _) in enumerate(plan):
         passes.index = index
-        param = make_param("fft", size.height, size.width, generator=generator(recipe.seed, "param", index),
-                           decay_power=recipe.decay_power).to(device)
+        if param is None or recipe.frames == 1:  # a morph's frame continues from the one before: smooth
+            param = make_param("fft", size.height, size.width, generator=generator(recipe.seed, "param", index),
+                               decay_power=recipe.decay_power).to(device)
         rendering = render(model, objective, WithReference(param, reference), [transform], recipe.settings,
                            recipe.seed + index, report, stop=tracker)
         images.append(rendering.image[:-1].cpu())  # drop the reference
@@ -131,7 +158,7 @@ def run(recipe: CaricatureRecipe, *, progress: ProgressCallback | None = None, s
             break
     images_t = torch.cat(images)
     return CaricatureResult(stopped_recipe(recipe, tracker), tracker.stopped, images_t,
-                            list(recipe.layers[:images_t.shape[0]]), history)
+                            [label for _, label in plan[:images_t.shape[0]]], history)
 
 
 def caricature(photo: str | os.PathLike | torch.Tensor | CaricatureRecipe | None = None, *,
@@ -139,8 +166,10 @@ def caricature(photo: str | os.PathLike | torch.Tensor | CaricatureRecipe | None
                model: str | ModelSpec | nn.Module = "efficientnet-lite0",
                settings: RenderSettings = CARICATURE_SETTINGS, seed: int = 0, decay_power: float = 1.0,
                transforms: str = "standard", device: str | torch.device = "auto",
-               progress: ProgressCallback | None = None, stop: StopSignal | None = None) -> CaricatureResult:
-    """Caricatures of ``photo`` (a path, a sample name, or a [1, 3, H, W] tensor), one per layer.
+               progress: ProgressCallback | None = None, stop: StopSignal | None = None,
+               frames: int = 1) -> CaricatureResult:
+    """Caricatures of ``photo`` (a path, a sample name, or a [1, 3, H, W] tensor), one per layer, or
+    with ``frames`` > 1 that many frames morphing through the layers.
 
     A :class:`CaricatureRecipe` as the first argument runs that recipe.
     """
@@ -148,6 +177,7 @@ def caricature(photo: str | os.PathLike | torch.Tensor | CaricatureRecipe | None
     if isinstance(photo, CaricatureRecipe):
         return run(photo, model=module, device=device, progress=progress, stop=stop)
     recipe = CaricatureRecipe(source=source_text(photo), model=spec, layers=tuple(layers), power=power, size=size,
-                              decay_power=decay_power, transforms=transforms, settings=settings, seed=seed)
+                              decay_power=decay_power, transforms=transforms, settings=settings, seed=seed,
+                              frames=frames)
     return run(recipe, model=module, photo=photo if torch.is_tensor(photo) else None, device=device,
                progress=progress, stop=stop)

@@ -19,9 +19,11 @@ from reverie.masks import check_mask, fit_mask, mask_from_pil, ramp_masks
 from reverie.models import ModelSpec, model_on_device, resolve_device
 from reverie.objectives import Objective, blend_text, parse_blend
 from reverie.objectives.clip import Clip
+from reverie.objectives.guide import guided
 from reverie.pipelines.prepare import (
     check_unchanged,
     checked,
+    fit_size,
     dream_settings_for,
     live_name,
     load_start,
@@ -29,6 +31,8 @@ from reverie.pipelines.prepare import (
     input_path,
     model_field,
     objective_from,
+    read_input,
+    refuse_live,
     refuse_untrusted,
     source_text,
     text_objective,
@@ -44,7 +48,7 @@ class DreamRecipe(Recipe, Prompted, Blended):
     """Everything needed to replay a dream, and nothing that could run code when read back."""
 
     KIND: ClassVar[str] = "dream"
-    source: str = option("sample:chelsea", 'the image to dream: "sample:NAME", "noise", or a file path',
+    source: str = option("sample:chelsea", 'the image to dream: "sample:NAME", "noise", "noise:perlin", or a file path',
                          flag=False, max_length=4096, file="INPUT")
     source_sha256: str | None = option(None, "of the input file's bytes, to notice a changed input on replay",
                                        flag=False, max_length=64)
@@ -56,11 +60,17 @@ class DreamRecipe(Recipe, Prompted, Blended):
                                     "(black = untouched)", max_length=4096, file="--mask")
     mask_sha256: str | None = option(None, "of the mask file's bytes, to notice a changed mask on replay",
                                      flag=False, max_length=64)
+    guide: str | None = option(None, "dream toward this image's features: each position grows the guide's "
+                                     "best-matching feature vector at the objective's layers", max_length=4096,
+                               file="--guide")
+    guide_sha256: str | None = option(None, "of the guide file's bytes, to notice a changed guide on replay",
+                                      flag=False, max_length=64)
 
     def __post_init__(self):
         check_size(self.size, "dream", MAX_DREAM_SIDE)  # first: its message beats the generic one
         super().__post_init__()
         check_exclusive(self, "objective", "blend")
+        check_exclusive(self, "guide", "blend")
 
 
 @dataclass(frozen=True)
@@ -83,16 +93,33 @@ def load_mask(recipe: DreamRecipe, shape: tuple[int, int], check_hash: bool,
     return fit_mask(mask, shape), digest
 
 
+def load_guide(recipe: DreamRecipe, shape: tuple[int, int], check_hash: bool,
+               recipe_folder: str | os.PathLike | None = None) -> tuple[torch.Tensor, str | None]:
+    """The recipe's guide image, sized to be seen at the dream's scale, and its file's hash.
+
+    Its long side is the dream's (``shape`` = (H, W)), at most one tile: the dream's features are
+    computed a tile at a time, so that is the largest scale they are ever compared at.
+    """
+    refuse_live("guide", recipe.guide)
+    path = input_path(recipe, "guide", "guide image", recipe_folder)
+    guide, digest = read_input(path, recipe.guide_sha256, check_hash, recipe_folder, what="guide")
+    long_side = min(max(shape), recipe.settings.tile)
+    return resize(guide, fit_size(guide, long_side).shape), digest
+
+
 @replayable
 def run(recipe: DreamRecipe, *, progress: ProgressCallback | None = None, stop: StopSignal | None = None,
         device: str | torch.device = "auto", model: nn.Module | None = None, image: torch.Tensor | None = None,
         objective: Objective | None = None, mask: torch.Tensor | None = None, clip: Clip | None = None,
-        check_hash: bool = False, recipe_folder: str | os.PathLike | None = None) -> DreamResult:
+        check_hash: bool = False, recipe_folder: str | os.PathLike | None = None,
+        guide: torch.Tensor | None = None) -> DreamResult:
     """Dream as ``recipe`` says. ``model``, ``image``, ``objective``, ``mask`` and ``clip`` are live
     objects that replace what the recipe names (the keyword API passes them; they never become text).
 
     ``recipe_folder``: where the recipe was read from, for finding a relative input path on replay.
     With ``text`` and no objective, only CLIP steers the dream and the model's forward is skipped.
+    With a guide (``recipe.guide`` or a live ``guide`` [1, 3, H, W]), the objective's layers are dreamed
+    toward the guide's features (see :mod:`reverie.objectives.guide`) instead of amplified.
     ``stop``: checked after every step; a stopped dream returns the image so far (``result.stopped``),
     and its recipe records where it stopped.
     """
@@ -114,6 +141,9 @@ def run(recipe: DreamRecipe, *, progress: ProgressCallback | None = None, stop: 
         if not bool(mask.any()):
             what = f"mask {recipe.mask}" if recipe.mask else "the mask"
             raise ReverieError(f"{what} is empty (all black or fully transparent): nothing would be dreamed")
+    if guide is None and recipe.guide is not None:
+        guide, digest = load_guide(recipe, shape, check_hash, recipe_folder)
+        recipe = replace(recipe, guide_sha256=digest)
     if recipe.blend.strip() and text_term is not None:
         raise ReverieError("a blend cannot be combined with a text prompt; give --blend or --text")
     model, model_device = model_on_device(recipe.model, model, device)
@@ -131,6 +161,9 @@ def run(recipe: DreamRecipe, *, progress: ProgressCallback | None = None, stop: 
         if objective is None:
             objective = objective_from(recipe.objective, recipe.model, model)
         recipe = replace(recipe, objective=text_of(objective) or live_name(objective))
+        if guide is not None:  # the same layers, each toward the guide's features
+            checked(objective, model)
+            objective = guided(model, guide.to(model_device), objective.layers)
         if text_term is not None:
             objective = objective + text_term
 
@@ -150,7 +183,7 @@ def dream(image: str | os.PathLike | torch.Tensor | Image.Image | None = None, *
           device: str | torch.device = "auto", progress: ProgressCallback | None = None,
           stop: StopSignal | None = None, mask: str | os.PathLike | torch.Tensor | None = None,
           blend: str = "", blend_ramp: str = "horizontal", text: str = "", text_weight: float = 1.0,
-          clip: Clip | None = None) -> DreamResult:
+          clip: Clip | None = None, guide: str | os.PathLike | torch.Tensor | None = None) -> DreamResult:
     """DeepDream an image and return a :class:`DreamResult` (``.image``, ``.recipe``, ``.save(path)``).
 
     ``image``: a file path, a sample name (``"chelsea"``, ``"coffee"``, ``"astronaut"``, ``"rocket"``),
@@ -163,6 +196,8 @@ def dream(image: str | os.PathLike | torch.Tensor | Image.Image | None = None, *
     ``mask``: an image file (alpha channel, else luminance) or a [1, 1, H, W] tensor outside of which
     nothing changes. ``blend``: objectives separated by ``|`` (instead of ``objective``), dreamed side by
     side along ``blend_ramp``. ``text``: a CLIP prompt, with ``clip`` a loaded :class:`Clip`.
+    ``guide``: an image file, sample name or [1, 3, H, W] tensor whose features the dream grows toward
+    (the DeepDream notebook's guided dream) at the objective's layers.
     """
     pixels = None
     if isinstance(image, Image.Image):
@@ -178,6 +213,12 @@ def dream(image: str | os.PathLike | torch.Tensor | Image.Image | None = None, *
                          objective=objective if isinstance(objective, str) else "",
                          settings=settings, seed=seed,
                          mask=None if mask is None else live_name(mask) if live_mask is not None else str(mask),
-                         blend=blend, blend_ramp=blend_ramp, text=text, text_weight=text_weight)
+                         blend=blend, blend_ramp=blend_ramp, text=text, text_weight=text_weight,
+                         guide=None if guide is None else live_name(guide) if torch.is_tensor(guide)
+                         else source_text(guide))
+    live_guide = None
+    if torch.is_tensor(guide):  # seen at the dream's scale, as a guide file is
+        shape = pixels.shape[-2:] if pixels is not None else Size(*size).shape if size is not None else None
+        live_guide = guide if shape is None else resize(guide, fit_size(guide, min(max(shape), settings.tile)).shape)
     return run(recipe, model=module, image=pixels, objective=live_objective, mask=live_mask, clip=clip,
-               device=device, progress=progress, stop=stop)
+               device=device, progress=progress, stop=stop, guide=live_guide)

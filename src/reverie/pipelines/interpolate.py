@@ -38,6 +38,9 @@ class InterpolateRecipe(Recipe):
     size: tuple[int, int] = option((128, 128), "WIDTHxHEIGHT of each frame", low=1)
     transforms: str = option("standard", "robustness transforms", choices=tuple(TRANSFORM_SETS))
     settings: RenderSettings = option(default_factory=RenderSettings, help="how the frames are optimised", flag=False)
+    gif_delay: int | None = option(None, "GIF frame delay in hundredths of a second, as convert -delay 7 "
+                                         "(no frame depends on it); empty: from --fps", low=2, high=65535,
+                                   flag="--delay")
 
     def __post_init__(self):
         check_size(self.size, "interpolate", MAX_OPTIMISED_SIDE)  # first: its message beats the generic one

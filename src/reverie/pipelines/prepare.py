@@ -17,6 +17,7 @@ from torch import nn
 
 from reverie.engine.deepdream import DreamSettings
 from reverie.errors import ReverieError
+from reverie.expressions import quote_name
 from reverie.fields import NOT_FILES, escaped, file_values
 from reverie.imaging import SAMPLES, Size, noise, resize, sample
 from reverie.io.images import read_image
@@ -25,12 +26,14 @@ from reverie.models.checks import check_layers
 from reverie.models import ModelSpec, check_trusted, default_layers, layer_shapes, min_input_side, resolve_device
 from reverie.objectives import Objective, layer, parse_objective
 from reverie.objectives.clip import Clip, clip_objective, load_clip
+from reverie.params.noise import noise_image
 from reverie.randomness import generator
 from reverie.recipe import Recipe
 from reverie.recorder import ActivationRecorder
 
 # Gram-matrix style layers for EfficientNet-Lite0: from the stem's colours to blocks.8's motifs.
 STYLE_LAYERS = ("stem", "blocks.1", "blocks.3", "blocks.5", "blocks.8")
+PERLIN = "noise:perlin"  # the source that starts from fractal Perlin noise (``--perlin``)
 NOISE_SIZE = (512, 512)  # (width, height) of a pure dream when no size is given
 LIVE = "live:"  # prefix of a recipe field that names a live Python object (no text form): not replayable
 
@@ -154,10 +157,13 @@ def load_start(source: str | Path, expected_sha256: str | None, size: tuple[int,
                check_hash: bool = False, recipe_folder: str | os.PathLike | None = None
                ) -> tuple[torch.Tensor, str | None]:
     """The image a dream or animation starts from: ``source`` is "noise" (grey with faint noise,
-    drawn from ``seed``), "sample:NAME" or a file; resized to ``size`` = (width, height) when given.
+    drawn from ``seed``), "noise:perlin" (colour fractal Perlin noise, from ``seed``), "sample:NAME" or a
+    file; resized to ``size`` = (width, height) when given.
     Returns it with the file's sha256 (None for noise and samples)."""
     if source == "noise":
         return noise(Size(*(size or NOISE_SIZE)).shape, generator(seed, "noise")), None
+    if source == PERLIN:  # colour fractal Perlin noise: broad blobs to dream into instead of grey
+        return noise_image(*Size(*(size or NOISE_SIZE)).shape, generator(seed, "perlin")), None
     image, digest = read_input(source, expected_sha256, check_hash, recipe_folder)
     return (image if size is None else resize(image, Size(*size).shape)), digest
 
@@ -195,6 +201,18 @@ def objective_from(text: str, spec: ModelSpec, model: nn.Module) -> Objective:
     for name in names[1:]:
         objective = objective + layer(name)
     return objective
+
+
+# What ``reverie visualize`` shows when given no objective: a channel known to draw a clear motif.
+VISUALIZE_DEFAULTS = {"efficientnet-lite0": "channel(blocks.9, 7)"}
+
+
+def default_visualize_objective(spec: ModelSpec, model: nn.Module) -> str:
+    """The objective text a visualization with none renders: the model's entry in
+    :data:`VISUALIZE_DEFAULTS`, else channel 0 of the layer a dream targets by default."""
+    if spec.name in VISUALIZE_DEFAULTS:
+        return VISUALIZE_DEFAULTS[spec.name]
+    return f"channel({quote_name(default_layers(spec.name, model)[0])}, 0)"
 
 
 def checked(objective: Objective, model: nn.Module) -> Objective:

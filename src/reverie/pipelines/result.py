@@ -113,6 +113,7 @@ class TextureResult(Result):
     texture: torch.Tensor = field(default_factory=lambda: torch.empty(1, 3, 1, 1))
     mesh: Mesh | None = None
     history: list[float] = field(default_factory=list)
+    snapshots: tuple[torch.Tensor, ...] = ()  # the texture at evenly spaced steps, when asked for (run(snapshots=N))
 
     @property
     def image(self) -> torch.Tensor:
@@ -124,6 +125,12 @@ class TextureResult(Result):
     def turntable(self, frames: int = 24, size: int | None = None) -> torch.Tensor:
         """[frames, 3, size, size] views of the textured mesh turning once (size: the render size)."""
         return turntable(self.mesh, self.texture, frames, size or self.recipe.render_size)
+
+    def growing(self, size: int | None = None) -> torch.Tensor:
+        """[N, 3, size, size]: the mesh turning once while its texture evolves, frame i wearing snapshot i."""
+        if not self.snapshots:
+            raise ValueError("no texture snapshots: run the texture with snapshots=N")
+        return turntable(self.mesh, self.snapshots, len(self.snapshots), size or self.recipe.render_size)
 
 
 @dataclass(frozen=True)

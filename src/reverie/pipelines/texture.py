@@ -14,6 +14,7 @@ from reverie.errors import ReverieError
 from reverie.fields import option
 from reverie.imaging import Size, resize
 from reverie.mesh import Mesh, TexturedMeshParam, load_mesh
+from reverie.mesh.shapes import sample_mesh
 from reverie.models import ModelSpec, layer_shapes, model_on_device
 from reverie.objectives import Objective, parse_objective
 from reverie.objectives.style import StyleObjective, style_targets
@@ -44,7 +45,7 @@ class TextureRecipe(Recipe):
     textured mesh from random viewpoints maximise an objective."""
 
     KIND: ClassVar[str] = "texture"
-    mesh: str = option("", "the mesh file (OBJ or anything trimesh reads), with UVs", flag=False, max_length=4096,
+    mesh: str = option("", "the mesh file (OBJ or anything trimesh reads), with UVs, or sample:torus/sphere/cube", flag=False, max_length=4096,
                        file="MESH")
     mesh_sha256: str | None = option(None, "of the mesh file's bytes, to notice a changed mesh on replay",
                                      flag=False, max_length=64)
@@ -74,10 +75,14 @@ Texturing = TextureResult  # earlier name
 
 
 def load_recipe_mesh(recipe: TextureRecipe, check_hash: bool = False,
-                     recipe_folder: str | os.PathLike | None = None) -> tuple[Mesh, str]:
-    """The recipe's mesh and its file's sha256; with ``check_hash`` a changed file is an error."""
+                     recipe_folder: str | os.PathLike | None = None) -> tuple[Mesh, str | None]:
+    """The recipe's mesh and its file's sha256 (None for a bundled ``sample:NAME`` mesh); with
+    ``check_hash`` a changed file is an error."""
     if not recipe.mesh:
-        raise ReverieError("no mesh given: pass a mesh file with UVs (e.g. model.obj)")
+        raise ReverieError("no mesh given: pass a mesh file with UVs (e.g. model.obj), or sample:torus, "
+                           "sample:sphere or sample:cube")
+    if recipe.mesh.startswith("sample:"):
+        return sample_mesh(recipe.mesh.removeprefix("sample:")), None
     path = input_path(recipe, "mesh", "mesh", recipe_folder)
     mesh = load_mesh(path)
     return mesh, check_unchanged(path, recipe.mesh_sha256, check_hash, "mesh", recipe.mesh)
@@ -109,11 +114,14 @@ def texture_objective(recipe: TextureRecipe, model: nn.Module, device: torch.dev
 @replayable
 def run(recipe: TextureRecipe, *, progress: ProgressCallback | None = None, stop: StopSignal | None = None,
         device: str | torch.device = "auto", model: nn.Module | None = None, objective: Objective | None = None,
-        check_hash: bool = False, recipe_folder: str | os.PathLike | None = None) -> TextureResult:
+        check_hash: bool = False, recipe_folder: str | os.PathLike | None = None,
+        snapshots: int = 0) -> TextureResult:
     """Optimise a UV texture for the recipe's mesh so renders from random viewpoints maximise its objective.
 
     The mesh is read (and its UVs checked) before the model is loaded, so a bad mesh fails fast.
-    ``objective``: a live Objective that replaces the recipe's text.
+    ``objective``: a live Objective that replaces the recipe's text. ``snapshots``: keep the texture
+    at that many evenly spaced steps, from the start to the last (``result.snapshots``, for
+    ``result.growing()``: the texture evolving on the turning mesh).
     """
     refuse_untrusted(recipe.model, model)
     mesh, digest = load_recipe_mesh(recipe, check_hash, recipe_folder)
@@ -134,14 +142,20 @@ def run(recipe: TextureRecipe, *, progress: ProgressCallback | None = None, stop
             return texture_param().detach().cpu()
 
     tracker = tracker_for(recipe, progress, stop)
+    steps = recipe.settings.steps
+    wanted = {round(k * steps / (snapshots - 1)) for k in range(snapshots)} if snapshots > 1 else set()
+    kept = [texture_now()] if 0 in wanted else []
 
     def report(event: Progress) -> None:
+        if event.step in wanted:
+            kept.append(texture_now())
         # The preview of a texture job is the texture itself (and never draws random views).
         tracker(replace(event, _preview=texture_now))
 
     rendering = render(model, objective, param, transforms_by_name(recipe.transforms), recipe.settings,
                        recipe.seed, report, stop=tracker)
-    return TextureResult(stopped_recipe(recipe, tracker), tracker.stopped, texture_now(), mesh, rendering.history)
+    return TextureResult(stopped_recipe(recipe, tracker), tracker.stopped, texture_now(), mesh, rendering.history,
+                         tuple(kept))
 
 
 def texture(mesh: str | os.PathLike | TextureRecipe, *, objective: str | Objective = "channel(blocks.6, 12)",

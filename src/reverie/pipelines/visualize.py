@@ -26,7 +26,8 @@ from reverie.objectives import (
 )
 from reverie.objectives.clip import Clip, load_clip
 from reverie.params import make_param
-from reverie.pipelines.prepare import checked, clip_weights, live_name, model_field, refuse_untrusted, text_objective, text_of, replayable
+from reverie.pipelines.prepare import (checked, clip_weights, default_visualize_objective, live_name, model_field,
+                                      refuse_untrusted, replayable, text_objective, text_of)
 from reverie.pipelines.result import ImageResult, Passes, stopped_recipe, tracker_for
 from reverie.randomness import generator
 from reverie.recipe import MAX_BATCH, MAX_OPTIMISED_SIDE, Blended, Prompted, Recipe, check_exclusive, check_size
@@ -42,8 +43,9 @@ class VisualizeRecipe(Recipe, Prompted, Blended):
     """Everything needed to replay a feature visualization (one image, a batch, or a sheet)."""
 
     KIND: ClassVar[str] = "visualize"
-    objective: str = option("", "objective expression for the whole batch; per-item targets use batch=i",
-                            max_length=10_000)
+    objective: str = option("", "objective expression for the whole batch; per-item targets use batch=i; with "
+                                "no objective, channels or text: channel(blocks.9, 7) on EfficientNet-Lite0, "
+                                "channel 0 of the default dream layer on other models", max_length=10_000)
     layer: str = option("", "with channels: one image per channel of this layer (a contact sheet)",
                         flag="--layer", short="-l", max_length=1000)
     channels: tuple[int, ...] = option((), "channels of the layer, one image each", low=0, high=100_000,
@@ -136,6 +138,8 @@ def run(recipe: VisualizeRecipe, *, progress: ProgressCallback | None = None, st
     if recipe.text and clip is None:  # loaded once, and before the model: missing CLIP weights fail first
         clip = load_clip(recipe.clip_model, clip_weights(recipe), resolve_device(device))
     model, device = model_on_device(recipe.model, model, device)
+    if objective is None and not (recipe.channels or recipe.objective.strip() or recipe.blend.strip() or recipe.text):
+        recipe = replace(recipe, objective=default_visualize_objective(recipe.model, model))  # stored: replays as is
     transforms = transforms_by_name(recipe.transforms)
     batches, objectives, labels = _plan(recipe, objective)
     if recipe.item is not None and recipe.item >= sum(batches):

@@ -123,7 +123,8 @@ class Studio:
             frames = FrameFolder(result.folder)
             mp4 = write_mp4(self.folder.result_path("animate", ".mp4"), frames, fps=result.recipe.fps,
                             recipe_json=result.recipe.to_json())
-            gif = write_gif(mp4.with_suffix(".gif"), frames, fps=min(result.recipe.fps, 50))
+            gif = write_gif(mp4.with_suffix(".gif"), frames, fps=min(result.recipe.fps, 50),
+                            delay=result.recipe.gif_delay)
             return str(mp4), [str(mp4), str(gif)], None
         if kind == "video":
             output = result.output
@@ -448,7 +449,7 @@ def _animation_draft(studio: Studio, page: Page, session: gr.State) -> None:
                    page.status: "stopped"}
             return
         gif = write_gif(studio.folder.result_path("draft", ".gif"), FrameFolder(run.result.folder),
-                        fps=min(recipe.fps, 50))
+                        fps=min(recipe.fps, 50), delay=recipe.gif_delay)
         yield {shown: str(gif), page.message: "", page.status: "draft done: Run makes the full animation"}
     draft.click(make, [session, page.stopped_at, *page.file_components(), *page.control_components()],
                 [shown, page.status, page.message], concurrency_limit=1, concurrency_id="device",

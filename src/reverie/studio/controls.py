@@ -35,7 +35,7 @@ _GROUP_OF = {
 _GROUP_OF_IN = {("video", "blend"): "frames and output"}
 
 # Fields that name files: the page gives them upload widgets of their own (see reverie.studio.inputs).
-FILE_FIELDS = ("source", "mask", "content", "style", "mesh", "clip_weights")
+FILE_FIELDS = ("source", "mask", "content", "style", "mesh", "clip_weights", "guide")
 # Fields the page never shows: bookkeeping a run fills in, or what the studio's launch fixes.
 _HIDDEN = ("kind", "version", "made_with", "stopped_at", "frame_index", "item", "model.weights")
 

@@ -38,7 +38,8 @@ class FileInput:
 _START = ("chelsea", "coffee", "astronaut", "rocket", NOISE)
 PAGE_FILES: dict[str, list[FileInput]] = {
     "dream": [FileInput("source", "image", "start from", _START, "chelsea"),
-              FileInput("mask", "mask", "paint where to dream (leave empty: everywhere)")],
+              FileInput("mask", "mask", "paint where to dream (leave empty: everywhere)"),
+              FileInput("guide", "image", "guide image: dream toward its features (optional)", (NONE, *SAMPLES), NONE)],
     "caricature": [FileInput("source", "image", "photo", SAMPLES, "chelsea")],
     "animate": [FileInput("source", "image", "start from", _START, "chelsea")],
     "video": [FileInput("source", "video", "video")],
