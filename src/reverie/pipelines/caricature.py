@@ -21,7 +21,7 @@ from reverie.pipelines.prepare import checked, fit_size, input_path, model_field
 from reverie.pipelines.result import ImageResult, Passes, stopped_recipe, tracker_for
 from reverie.randomness import generator
 from reverie.recipe import MAX_OPTIMISED_SIDE, Recipe, check_size
-from reverie.robustness import TRANSFORM_SETS, Transform, compose, transforms_by_name
+from reverie.robustness import TRANSFORM_SETS, Transform, canvas_views, compose, transforms_by_name
 
 DEFAULT_LONG_SIDE = 224
 MAX_RECIPE_LAYERS = 64
@@ -43,6 +43,9 @@ class CaricatureRecipe(Recipe):
     size: tuple[int, int] | None = option(None, "WIDTHxHEIGHT; default: the photo's aspect, long side 224", low=1)
     decay_power: float = option(1.0, "how fast the spectrum's scale falls with frequency", low=0, high=8)
     transforms: str = option("standard", "robustness transforms", choices=tuple(TRANSFORM_SETS))
+    view: int = option(384, "a larger image is seen through views of this long side (px): the whole image shrunk, "
+                            "and crops at finer zooms; bounds memory; 0: the whole image at full size",
+                       low=0, high=4096, absent=0)
     settings: RenderSettings = option(default_factory=lambda: CARICATURE_SETTINGS, help="how it is optimised",
                                       flag=False)
 
@@ -109,7 +112,9 @@ def run(recipe: CaricatureRecipe, *, progress: ProgressCallback | None = None, s
     size = Size(*(recipe.size or fit_size(photo, DEFAULT_LONG_SIDE)))
     recipe = replace(recipe, size=tuple(size))
     reference = resize(photo, size.shape).to(device)
-    transform = same_draw_for_each_item(transforms_by_name(recipe.transforms))
+    # The photo rides in the batch through the same draw, so a view crops it exactly as the image.
+    views = canvas_views(size.height, size.width, recipe.view)
+    transform = same_draw_for_each_item(views + transforms_by_name(recipe.transforms))
     objectives = [checked(caricature_objective(name, recipe.power), model) for name in recipe.layers]
 
     tracker = tracker_for(recipe, progress, stop)

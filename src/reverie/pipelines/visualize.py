@@ -30,9 +30,13 @@ from reverie.pipelines.prepare import checked, clip_weights, live_name, model_fi
 from reverie.pipelines.result import ImageResult, Passes, stopped_recipe, tracker_for
 from reverie.randomness import generator
 from reverie.recipe import MAX_BATCH, MAX_OPTIMISED_SIDE, Blended, Prompted, Recipe, check_exclusive, check_size
-from reverie.robustness import TRANSFORM_SETS, transforms_by_name
+from reverie.robustness import TRANSFORM_SETS, canvas_views, transforms_by_name
 
 SHEET_BATCH = 8  # channels rendered together when making a sheet: one pass, bounded memory
+# The network's view of a larger canvas (see robustness.CanvasView): the whole canvas shrunk to this
+# long side on some steps, crops at finer zooms on others. 384 px: near the size the models were trained
+# at, and a 1024 px visualization stays well under 1.5 GB (bench/composition.py).
+VIEW_SIDE = 384
 MAX_CHANNELS = 4096
 PARAM_NAMES = ("fft", "pixel", "cppn")
 
@@ -55,6 +59,9 @@ class VisualizeRecipe(Recipe, Prompted, Blended):
     size: tuple[int, int] = option((224, 224), "WIDTHxHEIGHT of each image", low=1)
     batch: int = option(1, "images optimised together", low=1, high=MAX_BATCH)
     transforms: str = option("standard", "robustness transforms", choices=tuple(TRANSFORM_SETS))
+    view: int = option(VIEW_SIDE, "a larger image is seen through views of this long side (px): the whole image "
+                                  "shrunk, and crops at finer zooms, so it has structure at every scale; "
+                                  "0: the whole image at full size (not with --blend)", low=0, high=4096, absent=0)
     settings: RenderSettings = option(default_factory=RenderSettings, help="how the image is optimised", flag=False)
     # An atlas renders several units in one batch; each unit's file replays the batch and keeps its own item.
     item: int | None = option(None, "of the images rendered, the one to return (the rest are rendered alongside "
@@ -135,7 +142,10 @@ def run(recipe: VisualizeRecipe, *, progress: ProgressCallback | None = None, st
     if recipe.text and clip is None:  # loaded once, and before the model: missing CLIP weights fail first
         clip = load_clip(recipe.clip_model, clip_weights(recipe), resolve_device(device))
     model, device = model_on_device(recipe.model, model, device)
-    transforms = transforms_by_name(recipe.transforms)
+    size = Size(*recipe.size)
+    # Blend masks are laid out on the whole image, so a blend always sees it whole.
+    views = [] if recipe.blend.strip() else canvas_views(size.height, size.width, recipe.view)
+    transforms = views + transforms_by_name(recipe.transforms)
     batches, objectives, labels = _plan(recipe, objective)
     if recipe.item is not None and recipe.item >= sum(batches):
         raise ReverieError(f"item {recipe.item} is past the {sum(batches)} images the recipe renders")
@@ -175,7 +185,7 @@ def visualize(objective: str | Objective | VisualizeRecipe | None = None, *, lay
               channels: tuple[int, ...] = (), model: str | ModelSpec | nn.Module = "efficientnet-lite0",
               param: str = "fft", size: tuple[int, int] = (224, 224), batch: int = 1,
               settings: RenderSettings = RenderSettings(), seed: int = 0, alpha: bool = False,
-              decay_power: float = 1.0, decorrelate: bool = True, transforms: str = "standard",
+              decay_power: float = 1.0, decorrelate: bool = True, transforms: str = "standard", view: int = VIEW_SIDE,
               blend: str = "", blend_ramp: str = "horizontal", text: str = "", text_weight: float = 1.0,
               clip: Clip | None = None, device: str | torch.device = "auto",
               progress: ProgressCallback | None = None, stop: StopSignal | None = None) -> VisualizeResult:
@@ -191,7 +201,7 @@ def visualize(objective: str | Objective | VisualizeRecipe | None = None, *, lay
                    progress=progress, stop=stop)
     recipe = VisualizeRecipe(model=spec, objective=objective if isinstance(objective, str) else "", layer=layer,
                              channels=tuple(channels), param=param, decay_power=decay_power, decorrelate=decorrelate,
-                             alpha=alpha, size=size, batch=batch, transforms=transforms, settings=settings, seed=seed,
+                             alpha=alpha, size=size, batch=batch, transforms=transforms, view=view, settings=settings, seed=seed,
                              blend=blend, blend_ramp=blend_ramp, text=text, text_weight=text_weight)
     return run(recipe, model=module, objective=objective if isinstance(objective, Objective) else None, clip=clip,
                device=device, progress=progress, stop=stop)
