@@ -2,7 +2,9 @@
 render loop -> images (one, a batch, or a contact sheet)."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import ClassVar
 
 import torch
@@ -14,6 +16,7 @@ from reverie.errors import ReverieError
 from reverie.expressions import quote_name
 from reverie.fields import option
 from reverie.imaging import Size
+from reverie.io.images import save_output
 from reverie.masks import ramp_masks
 from reverie.models import ModelSpec, model_on_device, resolve_device
 from reverie.objectives import (
@@ -25,7 +28,7 @@ from reverie.objectives import (
     transparent,
 )
 from reverie.objectives.clip import Clip, load_clip
-from reverie.params import make_param
+from reverie.params import CPPNParam, make_param
 from reverie.pipelines.prepare import checked, clip_weights, live_name, model_field, refuse_untrusted, text_objective, text_of
 from reverie.pipelines.result import ImageResult, Passes, stopped_recipe, tracker_for
 from reverie.randomness import generator
@@ -76,7 +79,16 @@ class VisualizeRecipe(Recipe, Prompted, Blended):
 
 @dataclass(frozen=True)
 class VisualizeResult(ImageResult):
-    """Rendered images [N, C, H, W] (C = 4 with alpha), their labels, the score history and the recipe."""
+    """Rendered images [N, C, H, W] (C = 4 with alpha), their labels, the score history and the recipe.
+
+    ``network``: for a CPPN rendered in one pass, the network itself (``CPPNParam.to_text``), which
+    :meth:`save` keeps in a PNG so ``reverie render`` can draw the picture again at any size.
+    """
+
+    network: str | None = None
+
+    def save(self, path: str | os.PathLike) -> Path:
+        return save_output(path, self.picture(), self.recipe.to_json(), self.network)
 
 
 Visualization = VisualizeResult  # earlier name
@@ -162,10 +174,12 @@ def run(recipe: VisualizeRecipe, *, progress: ProgressCallback | None = None, st
 
     tracker = tracker_for(recipe, progress, stop)
     passes = Passes(tracker, len(final))
-    images, history = [], []
+    images, history, network = [], [], None
     for index, (batch, term) in enumerate(zip(batches, final)):
         passes.index = index
         param = _param(recipe, batch, index, device)
+        if isinstance(param, CPPNParam) and len(batches) == 1 and recipe.item is None:
+            network = param
         rendering = render(model, term, param, transforms, recipe.settings, recipe.seed + index, passes,
                            stop=tracker)
         images.append(rendering.image.cpu())
@@ -178,7 +192,8 @@ def run(recipe: VisualizeRecipe, *, progress: ProgressCallback | None = None, st
         labels = [labels[recipe.item]] if len(labels) > recipe.item else []
     count = images_t.shape[0]
     labels = labels[:count] or ([str(i) for i in range(count)] if count > 1 else [])
-    return VisualizeResult(stopped_recipe(recipe, tracker), tracker.stopped, images_t, labels, history)
+    return VisualizeResult(stopped_recipe(recipe, tracker), tracker.stopped, images_t, labels, history,
+                           network.to_text() if network is not None else None)
 
 
 def visualize(objective: str | Objective | VisualizeRecipe | None = None, *, layer: str = "",
