@@ -304,6 +304,7 @@ def test_a_large_visualization_seen_through_views_has_more_large_scale_structure
     assert low_frequency_share(with_views) > 2 * low_frequency_share(whole)
 
 
-def test_a_recipe_written_before_views_replays_the_whole_canvas():
-    old = VisualizeRecipe.from_json('{"objective": "channel(blocks.3, 5)", "size": [1024, 576]}')
+def test_a_recipe_written_before_views_and_cppn_norm_replays_the_old_way():
+    old = VisualizeRecipe.from_json('{"objective": "channel(blocks.3, 5)", "size": [1024, 576], "param": "cppn"}')
     assert old.view == 0 and VisualizeRecipe().view == 384
+    assert old.cppn_norm is False and VisualizeRecipe().cppn_norm is True

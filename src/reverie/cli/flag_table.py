@@ -35,6 +35,7 @@ FLAGS = {
         ('param', '--param', None, 'text', 'fft', 'image parameterization', ['fft', 'pixel', 'cppn']),
         ('decay_power', '--decay-power', None, 'float', '1', "fft: how fast the spectrum's scale falls with frequency", []),
         ('decorrelate', '--decorrelate', None, 'bool', 'on', "optimise in ImageNet's decorrelated colour space", []),
+        ('cppn_norm', '--cppn-norm', None, 'bool', 'on', 'cppn: normalise each hidden layer over the image (without it colours collapse to one hue)', []),
         ('alpha', '--alpha', None, 'bool', 'off', 'RGBA output, optimised over random backgrounds', []),
         ('size', '--size', None, 'size', '224x224', 'WIDTHxHEIGHT of each image', []),
         ('batch', '--batch', None, 'int', '1', 'images optimised together', []),

@@ -82,6 +82,9 @@ def visualize(
     final = with_flags(base, {**flags, "lr": lr}, **changes)
     if lr is None and final.param == "cppn" and final.settings.lr == type(final.settings)().lr:
         final = replace(final, settings=replace(final.settings, lr=CPPN_LR))
+    if flags["transforms"] is None and recipe is None and final.param == "cppn":
+        # A CPPN is smooth by construction; jitter and scaling only blur it (Lucid trains it with none).
+        final = replace(final, transforms="none")
     if final.batch > 1 and final.channels:
         raise ReverieError("--batch applies to one objective; with --channels each channel gets one image")
     if final.alpha and output.suffix.lower() in (".jpg", ".jpeg"):  # found before rendering, not after

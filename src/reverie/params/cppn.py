@@ -20,6 +20,11 @@ _EXTENT = math.sqrt(3.0)
 # unit variance for unit-normal input (Lucid's constants), so eight layers neither fade nor blow up.
 _ATAN_SCALE, _ATAN_SQUARED_SCALE = 0.67, 0.6
 
+_NORM_EPSILON = 1e-5
+# The normalisation statistics' grid is the param's own, shrunk to this long side: the statistics of
+# a smooth picture hardly change with more samples, and re-rendering never evaluates a large grid twice.
+STATISTICS_SIDE = 256
+
 # A stored network (see to_text / from_text): the format's name and version, and bounds that keep a
 # hostile file from asking for absurd allocations. 8 layers of 24 at batch 64 is about 0.55 M values.
 NETWORK_FORMAT, NETWORK_VERSION = "reverie-cppn", 1
@@ -81,8 +86,8 @@ class CPPNParam(ImageParam):
     """
 
     def __init__(self, height: int, width: int, batch: int = 1, channels: int = 3, layers: int = 8,
-                 width_channels: int = 24, decorrelate: bool = False, *, generator: torch.Generator,
-                 device: torch.device | str | None = None):
+                 width_channels: int = 24, decorrelate: bool = False, normalize: bool = False, *,
+                 generator: torch.Generator, device: torch.device | str | None = None):
         super().__init__(height, width, batch, channels)
         check_generator(generator)
         for name, value in (("layers", layers), ("width_channels", width_channels)):
@@ -90,6 +95,7 @@ class CPPNParam(ImageParam):
                 raise ReverieError(f"expected {name} as a positive integer, got {value!r}")
         self.aspect = width / height
         self.decorrelate = bool(decorrelate)
+        self.normalize = bool(normalize)
         weights, biases = [], []
         fan_in = 3  # x, y, r
         for _ in range(layers):
@@ -103,21 +109,49 @@ class CPPNParam(ImageParam):
 
     def render(self, height: int | None = None, width: int | None = None, rows: slice | None = None) -> torch.Tensor:
         """The image [B, C, height, width] in [0, 1], evaluated afresh on a finer or coarser grid
-        (only the strip ``rows`` of it, when given)."""
+        (only the strip ``rows`` of it, when given).
+
+        With ``normalize``, each hidden layer's pre-activations are normalised per channel by their
+        mean and standard deviation over a fixed grid: the param's own, shrunk to at most
+        ``STATISTICS_SIDE`` px (at the usual sizes that is instance normalisation over the image), so a
+        re-render at any size, or strip by strip, applies the very same maps.
+        """
         height = self.height if height is None else height
         width = self.width if width is None else width
         check_sizes(height, width)
         weight = self.weights[0]
-        grid = coordinates(height, width, self.aspect, rows).to(weight)  # [3, H, W]
+        statistics_shape = self.statistics_shape()
+        own = (height, width) == statistics_shape and rows is None
         # [3, H, W] -> [B, 3, H, W]: the same coordinates for every network in the batch
-        x = grid.unsqueeze(0).expand(self.batch, -1, -1, -1)
+        x = coordinates(height, width, self.aspect, rows).to(weight).unsqueeze(0).expand(self.batch, -1, -1, -1)
+        # The own grid, for the normalisation statistics when drawing another grid.
+        reference = None
+        if self.normalize and not own:
+            reference = coordinates(*statistics_shape, self.aspect).to(weight)
+            reference = reference.unsqueeze(0).expand(self.batch, -1, -1, -1)
         last = len(self.weights) - 1
         for index, (weight, bias) in enumerate(zip(self.weights, self.biases)):
             # A 1x1 convolution per batch item: [B, out, in] x [B, in, H, W] -> [B, out, H, W]
             x = torch.einsum("boi,bihw->bohw", weight, x) + bias[:, :, None, None]
-            if index < last:
+            if reference is not None:
+                reference = torch.einsum("boi,bihw->bohw", weight, reference) + bias[:, :, None, None]
+            if index == last:
+                break
+            if self.normalize:
+                statistics = x if reference is None else reference
+                mean = statistics.mean(dim=(2, 3), keepdim=True)  # [B, out, 1, 1]
+                std = statistics.std(dim=(2, 3), keepdim=True) + _NORM_EPSILON
+                x = composite_activation((x - mean) / std)
+                if reference is not None:
+                    reference = composite_activation((reference - mean) / std)
+            else:
                 x = composite_activation(x)
         return squash(x, self.decorrelate)
+
+    def statistics_shape(self) -> tuple[int, int]:
+        """(height, width) of the grid the normalisation statistics come from."""
+        scale = min(1.0, STATISTICS_SIDE / max(self.height, self.width))
+        return max(1, round(self.height * scale)), max(1, round(self.width * scale))
 
     def picture(self, height: int, width: int) -> torch.Tensor:
         """A re-render [B, C, height, width] in [0, 1] of any size, without gradients, strip by strip
@@ -140,7 +174,7 @@ class CPPNParam(ImageParam):
         return json.dumps({
             "format": NETWORK_FORMAT, "version": NETWORK_VERSION, "layers": len(self.weights) - 1,
             "width_channels": int(self.weights[0].shape[1]), "channels": self.channels, "batch": self.batch,
-            "size": [self.width, self.height], "decorrelate": self.decorrelate,
+            "size": [self.width, self.height], "decorrelate": self.decorrelate, "normalize": self.normalize,
             "values": base64.b64encode(values.numpy().astype("<f4").tobytes()).decode("ascii"),
         })
 
@@ -171,8 +205,9 @@ class CPPNParam(ImageParam):
         if not (isinstance(size, list) and len(size) == 2
                 and all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 1 << 16 for v in size)):
             raise bad(f"size must be [width, height], got {size!r}")
-        if not isinstance(data.get("decorrelate"), bool):
-            raise bad("decorrelate must be true or false")
+        for name in ("decorrelate", "normalize"):
+            if not isinstance(data.get(name), bool):
+                raise bad(f"{name} must be true or false")
         layers, hidden, channels, batch = data["layers"], data["width_channels"], data["channels"], data["batch"]
         shapes = [(hidden, 3)] + [(hidden, 2 * hidden)] * (layers - 1) + [(channels, 2 * hidden)]
         count = batch * sum(out * inp + out for out, inp in shapes)
@@ -189,7 +224,7 @@ class CPPNParam(ImageParam):
         if values.numel() != count or not bool(torch.isfinite(values).all()):
             raise bad(f"expected {count} finite float32 values")
         width, height = size
-        param = cls(height, width, batch, channels, layers, hidden, data["decorrelate"],
+        param = cls(height, width, batch, channels, layers, hidden, data["decorrelate"], data["normalize"],
                     generator=torch.Generator().manual_seed(0))
         offset = 0
         with torch.no_grad():

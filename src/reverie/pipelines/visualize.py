@@ -58,6 +58,8 @@ class VisualizeRecipe(Recipe, Prompted, Blended):
     param: str = option("fft", "image parameterization", choices=PARAM_NAMES)
     decay_power: float = option(1.0, "fft: how fast the spectrum's scale falls with frequency", low=0, high=8)
     decorrelate: bool = option(True, "optimise in ImageNet's decorrelated colour space")
+    cppn_norm: bool = option(True, "cppn: normalise each hidden layer over the image (without it colours "
+                                   "collapse to one hue)", absent=False)
     alpha: bool = option(False, "RGBA output, optimised over random backgrounds")
     size: tuple[int, int] = option((224, 224), "WIDTHxHEIGHT of each image", low=1)
     batch: int = option(1, "images optimised together", low=1, high=MAX_BATCH)
@@ -102,6 +104,8 @@ def _param(recipe: VisualizeRecipe, batch: int, seed_label: object, device: torc
         options["decay_power"] = recipe.decay_power
     if recipe.param in ("fft", "pixel"):
         options["decorrelate"] = recipe.decorrelate
+    if recipe.param == "cppn":
+        options["normalize"] = recipe.cppn_norm
     param = make_param(recipe.param, size.height, size.width, batch=batch, channels=channels,
                        generator=generator(recipe.seed, "param", seed_label), **options)
     return param.to(device)
