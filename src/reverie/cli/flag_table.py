@@ -158,6 +158,7 @@ FLAGS = {
         ('settings.min_octave_size', '--min-octave-size', None, 'int', '64', "the smallest octave's short side never falls below this (px)", []),
         ('blend', '--blend', None, 'float', '0.8', "share of the previous frame's dream detail a frame starts with", []),
         ('flow', '--flow', None, 'bool', 'on', 'move that detail along the optical flow; off: leave it in place', []),
+        ('occlusion', '--occlusion', None, 'bool', 'on', 'with flow: carry detail only where the forward and backward flows agree (uncovered or unsure pixels are dreamed anew)', []),
         ('model.name', '--model', None, 'text', 'efficientnet-lite0', 'model name, module:callable, or .pt2 torch.export file', []),
         ('model.weights', '--weights', None, 'text', '', 'state-dict file to load into the model', []),
         ('model.normalize', '--normalize', None, 'text', 'none', 'input normalization the model expects', ['none', 'imagenet', 'inception']),
