@@ -76,7 +76,7 @@ FLAGS = {
     ],
     'caricature': [
         ('layers', '--layer', '-l', 'texts', 'blocks.8', 'one image per layer, early to late', []),
-        ('power', '--power', None, 'float', '1', 'exponent of the cosine-similarity weight', []),
+        ('power', '--power', None, 'float', '0', 'exponent of the cosine-similarity weight; higher stays closer to the photo', []),
         ('size', '--size', None, 'size', '', "WIDTHxHEIGHT; default: the photo's aspect, long side 224", []),
         ('decay_power', '--decay-power', None, 'float', '1', "how fast the spectrum's scale falls with frequency", []),
         ('transforms', '--transforms', None, 'text', 'standard', 'robustness transforms', ['standard', 'none']),

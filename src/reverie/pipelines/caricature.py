@@ -39,7 +39,10 @@ class CaricatureRecipe(Recipe):
                                        flag=False, max_length=64)
     layers: tuple[str, ...] = option(("blocks.8",), "one image per layer, early to late", flag="--layer",
                                      short="-l", max_items=MAX_RECIPE_LAYERS, max_length=1000)
-    power: float = option(1.0, "exponent of the cosine-similarity weight", low=0, high=8)
+    # 0 (Lucid's default): the plain dot product, so the image grows what the photo shows, strongly; a
+    # higher power ties it to the photo's direction and the result stays closer to the photo.
+    power: float = option(0.0, "exponent of the cosine-similarity weight; higher stays closer to the photo",
+                          low=0, high=8, absent=1.0)
     size: tuple[int, int] | None = option(None, "WIDTHxHEIGHT; default: the photo's aspect, long side 224", low=1)
     decay_power: float = option(1.0, "how fast the spectrum's scale falls with frequency", low=0, high=8)
     transforms: str = option("standard", "robustness transforms", choices=tuple(TRANSFORM_SETS))
@@ -139,7 +142,7 @@ def run(recipe: CaricatureRecipe, *, progress: ProgressCallback | None = None, s
 
 
 def caricature(photo: str | os.PathLike | torch.Tensor | CaricatureRecipe | None = None, *,
-               layers: tuple[str, ...] = ("blocks.8",), power: float = 1.0, size: tuple[int, int] | None = None,
+               layers: tuple[str, ...] = ("blocks.8",), power: float = 0.0, size: tuple[int, int] | None = None,
                model: str | ModelSpec | nn.Module = "efficientnet-lite0",
                settings: RenderSettings = CARICATURE_SETTINGS, seed: int = 0, decay_power: float = 1.0,
                transforms: str = "standard", device: str | torch.device = "auto",
