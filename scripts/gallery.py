@@ -51,7 +51,7 @@ ENTRIES: list[tuple[str, str, str]] = [
      "A small network of the pixel coordinates paints the channel; the PNG keeps the network."),
     ("CPPN re-rendered at 5x", "reverie render cppn.png --size 640x640 -o cppn-big.png",
      "The same network drawn on a finer grid: detail, not an upscale (shown here shrunk)."),
-    ("Diversity", "reverie visualize -l blocks.9 -c 7 --batch 4 --diversity 300 --size 96x96 --steps 128 "
+    ("Diversity", "reverie visualize -l blocks.9 -c 7 --batch 4 --diversity 30 --size 96x96 --steps 128 "
                   "-o diverse.png",
      "Four images of one channel pushed apart in style."),
     ("Caricature", "reverie caricature chelsea --size 192x144 --steps 128 -o caricature.png",
