@@ -21,6 +21,7 @@ RECIPE_KEY = "reverie:recipe"
 # A CPPN visualization also stores its network (reverie.params.cppn's JSON text) in a PNG chunk of this
 # name, so `reverie render` can draw it again at any size. Pillow refuses text chunks over 1 MB on read.
 NETWORK_KEY = "reverie:cppn"
+MAX_NETWORK_TEXT = 1_000_000  # under Pillow's limit on a text chunk it will read back (about 20 networks)
 MAX_RECIPE_BYTES = 1 << 20  # as reverie.recipe's: far above any real recipe
 OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 # Decompression-bomb guard: far above any real dream (16k x 16k), far below what would exhaust memory.
@@ -160,7 +161,7 @@ def save_image(path: str | os.PathLike, image: torch.Tensor | Image.Image, recip
         if file_format == "PNG":
             info = PngImagePlugin.PngInfo()
             info.add_itxt(RECIPE_KEY, recipe_json)
-            if network is not None:
+            if network is not None and len(network) <= MAX_NETWORK_TEXT:  # larger: could not be read back
                 info.add_itxt(NETWORK_KEY, network, zip=True)
             options["pnginfo"] = info
         elif file_format == "JPEG":
@@ -200,7 +201,7 @@ def read_network_text(path: str | os.PathLike) -> str:
         raise ReverieError(f"cannot read {path}: not an image ({type(error).__name__})") from None
     if not isinstance(text, str):
         raise ReverieError(f"{path} carries no CPPN network: re-render needs a PNG written by "
-                           "`reverie visualize --param cppn` (one objective, not a channel sheet)")
+                           "`reverie visualize --param cppn` (one objective, not a channel sheet; up to about 20 images)")
     return text
 
 

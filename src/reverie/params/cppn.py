@@ -32,7 +32,7 @@ MAX_LAYERS, MAX_WIDTH_CHANNELS, MAX_NETWORK_BATCH = 64, 256, 64
 MAX_NETWORK_VALUES = 4_000_000
 # Rows of a large re-render evaluated at once: the hidden layers hold 2 x width_channels floats per
 # pixel, so strips keep a 4096 x 4096 render to a few hundred MB.
-STRIP_PIXELS = 1 << 20
+STRIP_PIXELS = 1 << 18
 
 
 def coordinates(height: int, width: int, aspect: float, rows: slice | None = None) -> torch.Tensor:
