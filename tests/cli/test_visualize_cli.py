@@ -181,8 +181,8 @@ def test_a_cppn_rerenders_at_four_times_the_size_from_its_png(workdir, reverie_c
     code, out, err = reverie_cli("render", "c.png", "--size", "192x160", "-o", "big.png")
     assert code == 0, err
     assert "192x160" in out + err
-    small = torch.from_numpy(pixels(Path("c.png"))).permute(2, 0, 1)[None].float() / 255
-    big = torch.from_numpy(pixels(Path("big.png"))).permute(2, 0, 1)[None].float() / 255
+    small = torch.from_numpy(pixels(Path("c.png")).copy()).permute(2, 0, 1)[None].float() / 255
+    big = torch.from_numpy(pixels(Path("big.png")).copy()).permute(2, 0, 1)[None].float() / 255
     assert big.shape == (1, 3, 160, 192)
     assert float(small.std()) > 0.02, "the CPPN should have learned a picture, not a flat colour"
     # The same picture with more samples: shrunk back it matches (a resize of an upscale would too, but
