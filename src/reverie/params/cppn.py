@@ -158,10 +158,13 @@ class CPPNParam(ImageParam):
         so that memory stays bounded (a 4096 x 4096 render never holds its hidden layers whole)."""
         check_sizes(height, width)
         strip = max(1, STRIP_PIXELS // (width * self.batch))
+        device = self.weights[0].device
+        picture = torch.empty(self.batch, self.channels, height, width, device=device)  # filled in place: no copy
         with torch.no_grad():
-            parts = [self.render(height, width, slice(top, min(top + strip, height)))
-                     for top in range(0, height, strip)]
-        return torch.cat(parts, dim=2)
+            for top in range(0, height, strip):
+                rows = slice(top, min(top + strip, height))
+                picture[:, :, rows] = self.render(height, width, rows)
+        return picture
 
     def to_text(self) -> str:
         """The network as JSON text: its shape and its weights (little-endian float32, base64).
