@@ -119,3 +119,29 @@ def test_jitter_larger_than_image_is_a_clear_error():
 def test_non_image_input_is_rejected_with_its_shape():
     with pytest.raises(ReverieError, match=r"expected a float image \[B, C, H, W\], got \[3, 8, 8\]"):
         pad(2)(torch.rand(3, 8, 8), generator(0))
+
+
+# --- canvas views -----------------------------------------------------------------------------------
+
+def test_canvas_views_are_added_only_for_a_canvas_longer_than_the_view():
+    from reverie.robustness import canvas_views
+
+    assert canvas_views(224, 224, 384) == [] and canvas_views(384, 200, 384) == []  # old pixels: no draws
+    assert canvas_views(576, 1024, 0) == []
+    (view,) = canvas_views(576, 1024, 384)
+    assert view.zooms[0] == 1 and view.zooms[-1] == pytest.approx(384 / 1024)
+
+
+def test_a_canvas_view_keeps_the_aspect_and_every_pixel_gets_gradient():
+    from reverie.robustness import canvas_views
+
+    (view,) = canvas_views(96, 160, 40)
+    canvas = torch.rand(1, 3, 96, 160, requires_grad=True)
+    seen = torch.zeros(96, 160)
+    g = generator(0, "transforms")
+    for _ in range(12):
+        out = view(canvas, g)
+        assert out.shape == (1, 3, 24, 40)  # the canvas's aspect, long side 40
+        (grad,) = torch.autograd.grad(out.sum(), canvas)
+        seen += grad.abs().sum(dim=(0, 1))
+    assert bool((seen > 0).all()), "the whole-canvas view reaches every pixel"

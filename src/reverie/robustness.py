@@ -284,6 +284,75 @@ class ScaleRotate:
 
 
 @dataclass(frozen=True)
+class CanvasView:
+    """The network's view of a large canvas: each step, one window of it, resized to one view size.
+
+    A network trained at ~224 px that sees a 1024 px canvas whole paints its favourite motif over and
+    over at its own scale (wallpaper). Seen through views, it judges the whole canvas shrunk to
+    ``side`` px (the composition) on some steps and crops at finer zooms down to native resolution
+    (the detail) on others, so the canvas gets structure at every scale. Zooms are log-spaced,
+    about an octave apart, from the whole canvas (1) to ``side / long side``; each item draws its
+    own zoom and place. Every view keeps the canvas's aspect and is [B, C, vh, vw] with
+    max(vh, vw) = ``side``; shrinking is antialiased so every canvas pixel gets gradient. It also
+    bounds memory: the network never runs on more than a view.
+    """
+
+    canvas: tuple[int, int]  # (height, width) of the canvas the views are taken from
+    side: int                # the view's long side, px
+
+    def __post_init__(self):
+        if self.side < 8 or max(self.canvas) <= self.side:
+            raise ReverieError(f"a canvas view needs a canvas longer than its side ({self.side} px, at least 8), "
+                               f"got {self.canvas[1]}x{self.canvas[0]}")
+
+    @property
+    def zooms(self) -> tuple[float, ...]:
+        """Fractions of the canvas a view covers, whole canvas first."""
+        finest = self.side / max(self.canvas)
+        count = max(2, math.ceil(math.log2(1 / finest)) + 1)
+        return tuple(finest ** (i / (count - 1)) for i in range(count))
+
+    def view_shape(self) -> tuple[int, int]:
+        height, width = self.canvas
+        scale = self.side / max(height, width)
+        return max(1, round(height * scale)), max(1, round(width * scale))
+
+    def sample(self, batch: int, generator: torch.Generator) -> torch.Tensor:
+        """Per item: zoom, then top and left as fractions of the room left, float64 [B, 3]."""
+        zooms = _choose(self.zooms, batch, generator)
+        places = torch.rand(batch, 2, generator=generator, dtype=torch.float64)
+        return torch.cat([zooms[:, None], places], dim=1)
+
+    def apply(self, image: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+        check_image(image, "canvas view")
+        height, width = image.shape[-2:]
+        shape = self.view_shape()
+        views = []
+        for item, (zoom, top, left) in zip(image.split(1), params.tolist()):
+            crop_h, crop_w = max(1, round(height * zoom)), max(1, round(width * zoom))
+            y, x = round(top * (height - crop_h)), round(left * (width - crop_w))
+            window = item[..., y:y + crop_h, x:x + crop_w]
+            shrinking = crop_h > shape[0] or crop_w > shape[1]
+            views.append(F.interpolate(window, size=shape, mode="bilinear", align_corners=False,
+                                       antialias=shrinking))
+        return torch.cat(views)  # [B, C, vh, vw]
+
+    def __call__(self, image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        return self.apply(image, self.sample(image.shape[0], generator))
+
+    def __str__(self) -> str:
+        return f"canvas_view({self.side} px, zooms {_summary(tuple(round(z, 3) for z in self.zooms))})"
+
+
+def canvas_views(height: int, width: int, side: int) -> list[Transform]:
+    """``[CanvasView]`` when the canvas is longer than ``side`` (and ``side`` is not 0), else ``[]``:
+    small canvases, and recipes that ask for none, run exactly as before (no random draws added)."""
+    if side <= 0 or max(height, width) <= side:
+        return []
+    return [CanvasView((int(height), int(width)), int(side))]
+
+
+@dataclass(frozen=True)
 class Compose:
     """Apply ``transforms`` in order; sampling draws each one's values in the same order.
 
@@ -414,7 +483,7 @@ def describe(transforms: Sequence[Transform]) -> str:
 
 
 __all__ = [
-    "Transform", "Pad", "Jitter", "RandomScale", "RandomRotate", "Compose",
+    "Transform", "Pad", "Jitter", "RandomScale", "RandomRotate", "Compose", "CanvasView", "canvas_views",
     "pad", "jitter", "random_scale", "random_rotate", "compose",
     "apply_pad", "apply_crop", "affine_matrices", "apply_affine", "check_image",
     "STANDARD", "standard_transforms", "TRANSFORM_SETS", "transforms_by_name", "name_of", "describe",

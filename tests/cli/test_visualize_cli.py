@@ -6,8 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
+from reverie.imaging import resize
 from reverie.io.images import read_recipe_text
 
 TINY = ["--size", "48x48", "--steps", "8", "--quiet"]
@@ -170,3 +172,39 @@ def _assert_one_line_mistake(code: int, out: str, err: str, message: str) -> Non
     assert err.startswith("reverie: error: ") and err.endswith("\n") and err.count("\n") == 1, err
     assert message in err, err
     assert "Traceback" not in err and out == ""
+
+
+def test_a_cppn_rerenders_at_four_times_the_size_from_its_png(workdir, reverie_cli, lite0):
+    code, _, err = reverie_cli("visualize", "--objective", "neuron(blocks.3, 5)", "--param", "cppn", "-o", "c.png",
+                               "--size", "48x40", "--steps", "24", "--quiet")
+    assert code == 0, err
+    code, out, err = reverie_cli("render", "c.png", "--size", "192x160", "-o", "big.png")
+    assert code == 0, err
+    assert "192x160" in out + err
+    small = torch.from_numpy(pixels(Path("c.png")).copy()).permute(2, 0, 1)[None].float() / 255
+    big = torch.from_numpy(pixels(Path("big.png")).copy()).permute(2, 0, 1)[None].float() / 255
+    assert big.shape == (1, 3, 160, 192)
+    assert float(small.std()) > 0.02, "the CPPN should have learned a picture, not a flat colour"
+    # The same picture with more samples: shrunk back it matches (a resize of an upscale would too, but
+    # the re-render also holds detail between the original's pixels).
+    assert float((resize(big, (40, 48)) - small).abs().mean()) < 0.02
+    code, _, err = reverie_cli("render", "big.png", "--size", "48x40", "-o", "again.png")  # the network travels on
+    assert code == 0, err
+    assert np.abs(pixels(Path("again.png")).astype(int) - pixels(Path("c.png")).astype(int)).max() <= 1
+
+
+def test_render_refuses_an_image_without_a_network_or_a_tampered_one(workdir, reverie_cli, lite0):
+    from PIL import PngImagePlugin
+
+    from reverie.io.images import NETWORK_KEY
+
+    code, _, err = reverie_cli("visualize", "--objective", "channel(blocks.3, 1)", "-o", "fft.png", *TINY)
+    assert code == 0, err
+    code, _, err = reverie_cli("render", "fft.png", "--size", "96x96", "-o", "big.png")
+    assert code != 0 and "carries no CPPN network" in err and len(err.strip().splitlines()) == 1
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt(NETWORK_KEY, json.dumps({"format": "reverie-cppn", "version": 1, "layers": 10 ** 9}))
+    Image.new("RGB", (8, 8)).save("bad.png", pnginfo=info)
+    code, _, err = reverie_cli("render", "bad.png", "--size", "96x96", "-o", "big.png")
+    assert code != 0 and "layers must be a whole number from 1 to 64" in err
+    assert not Path("big.png").exists()

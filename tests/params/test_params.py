@@ -311,3 +311,28 @@ def test_make_param_passes_options():
                        decorrelate=False)
     assert isinstance(param, FourierParam) and param.decay_power == 0.75 and not param.decorrelate
     assert param().shape == (1, 4, 8, 10)
+
+
+def test_a_cppn_network_travels_as_text_and_bad_text_is_refused():
+    import json
+
+    from reverie.errors import ReverieError
+    from reverie.params.cppn import CPPNParam
+
+    param = CPPNParam(12, 16, batch=2, normalize=True, generator=generator(0, "param"))
+    with torch.no_grad():
+        for weight in param.weights:
+            weight.normal_(generator=generator(1, "weights"))
+    text = param.to_text()
+    again = CPPNParam.from_text(text)
+    assert torch.equal(again.render(), param.render().detach())
+    assert torch.allclose(again.picture(24, 32), param.render(24, 32).detach(), atol=1e-6)
+    data = json.loads(text)
+    for change, message in (({"values": data["values"][:-8]}, "float32 values"),
+                            ({"values": "!" * len(data["values"])}, "not base64"),
+                            ({"normalize": "yes"}, "normalize must be true or false"),
+                            ({"width_channels": 10 ** 6}, "width_channels must be a whole number")):
+        with pytest.raises(ReverieError, match=message):
+            CPPNParam.from_text(json.dumps({**data, **change}))
+    with pytest.raises(ReverieError, match="not JSON"):
+        CPPNParam.from_text("{")

@@ -108,3 +108,11 @@ def test_cli_caricature_bad_inputs_give_one_line_errors(workdir, reverie_cli, li
     assert code == 2
     assert err.strip().count("\n") == 0 and message in err, err
     assert not Path("caricature.png").exists()
+
+
+def test_new_caricatures_exaggerate_by_default_and_older_files_keep_their_power():
+    from reverie.pipelines.caricature import CaricatureRecipe
+
+    assert CaricatureRecipe().power == 0.0 and CaricatureRecipe().view == 384
+    old = CaricatureRecipe.from_json('{"kind": "caricature", "layers": ["blocks.8"]}')
+    assert old.power == 1.0 and old.view == 0

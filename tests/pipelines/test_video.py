@@ -103,6 +103,8 @@ def test_flow_on_flickers_less_than_flow_off(tiny_cnn):
     assert flicker(following) < 0.8 * flicker(in_place)
     assert flicker(following) < 0.8 * flicker(afresh)
     assert flicker(following) > flicker(sources)  # it did dream: the measure is not blind
+    masked = dreamed(occlusion=True)  # a pan hides nothing: the checked flow carries as much
+    assert flicker(masked) < 0.8 * flicker(in_place) and flicker(masked) < 0.8 * flicker(afresh)
 
 
 def test_dream_video_keeps_frame_count_and_frame_rate(tmp_path, tiny_cnn):
@@ -214,3 +216,20 @@ def test_an_interrupted_command_says_how_to_resume(tmp_path, reverie_cli, monkey
     assert code == 130
     assert err == ("reverie: interrupted; 0 frames finished in out-frames; continue with: "
                    "reverie dream-video in.mp4 -o out.mp4 --frames-dir out-frames --resume\n")
+
+
+def test_the_consistency_mask_keeps_agreeing_motion_and_drops_the_rest():
+    from reverie.engine.flow import consistency_mask
+
+    forward = torch.tensor([2.0, 0.0]).expand(32, 32, 2).clone()
+    backward = -forward
+    assert consistency_mask(forward, backward).shape == (1, 1, 32, 32)
+    assert bool((consistency_mask(forward, backward)[..., 4:-4, 4:-4] == 1).all())
+    backward[:, 16:] = torch.tensor([3.0, 1.0])  # there, the way back leads elsewhere: hidden before, or unsure
+    mask = consistency_mask(forward, backward)[0, 0]
+    assert bool((mask[:, 20:] == 0).all()) and bool((mask[:, 4:12] == 1).all())
+
+
+def test_occlusion_is_on_for_new_video_recipes_and_off_for_older_files():
+    assert VideoRecipe().occlusion is True
+    assert recipe_from_json('{"kind": "video", "source": "in.mp4"}').occlusion is False

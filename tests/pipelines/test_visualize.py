@@ -1,6 +1,8 @@
 """Feature visualization through the Python API: the render loop, parameterizations, recipes and pipelines."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -276,3 +278,33 @@ def test_redirect_steps_bring_a_dead_channel_to_life(dead_channel_cnn, param_nam
 def _preactivation_peak(model, channel: int, image: torch.Tensor) -> float:
     with torch.no_grad(), ActivationRecorder(model, ["features.conv3"]) as recorder:
         return float(recorder(image)["features.conv3"][0, channel].max())
+
+
+# --- composition at any size ------------------------------------------------------------------------
+
+def low_frequency_share(image: torch.Tensor, cycles: float = 4.0) -> float:
+    """Share of the grey image's spectral power (mean removed) below ``cycles`` per image: large-scale structure."""
+    grey = image[:, :3].mean(dim=1).double()
+    grey = grey - grey.mean(dim=(-2, -1), keepdim=True)
+    power = torch.fft.fft2(grey).abs() ** 2
+    height, width = grey.shape[-2:]
+    long_side = max(height, width)  # cycles counted along the long side
+    radius = torch.sqrt((torch.fft.fftfreq(height)[:, None] * long_side) ** 2
+                        + (torch.fft.fftfreq(width)[None, :] * long_side) ** 2)
+    return float(power[..., radius < cycles].sum() / power.sum())
+
+
+def test_a_large_visualization_seen_through_views_has_more_large_scale_structure(lite0):
+    # A canvas three views long: seen whole at full size, the channel's motif repeats as wallpaper.
+    recipe = VisualizeRecipe(objective="channel(blocks.9, 7)", size=(384, 256), view=128,
+                             settings=RenderSettings(steps=32))
+    with_views = reverie.run(recipe, model=lite0).images
+    whole = reverie.run(replace(recipe, view=0), model=lite0).images
+    assert with_views.shape == whole.shape == (1, 3, 256, 384)
+    assert low_frequency_share(with_views) > 2 * low_frequency_share(whole)
+
+
+def test_a_recipe_written_before_views_and_cppn_norm_replays_the_old_way():
+    old = VisualizeRecipe.from_json('{"objective": "channel(blocks.3, 5)", "size": [1024, 576], "param": "cppn"}')
+    assert old.view == 0 and VisualizeRecipe().view == 384
+    assert old.cppn_norm is False and VisualizeRecipe().cppn_norm is True

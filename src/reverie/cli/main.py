@@ -177,6 +177,10 @@ from reverie.cli.visualize import interpolate, visualize  # noqa: E402 - registe
 app.command()(visualize)
 app.command()(interpolate)
 
+from reverie.cli.render import render  # noqa: E402
+
+app.command()(render)
+
 from reverie.cli.animate import animate, encode  # noqa: E402
 
 app.command()(animate)

@@ -33,7 +33,7 @@ def visualize(
     layer: Annotated[Optional[str], typer.Option("--layer", "-l", help="Layer to visualize.")] = None,
     channel: Annotated[Optional[int], typer.Option("--channel", "-c", help="Channel of the layer.")] = None,
     channels: Annotated[Optional[str], typer.Option(help=field_help("visualize", "channels", ", e.g. 0-15 or 3,7,9"))] = None,
-    diversity: Annotated[Optional[float], typer.Option(help="Weight of the diversity term across the batch (e.g. 100 at batch 4).")] = None,
+    diversity: Annotated[Optional[float], typer.Option(help="Weight of the diversity term across the batch (e.g. 30 at batch 4; higher washes the images out).")] = None,
     lr: Annotated[Optional[float], typer.Option(help=field_help("visualize", "lr", f"; {CPPN_LR:g} with --param cppn"), show_default=False)] = None,
     device: DeviceOption = "auto", max_work: MaxWorkOption = None, recipe: RecipeOption = None, finish: FinishOption = False, quiet: QuietOption = False,
     **flags,
@@ -82,6 +82,9 @@ def visualize(
     final = with_flags(base, {**flags, "lr": lr}, **changes)
     if lr is None and final.param == "cppn" and final.settings.lr == type(final.settings)().lr:
         final = replace(final, settings=replace(final.settings, lr=CPPN_LR))
+    if flags["transforms"] is None and recipe is None and final.param == "cppn":
+        # A CPPN is smooth by construction; jitter and scaling only blur it (Lucid trains it with none).
+        final = replace(final, transforms="none")
     if final.batch > 1 and final.channels:
         raise ReverieError("--batch applies to one objective; with --channels each channel gets one image")
     if final.alpha and output.suffix.lower() in (".jpg", ".jpeg"):  # found before rendering, not after

@@ -83,3 +83,26 @@ def warp(image: torch.Tensor, flow: torch.Tensor, padding: str = "border") -> to
     grid = torch.stack((2 * source_x / max(width - 1, 1) - 1, 2 * source_y / max(height - 1, 1) - 1), dim=-1)
     grid = grid.unsqueeze(0).expand(image.shape[0], height, width, 2)  # [H, W, 2] -> [B, H, W, 2]
     return F.grid_sample(image, grid, mode="bilinear", padding_mode=padding, align_corners=True)
+
+
+# Sundaram, Brox and Keutzer's forward-backward check (as Ruder et al.'s artistic video uses it): a
+# pixel's flow is trusted when following it forward and then the backward flow from where it lands
+# comes back to within 0.01 of the squared flow lengths plus half a pixel squared.
+_CONSISTENCY_RELATIVE, _CONSISTENCY_ABSOLUTE = 0.01, 0.5
+
+
+def consistency_mask(forward: torch.Tensor, backward: torch.Tensor) -> torch.Tensor:
+    """Where the motion is trusted: [1, 1, H, W], 1 where ``forward`` and ``backward`` agree, else 0.
+
+    ``forward`` [H, W, 2] is :func:`optical_flow` (previous, current), on the current grid;
+    ``backward`` [H, W, 2] is ``optical_flow(current, previous)``, on the previous grid. For a pixel
+    x of the current frame, content came from y = x - forward(x), and the backward flow there
+    should bring it back: backward(y) ~= -forward(x). Where it does not, x was hidden in the
+    previous frame (disoccluded) or the flow is wrong there: nothing should be carried to it.
+    """
+    # backward, moved onto the current grid along forward: back_here(x) = backward(x - forward(x))
+    back_here = warp(backward.permute(2, 0, 1).unsqueeze(0), forward)[0].permute(1, 2, 0)  # [H, W, 2]
+    mismatch = (forward + back_here).square().sum(dim=-1)  # [H, W]
+    tolerance = _CONSISTENCY_RELATIVE * (forward.square().sum(dim=-1) + back_here.square().sum(dim=-1))
+    trusted = mismatch <= tolerance + _CONSISTENCY_ABSOLUTE
+    return trusted.to(forward.dtype)[None, None]  # [1, 1, H, W]

@@ -10,7 +10,7 @@ from torch import nn
 
 from reverie.engine.animate import Frame, FrameSteps, quantize
 from reverie.engine.deepdream import DreamSettings, deep_dream
-from reverie.engine.flow import optical_flow, warp
+from reverie.engine.flow import consistency_mask, optical_flow, warp
 from reverie.engine.progress import ProgressCallback, StopSignal, stop_requested
 from reverie.errors import ReverieError
 from reverie.imaging import check_image
@@ -29,7 +29,7 @@ VIDEO_BLEND = 0.8
 
 def dream_video_frames(model: nn.Module, objective: Objective, settings: DreamSettings,
                        sources: Iterable[torch.Tensor], *, blend: float = VIDEO_BLEND, flow: bool = True,
-                       seed: int = 0, first_index: int = 0,
+                       occlusion: bool = False, seed: int = 0, first_index: int = 0,
                        carried: tuple[torch.Tensor, torch.Tensor] | None = None, count: int | None = None,
                        progress: ProgressCallback | None = None, stop: StopSignal | None = None) -> Iterator[Frame]:
     """Dream each of ``sources`` (source frames ``first_index``, ``first_index + 1`` ..., each
@@ -38,7 +38,9 @@ def dream_video_frames(model: nn.Module, objective: Objective, settings: DreamSe
     Frame k starts from ``source[k] + blend * warp(dreamed[k-1] - source[k-1], flow)``, the flow
     running from source frame k-1 to k (:func:`reverie.engine.flow.optical_flow`); with
     ``flow=False`` the detail is carried in place, unmoved, and ``blend=0`` dreams every frame
-    afresh. The first frame, with nothing carried, takes ``steps / (1 - blend) / 2`` steps
+    afresh. With ``occlusion`` (and ``flow``), detail is carried only where the forward and backward
+    flows agree (:func:`reverie.engine.flow.consistency_mask`): pixels the previous frame did not show,
+    or whose motion is unsure, start from the source and are dreamed anew. The first frame, with nothing carried, takes ``steps / (1 - blend) / 2`` steps
     per octave (at least ``steps``).
     ``carried``: (source, dreamed) of frame ``first_index - 1`` when resuming, else None.
     Frame k's randomness comes from ``generator(seed, "frame", k)`` alone, and the dreamed frame is
@@ -69,7 +71,10 @@ def dream_video_frames(model: nn.Module, objective: Objective, settings: DreamSe
                 detail = previous_dreamed - previous_source  # [1, 3, H, W], signed: what the dream added
                 if flow:
                     # Detail moved in from outside the frame is 0: nothing dreamed there yet.
-                    detail = warp(detail, optical_flow(previous_source, source), padding="zeros")
+                    forward = optical_flow(previous_source, source)
+                    detail = warp(detail, forward, padding="zeros")
+                    if occlusion:  # nor where the content was hidden, or the motion is unsure
+                        detail = detail * consistency_mask(forward, optical_flow(source, previous_source)).to(detail)
                 start = (source + blend * detail).clamp(0, 1)
         dream_seed = randint(generator(seed, "frame", frame_index), 0, 2**62)
         dreamed = deep_dream(model, objective, start, settings if previous is not None else first, dream_seed,

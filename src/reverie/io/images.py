@@ -18,6 +18,10 @@ from reverie.imaging import from_pil, to_pil
 from reverie.io.atomic import atomic_path, probe_prefix, remove_orphans
 
 RECIPE_KEY = "reverie:recipe"
+# A CPPN visualization also stores its network (reverie.params.cppn's JSON text) in a PNG chunk of this
+# name, so `reverie render` can draw it again at any size. Pillow refuses text chunks over 1 MB on read.
+NETWORK_KEY = "reverie:cppn"
+MAX_NETWORK_TEXT = 1_000_000  # under Pillow's limit on a text chunk it will read back (about 20 networks)
 MAX_RECIPE_BYTES = 1 << 20  # as reverie.recipe's: far above any real recipe
 OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 # Decompression-bomb guard: far above any real dream (16k x 16k), far below what would exhaust memory.
@@ -138,8 +142,11 @@ def check_writable(path: str | os.PathLike, what: str = "output") -> None:
         raise ReverieError(f"{what} folder is not writable: {existing} ({error.strerror or error})") from None
 
 
-def save_image(path: str | os.PathLike, image: torch.Tensor | Image.Image, recipe_json: str | None = None) -> Path:
+def save_image(path: str | os.PathLike, image: torch.Tensor | Image.Image, recipe_json: str | None = None,
+               network: str | None = None) -> Path:
     """Write ``image`` (a PIL image, or the first of a [B, 3|4, H, W] batch) with its recipe, atomically.
+
+    ``network``: a CPPN's stored network (text), kept in a PNG chunk (other formats do not keep it).
 
     The file appears complete or not at all: it is written under a temporary name in the same
     folder and renamed over the target.
@@ -154,6 +161,8 @@ def save_image(path: str | os.PathLike, image: torch.Tensor | Image.Image, recip
         if file_format == "PNG":
             info = PngImagePlugin.PngInfo()
             info.add_itxt(RECIPE_KEY, recipe_json)
+            if network is not None and len(network) <= MAX_NETWORK_TEXT:  # larger: could not be read back
+                info.add_itxt(NETWORK_KEY, network, zip=True)
             options["pnginfo"] = info
         elif file_format == "JPEG":
             options["comment"] = f"{RECIPE_KEY}={recipe_json}".encode()
@@ -172,11 +181,28 @@ def save_image(path: str | os.PathLike, image: torch.Tensor | Image.Image, recip
     return path
 
 
-def save_output(path: str | os.PathLike, image: torch.Tensor | Image.Image, recipe_json: str | None = None) -> Path:
+def save_output(path: str | os.PathLike, image: torch.Tensor | Image.Image, recipe_json: str | None = None,
+                network: str | None = None) -> Path:
     """:func:`save_image` for a task's one output: first removes what a killed run left while writing
     it (a frame task instead cleans its folder once: see ``remove_orphans``)."""
     remove_orphans(Path(path).parent, Path(path).name)
-    return save_image(path, image, recipe_json)
+    return save_image(path, image, recipe_json, network)
+
+
+def read_network_text(path: str | os.PathLike) -> str:
+    """The CPPN network text an output PNG stores (see NETWORK_KEY); ReverieError when it has none."""
+    path = Path(path)
+    if not path.is_file():
+        raise ReverieError(f"image not found: {path}")
+    try:
+        with Image.open(path) as picture:
+            text = picture.info.get(NETWORK_KEY)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+        raise ReverieError(f"cannot read {path}: not an image ({type(error).__name__})") from None
+    if not isinstance(text, str):
+        raise ReverieError(f"{path} carries no CPPN network: re-render needs a PNG written by "
+                           "`reverie visualize --param cppn` (one objective, not a channel sheet; up to about 20 images)")
+    return text
 
 
 def read_recipe_text(path: str | os.PathLike) -> str:

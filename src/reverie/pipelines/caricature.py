@@ -21,7 +21,7 @@ from reverie.pipelines.prepare import checked, fit_size, input_path, model_field
 from reverie.pipelines.result import ImageResult, Passes, stopped_recipe, tracker_for
 from reverie.randomness import generator
 from reverie.recipe import MAX_OPTIMISED_SIDE, Recipe, check_size
-from reverie.robustness import TRANSFORM_SETS, Transform, compose, transforms_by_name
+from reverie.robustness import TRANSFORM_SETS, Transform, canvas_views, compose, transforms_by_name
 
 DEFAULT_LONG_SIDE = 224
 MAX_RECIPE_LAYERS = 64
@@ -39,10 +39,16 @@ class CaricatureRecipe(Recipe):
                                        flag=False, max_length=64)
     layers: tuple[str, ...] = option(("blocks.8",), "one image per layer, early to late", flag="--layer",
                                      short="-l", max_items=MAX_RECIPE_LAYERS, max_length=1000)
-    power: float = option(1.0, "exponent of the cosine-similarity weight", low=0, high=8)
+    # 0 (Lucid's default): the plain dot product, so the image grows what the photo shows, strongly; a
+    # higher power ties it to the photo's direction and the result stays closer to the photo.
+    power: float = option(0.0, "exponent of the cosine-similarity weight; higher stays closer to the photo",
+                          low=0, high=8, absent=1.0)
     size: tuple[int, int] | None = option(None, "WIDTHxHEIGHT; default: the photo's aspect, long side 224", low=1)
     decay_power: float = option(1.0, "how fast the spectrum's scale falls with frequency", low=0, high=8)
     transforms: str = option("standard", "robustness transforms", choices=tuple(TRANSFORM_SETS))
+    view: int = option(384, "a larger image is seen through views of this long side (px): the whole image shrunk, "
+                            "and crops at finer zooms; bounds memory; 0: the whole image at full size",
+                       low=0, high=4096, absent=0)
     settings: RenderSettings = option(default_factory=lambda: CARICATURE_SETTINGS, help="how it is optimised",
                                       flag=False)
     frames: int = option(1, "with several layers: this many frames morphing from the first layer's caricature "
@@ -134,7 +140,9 @@ def run(recipe: CaricatureRecipe, *, progress: ProgressCallback | None = None, s
     size = Size(*(recipe.size or fit_size(photo, DEFAULT_LONG_SIDE)))
     recipe = replace(recipe, size=tuple(size))
     reference = resize(photo, size.shape).to(device)
-    transform = same_draw_for_each_item(transforms_by_name(recipe.transforms))
+    # The photo rides in the batch through the same draw, so a view crops it exactly as the image.
+    views = canvas_views(size.height, size.width, recipe.view)
+    transform = same_draw_for_each_item(views + transforms_by_name(recipe.transforms))
     objectives = [checked(caricature_objective(name, recipe.power), model) for name in recipe.layers]
     plan = morph_plan(objectives, recipe.layers, recipe.frames)
 
@@ -162,7 +170,7 @@ def run(recipe: CaricatureRecipe, *, progress: ProgressCallback | None = None, s
 
 
 def caricature(photo: str | os.PathLike | torch.Tensor | CaricatureRecipe | None = None, *,
-               layers: tuple[str, ...] = ("blocks.8",), power: float = 1.0, size: tuple[int, int] | None = None,
+               layers: tuple[str, ...] = ("blocks.8",), power: float = 0.0, size: tuple[int, int] | None = None,
                model: str | ModelSpec | nn.Module = "efficientnet-lite0",
                settings: RenderSettings = CARICATURE_SETTINGS, seed: int = 0, decay_power: float = 1.0,
                transforms: str = "standard", device: str | torch.device = "auto",

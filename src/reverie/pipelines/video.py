@@ -72,6 +72,8 @@ class VideoRecipe(Recipe):
     blend: float = option(VIDEO_BLEND, "share of the previous frame's dream detail a frame starts with", low=0,
                           high=1)
     flow: bool = option(True, "move that detail along the optical flow; off: leave it in place")
+    occlusion: bool = option(True, "with flow: carry detail only where the forward and backward flows agree "
+                                   "(uncovered or unsure pixels are dreamed anew)", absent=False)
     fps: float | None = option(None, "the source's frame rate, kept by the output", low=0.01, high=1000, flag=False)
     frames: int | None = option(None, "the source's frame count", low=1, high=MAX_FRAMES, flag=False)
     frame_index: int | None = option(None, "set in a frame file's copy: which frame it is", low=0,
@@ -179,7 +181,7 @@ def run(recipe: VideoRecipe, output: str | os.PathLike, *, progress: ProgressCal
 
         tracker = tracker_for(recipe, progress, stop)
         frames = dream_video_frames(model, objective, settings, sources, blend=recipe.blend, flow=recipe.flow,
-                                    seed=recipe.seed, first_index=first_index, carried=carried, count=frame_count,
+                                    occlusion=recipe.occlusion, seed=recipe.seed, first_index=first_index, carried=carried, count=frame_count,
                                     progress=tracker, stop=tracker)
         limit = frame_folder.frame_limit(recipe, first_index)
         if limit is not None:

@@ -2,7 +2,9 @@
 render loop -> images (one, a batch, or a contact sheet)."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import ClassVar
 
 import torch
@@ -14,6 +16,7 @@ from reverie.errors import ReverieError
 from reverie.expressions import quote_name
 from reverie.fields import option
 from reverie.imaging import Size
+from reverie.io.images import save_output
 from reverie.masks import ramp_masks
 from reverie.models import ModelSpec, model_on_device, resolve_device
 from reverie.objectives import (
@@ -25,15 +28,19 @@ from reverie.objectives import (
     transparent,
 )
 from reverie.objectives.clip import Clip, load_clip
-from reverie.params import make_param
+from reverie.params import CPPNParam, make_param
 from reverie.pipelines.prepare import (checked, clip_weights, default_visualize_objective, live_name, model_field,
                                       refuse_untrusted, replayable, text_objective, text_of)
 from reverie.pipelines.result import ImageResult, Passes, stopped_recipe, tracker_for
 from reverie.randomness import generator
 from reverie.recipe import MAX_BATCH, MAX_OPTIMISED_SIDE, Blended, Prompted, Recipe, check_exclusive, check_size
-from reverie.robustness import TRANSFORM_SETS, transforms_by_name
+from reverie.robustness import TRANSFORM_SETS, canvas_views, transforms_by_name
 
 SHEET_BATCH = 8  # channels rendered together when making a sheet: one pass, bounded memory
+# The network's view of a larger canvas (see robustness.CanvasView): the whole canvas shrunk to this
+# long side on some steps, crops at finer zooms on others. 384 px: near the size the models were trained
+# at, and a 1024 px visualization stays well under 1.5 GB (bench/composition.py).
+VIEW_SIDE = 384
 MAX_CHANNELS = 4096
 PARAM_NAMES = ("fft", "pixel", "cppn")
 
@@ -53,10 +60,15 @@ class VisualizeRecipe(Recipe, Prompted, Blended):
     param: str = option("fft", "image parameterization", choices=PARAM_NAMES)
     decay_power: float = option(1.0, "fft: how fast the spectrum's scale falls with frequency", low=0, high=8)
     decorrelate: bool = option(True, "optimise in ImageNet's decorrelated colour space")
+    cppn_norm: bool = option(True, "cppn: normalise each hidden layer over the image (without it colours "
+                                   "collapse to one hue)", absent=False)
     alpha: bool = option(False, "RGBA output, optimised over random backgrounds")
     size: tuple[int, int] = option((224, 224), "WIDTHxHEIGHT of each image", low=1)
     batch: int = option(1, "images optimised together", low=1, high=MAX_BATCH)
     transforms: str = option("standard", "robustness transforms", choices=tuple(TRANSFORM_SETS))
+    view: int = option(VIEW_SIDE, "a larger image is seen through views of this long side (px): the whole image "
+                                  "shrunk, and crops at finer zooms, so it has structure at every scale; "
+                                  "0: the whole image at full size (not with --blend)", low=0, high=4096, absent=0)
     settings: RenderSettings = option(default_factory=RenderSettings, help="how the image is optimised", flag=False)
     # An atlas renders several units in one batch; each unit's file replays the batch and keeps its own item.
     item: int | None = option(None, "of the images rendered, the one to return (the rest are rendered alongside "
@@ -71,7 +83,16 @@ class VisualizeRecipe(Recipe, Prompted, Blended):
 
 @dataclass(frozen=True)
 class VisualizeResult(ImageResult):
-    """Rendered images [N, C, H, W] (C = 4 with alpha), their labels, the score history and the recipe."""
+    """Rendered images [N, C, H, W] (C = 4 with alpha), their labels, the score history and the recipe.
+
+    ``network``: for a CPPN rendered in one pass, the network itself (``CPPNParam.to_text``), which
+    :meth:`save` keeps in a PNG so ``reverie render`` can draw the picture again at any size.
+    """
+
+    network: str | None = None
+
+    def save(self, path: str | os.PathLike) -> Path:
+        return save_output(path, self.picture(), self.recipe.to_json(), self.network)
 
 
 Visualization = VisualizeResult  # earlier name
@@ -85,6 +106,8 @@ def _param(recipe: VisualizeRecipe, batch: int, seed_label: object, device: torc
         options["decay_power"] = recipe.decay_power
     if recipe.param in ("fft", "pixel"):
         options["decorrelate"] = recipe.decorrelate
+    if recipe.param == "cppn":
+        options["normalize"] = recipe.cppn_norm
     param = make_param(recipe.param, size.height, size.width, batch=batch, channels=channels,
                        generator=generator(recipe.seed, "param", seed_label), **options)
     return param.to(device)
@@ -140,7 +163,10 @@ def run(recipe: VisualizeRecipe, *, progress: ProgressCallback | None = None, st
     model, device = model_on_device(recipe.model, model, device)
     if objective is None and not (recipe.channels or recipe.objective.strip() or recipe.blend.strip() or recipe.text):
         recipe = replace(recipe, objective=default_visualize_objective(recipe.model, model))  # stored: replays as is
-    transforms = transforms_by_name(recipe.transforms)
+    size = Size(*recipe.size)
+    # Blend masks are laid out on the whole image, so a blend always sees it whole.
+    views = [] if recipe.blend.strip() else canvas_views(size.height, size.width, recipe.view)
+    transforms = views + transforms_by_name(recipe.transforms)
     batches, objectives, labels = _plan(recipe, objective)
     if recipe.item is not None and recipe.item >= sum(batches):
         raise ReverieError(f"item {recipe.item} is past the {sum(batches)} images the recipe renders")
@@ -157,10 +183,12 @@ def run(recipe: VisualizeRecipe, *, progress: ProgressCallback | None = None, st
 
     tracker = tracker_for(recipe, progress, stop)
     passes = Passes(tracker, len(final))
-    images, history = [], []
+    images, history, network = [], [], None
     for index, (batch, term) in enumerate(zip(batches, final)):
         passes.index = index
         param = _param(recipe, batch, index, device)
+        if isinstance(param, CPPNParam) and len(batches) == 1 and recipe.item is None:
+            network = param
         rendering = render(model, term, param, transforms, recipe.settings, recipe.seed + index, passes,
                            stop=tracker)
         images.append(rendering.image.cpu())
@@ -173,14 +201,15 @@ def run(recipe: VisualizeRecipe, *, progress: ProgressCallback | None = None, st
         labels = [labels[recipe.item]] if len(labels) > recipe.item else []
     count = images_t.shape[0]
     labels = labels[:count] or ([str(i) for i in range(count)] if count > 1 else [])
-    return VisualizeResult(stopped_recipe(recipe, tracker), tracker.stopped, images_t, labels, history)
+    return VisualizeResult(stopped_recipe(recipe, tracker), tracker.stopped, images_t, labels, history,
+                           network.to_text() if network is not None else None)
 
 
 def visualize(objective: str | Objective | VisualizeRecipe | None = None, *, layer: str = "",
               channels: tuple[int, ...] = (), model: str | ModelSpec | nn.Module = "efficientnet-lite0",
               param: str = "fft", size: tuple[int, int] = (224, 224), batch: int = 1,
               settings: RenderSettings = RenderSettings(), seed: int = 0, alpha: bool = False,
-              decay_power: float = 1.0, decorrelate: bool = True, transforms: str = "standard",
+              decay_power: float = 1.0, decorrelate: bool = True, transforms: str = "standard", view: int = VIEW_SIDE,
               blend: str = "", blend_ramp: str = "horizontal", text: str = "", text_weight: float = 1.0,
               clip: Clip | None = None, device: str | torch.device = "auto",
               progress: ProgressCallback | None = None, stop: StopSignal | None = None) -> VisualizeResult:
@@ -196,7 +225,7 @@ def visualize(objective: str | Objective | VisualizeRecipe | None = None, *, lay
                    progress=progress, stop=stop)
     recipe = VisualizeRecipe(model=spec, objective=objective if isinstance(objective, str) else "", layer=layer,
                              channels=tuple(channels), param=param, decay_power=decay_power, decorrelate=decorrelate,
-                             alpha=alpha, size=size, batch=batch, transforms=transforms, settings=settings, seed=seed,
+                             alpha=alpha, size=size, batch=batch, transforms=transforms, view=view, settings=settings, seed=seed,
                              blend=blend, blend_ramp=blend_ramp, text=text, text_weight=text_weight)
     return run(recipe, model=module, objective=objective if isinstance(objective, Objective) else None, clip=clip,
                device=device, progress=progress, stop=stop)
