@@ -195,6 +195,17 @@ def test_history_rises_and_thresholds_keep_intermediate_images(tiny_cnn):
     assert torch.equal(rendering.image, param().detach())  # the final image is the param's last state
 
 
+@pytest.mark.parametrize("transforms", ["standard", "none"])
+def test_the_model_sees_the_size_that_was_asked_for(tiny_cnn, transforms):
+    # The standard set grows 40x56 to 52x68 (pad 12, jitter 8 and 4); the loop crops the centre back.
+    seen = []
+    tiny_cnn.register_forward_pre_hook(lambda module, inputs: seen.append(tuple(inputs[0].shape)))
+    param = make_param("fft", 40, 56, batch=2, generator=generator(0, "param"))
+    render(tiny_cnn, parse_objective(f"channel({TINY_LAYER}, 5)"), param, transforms_by_name(transforms),
+           RenderSettings(steps=3, redirect_steps=1), seed=0)
+    assert seen == [(2, 3, 40, 56)] * 3
+
+
 def test_clampsgd_steps_by_exactly_lr_times_the_sign_of_the_gradient():
     start = torch.tensor([[0.5, -1.0, 2.0, 0.0, 3.0]])
     parameter = torch.nn.Parameter(start.clone())

@@ -18,7 +18,7 @@ from reverie.params.alpha import composite, random_background
 from reverie.randomness import generator as make_generator
 from reverie.recorder import IMAGE, ActivationRecorder
 from reverie.redirect import redirected_relus
-from reverie.robustness import Transform, compose
+from reverie.robustness import Transform, compose, crop_center
 
 
 
@@ -61,8 +61,8 @@ def render(model: nn.Module, objective: Objective, param: nn.Module, transforms:
     """Optimise ``param`` (an ImageParam) so that ``model`` on its image maximises ``objective``.
 
     Each step: image = param(); RGBA images are composited over a fresh random background (so
-    alpha means "this part does not matter"); the robustness ``transforms`` perturb it; the
-    recorder runs the model only up to the deepest layer the objective reads; the optimizer
+    alpha means "this part does not matter"); the robustness ``transforms`` perturb it and the
+    centre of the result, at the image's own size, is what the model sees; the recorder runs the model only up to the deepest layer the objective reads; the optimizer
     takes a step on ``-score``. During the first ``redirect_steps`` dead ReLUs pass a redirected
     gradient, so deep units do not leave the image grey. ``stop`` is checked after every step; once
     it is set the loop ends and the image of that step is kept (``rendering.stopped``).
@@ -92,7 +92,11 @@ def render(model: nn.Module, objective: Objective, param: nn.Module, transforms:
                 background = random_background(image.shape[0], image.shape[2], image.shape[3],
                                                background_generator).to(image)
                 rgb = composite(image, background)
-            activations = recorder(transform(rgb, transform_generator))
+            # The transforms pad, shift and warp (the standard set turns 224 px into 236 px); the centre
+            # crop hands the model the size that was asked for, as Lucid's published figures were made,
+            # so a step costs no more network than the image it renders (11 % fewer pixels at 224 px).
+            seen = crop_center(transform(rgb, transform_generator), image.shape[-2], image.shape[-1])
+            activations = recorder(seen)
             activations[IMAGE] = image
             score = objective(activations)
             if not torch.isfinite(score):
