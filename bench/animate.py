@@ -49,7 +49,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as folder:
         reverie.animate(recipe, folder, progress=progress, device="cpu")
-    (t1, _), (t20, m20), (t_end, m_end) = marks[1], marks[20], marks[args.frames]
+    (t1, _), (_, m20), (t_end, m_end) = marks[1], marks[20], marks[args.frames]
     per_minute = (args.frames - 1) / (t_end - t1) * 60
     growth = (m_end - m20) / m20
     print(f"frames per minute (after the first frame): {per_minute:.1f}")

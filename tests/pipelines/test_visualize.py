@@ -1,6 +1,9 @@
 """Feature visualization through the Python API: the render loop, parameterizations, recipes and pipelines."""
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -204,6 +207,26 @@ def test_the_model_sees_the_size_that_was_asked_for(tiny_cnn, transforms):
     render(tiny_cnn, parse_objective(f"channel({TINY_LAYER}, 5)"), param, transforms_by_name(transforms),
            RenderSettings(steps=3, redirect_steps=1), seed=0)
     assert seen == [(2, 3, 40, 56)] * 3
+
+
+def test_a_recipe_from_before_the_crop_replays_uncropped_and_a_new_one_crops(tiny_cnn):
+    seen = []
+    tiny_cnn.register_forward_pre_hook(lambda module, inputs: seen.append(tuple(inputs[0].shape[-2:])))
+    new = VisualizeRecipe(objective=f"channel({TINY_LAYER}, 5)", size=(56, 40), seed=2,
+                          settings=RenderSettings(steps=3, redirect_steps=1))
+    assert '"crop": true' in new.to_json()  # new recipes store it
+    data = json.loads(new.to_json())
+    del data["settings"]["crop"]  # as a file written before the field existed
+    old = VisualizeRecipe.from_json(json.dumps(data))
+    assert old.settings.crop is False
+
+    old_pixels = visualize(old, model=tiny_cnn).images
+    assert seen[-3:] == [(52, 68)] * 3  # the whole padded image, as then (before: the objective's check)
+    uncropped = visualize(replace(new, settings=replace(new.settings, crop=False)), model=tiny_cnn).images
+    assert torch.equal(old_pixels, uncropped)  # the old pixels
+    cropped = visualize(new, model=tiny_cnn).images
+    assert seen[-3:] == [(40, 56)] * 3
+    assert not torch.equal(cropped, old_pixels)
 
 
 def test_clampsgd_steps_by_exactly_lr_times_the_sign_of_the_gradient():

@@ -33,6 +33,9 @@ class RenderSettings:
                                          low=1, high=100_000, max_items=1000, flag=False)
     redirect_steps: int = option(16, "early steps whose dead ReLUs pass a redirected gradient", low=0,
                                  high=100_000)
+    # Added after recipes existed: a file without it was rendered on the whole transformed image.
+    crop: bool = option(True, "the network sees the transformed image's centre at the size asked for "
+                              "(off: all of the padded image)", absent=False)
 
     def __post_init__(self):
         check_fields(self)
@@ -62,7 +65,8 @@ def render(model: nn.Module, objective: Objective, param: nn.Module, transforms:
 
     Each step: image = param(); RGBA images are composited over a fresh random background (so
     alpha means "this part does not matter"); the robustness ``transforms`` perturb it and the
-    centre of the result, at the image's own size, is what the model sees; the recorder runs the model only up to the deepest layer the objective reads; the optimizer
+    centre of the result, at the image's own size, is what the model sees (``settings.crop``); the
+    recorder runs the model only up to the deepest layer the objective reads; the optimizer
     takes a step on ``-score``. During the first ``redirect_steps`` dead ReLUs pass a redirected
     gradient, so deep units do not leave the image grey. ``stop`` is checked after every step; once
     it is set the loop ends and the image of that step is kept (``rendering.stopped``).
@@ -95,7 +99,9 @@ def render(model: nn.Module, objective: Objective, param: nn.Module, transforms:
             # The transforms pad, shift and warp (the standard set turns 224 px into 236 px); the centre
             # crop hands the model the size that was asked for, as Lucid's published figures were made,
             # so a step costs no more network than the image it renders (11 % fewer pixels at 224 px).
-            seen = crop_center(transform(rgb, transform_generator), image.shape[-2], image.shape[-1])
+            seen = transform(rgb, transform_generator)
+            if settings.crop:
+                seen = crop_center(seen, image.shape[-2], image.shape[-1])
             activations = recorder(seen)
             activations[IMAGE] = image
             score = objective(activations)
