@@ -15,6 +15,10 @@ the network is handed today.
 
 * **whole call** (``--whole N``, default 64; 0 skips it): one ``render`` of N steps with the default
   16 redirected-ReLU steps, setup included, against N bare passes: the figure a user waits for.
+* **fresh call** (``--fresh R``, default 2 repeats; 0 skips it): what issue 13 measures. In a fresh
+  process each (after one full-model forward+backward as a warm-up, as peers_bench.py does), the
+  public ``reverie.visualize`` call of N steps at batch 1, model loading and every first-call cost
+  included, against N bare passes timed the same way in another fresh process.
 * **redirect**: seconds per step of a render whose steps are all redirected, against one without.
 * **folding**: the bare pass with batch norm folded into the convolutions (the default, see
   ``reverie.models.efficientnet_lite.fold_batch_norm``) against the same pass with it separate.
@@ -27,8 +31,11 @@ Target: render / bare <= 1.2 per step; whole call <= 1.15; redirected step / ord
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
+import sys
 import time
 from functools import partial
 
@@ -73,19 +80,56 @@ def render_seconds(model, objective, batch: int, size: int, steps: int, redirect
     return (time.perf_counter() - start) / steps
 
 
+def fresh_child(kind: str, layer: str, channel: int, size: int, steps: int) -> float:
+    """In this (fresh) process: one full-model warm-up pass, then the timed work of ``kind``."""
+    model = reverie.load_model("efficientnet-lite0")
+    warm = torch.rand(1, 3, size, size).requires_grad_(True)
+    model(warm).sum().backward()
+    objective = reverie.channel(layer, channel)
+    if kind == "bare":
+        return bare_seconds(model, objective, 1, size, steps) * steps
+    del model  # the call loads its own, as a user's call does
+    start = time.perf_counter()
+    reverie.visualize(objective, size=(size, size), settings=RenderSettings(steps=steps), device="cpu")
+    return time.perf_counter() - start
+
+
+def fresh_ratio(args) -> list[float]:
+    """Whole public calls over bare passes, each in its own fresh process, interleaved."""
+    ratios = []
+    for repeat in range(args.fresh):
+        seconds = {}
+        for kind in (("call", "bare") if repeat % 2 == 0 else ("bare", "call")):
+            command = [sys.executable, __file__, "--child", kind, "--layer", args.layer, "--channel",
+                       str(args.channel), "--size", str(args.size), "--whole", str(args.whole),
+                       "--threads", str(torch.get_num_threads())]
+            output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+            seconds[kind] = json.loads(output.strip().splitlines()[-1])["seconds"]
+        ratios.append(seconds["call"] / seconds["bare"])
+        print(f"fresh process: whole {args.whole}-step reverie.visualize call {seconds['call']:.2f} s, "
+              f"{args.whole} bare passes {seconds['bare']:.2f} s -> {ratios[-1]:.3f}")
+    return ratios
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=224)
-    parser.add_argument("--batches", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--batches", type=int, nargs="*", default=[1, 8], help="none: only the fresh call")
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--layer", default="blocks.10")
     parser.add_argument("--channel", type=int, default=7)
     parser.add_argument("--whole", type=int, default=64, help="steps of the whole-call measure (0: skip)")
+    parser.add_argument("--fresh", type=int, default=2, help="repeats of the fresh-process whole call (0: skip)")
+    parser.add_argument("--child", choices=("call", "bare"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.child:
+        seconds = fresh_child(args.child, args.layer, args.channel, args.size, args.whole)
+        print(json.dumps({"seconds": seconds}))
+        return
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, load average {os.getloadavg()[0]:.2f}")
     model = reverie.load_model("efficientnet-lite0")
     ok = True
@@ -139,7 +183,12 @@ def main() -> None:
             print(f"batch {batch}: whole {args.whole}-step call (16 redirected, setup included) / {args.whole} bare "
                   f"passes -> {whole_ratio:.3f} (target <= {WHOLE_TARGET}; per repeat "
                   f"{', '.join(f'{w:.3f}' for w in wholes)})")
-    first = min(steps)
+    if args.fresh and args.whole:
+        fresh = statistics.median(fresh_ratio(args))
+        ok &= fresh <= WHOLE_TARGET
+        print(f"batch 1: fresh-process whole {args.whole}-step call / {args.whole} bare passes -> {fresh:.3f} "
+              f"(target <= {WHOLE_TARGET})")
+    first = min(steps, default=1)
     for batch in sorted(steps)[1:]:
         # Images per second at this batch over images per second at the smallest batch.
         gain = (batch / steps[batch]) / (first / steps[first])

@@ -229,6 +229,26 @@ def test_a_recipe_from_before_the_crop_replays_uncropped_and_a_new_one_crops(tin
     assert not torch.equal(cropped, old_pixels)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.complex64])
+def test_adam_matches_torch_adam_bit_for_bit(dtype):
+    # Reverie's Adam replaced torch.optim.Adam (its first call imports torch._dynamo: seconds); renders
+    # made before keep their pixels only while the two agree exactly.
+    from reverie.optim import Adam
+    source = torch.Generator().manual_seed(0)
+    ours = [torch.nn.Parameter(torch.randn(2, 3, 5, 4, generator=source).to(dtype)) for _ in range(2)]
+    theirs = [torch.nn.Parameter(p.detach().clone()) for p in ours]
+    mine, reference = Adam(ours, lr=0.05), torch.optim.Adam(theirs, lr=0.05)
+    for step in range(40):
+        grads = [torch.randn(p.shape, generator=source).to(dtype) * 10 ** (step % 5 - 2) for p in ours]
+        for optimizer, parameters in ((mine, ours), (reference, theirs)):
+            optimizer.zero_grad(set_to_none=True)
+            for parameter, grad in zip(parameters, grads):
+                parameter.grad = grad.clone() if step != 3 or parameter is not parameters[1] else None
+            optimizer.step()
+    for a, b in zip(ours, theirs):
+        assert torch.equal(a, b)
+
+
 def test_clampsgd_steps_by_exactly_lr_times_the_sign_of_the_gradient():
     start = torch.tensor([[0.5, -1.0, 2.0, 0.0, 3.0]])
     parameter = torch.nn.Parameter(start.clone())
