@@ -301,6 +301,39 @@ def test_a_channel_sheet_renders_one_image_per_channel_in_order(lite0):
     assert result.picture().size == (2 * 32 + 4, 2 * 32 + 4)  # a 2 x 2 contact sheet with 4 px gaps
 
 
+def test_a_big_sheet_renders_at_the_measured_batch_and_its_recipe_keeps_the_number(tiny_cnn, monkeypatch):
+    import reverie.pipelines.visualize as pipeline
+    measured = []
+    monkeypatch.setattr(pipeline, "MEASURE_FROM", 1)  # any sheet is big enough to measure
+    monkeypatch.setattr(pipeline, "measured_batch", lambda *args: measured.append(args) or 3)
+    recipe = VisualizeRecipe(layer=TINY_LAYER, channels=(0, 1, 2, 3, 4), size=(24, 24),
+                             settings=RenderSettings(steps=3, redirect_steps=1))
+    first = visualize(recipe, model=tiny_cnn)
+    assert len(measured) == 1 and first.recipe.sheet_batch == 3
+    passes = []
+    monkeypatch.setattr(pipeline, "render", lambda model, term, param, *a, **k: passes.append(param.batch) or
+                        render(model, term, param, *a, **k))
+    again = visualize(VisualizeRecipe.from_json(first.recipe.to_json()), model=tiny_cnn)
+    assert passes == [3, 2] and len(measured) == 1  # the stored number is used, not measured again
+    assert torch.equal(again.images, first.images)
+    data = json.loads(first.recipe.to_json())
+    del data["sheet_batch"]  # a sheet made before the field: 8 channels at a time, as then
+    passes.clear()
+    visualize(VisualizeRecipe.from_json(json.dumps(data)), model=tiny_cnn)
+    assert passes == [5]
+
+
+def test_measured_batch_is_a_candidate_within_the_limit_and_measured_once(tiny_cnn, monkeypatch):
+    from reverie.engine import batch_size
+    calls = []
+    measure = batch_size._measure
+    monkeypatch.setattr(batch_size, "_measure", lambda *args: calls.append(args) or measure(*args))
+    chosen = batch_size.measured_batch(tiny_cnn, [TINY_LAYER], 16, 16, limit=4)
+    assert chosen in (1, 2, 4)
+    assert batch_size.measured_batch(tiny_cnn, [TINY_LAYER], 16, 16, limit=4) == chosen and len(calls) == 1
+    assert batch_size.measured_batch(tiny_cnn, [TINY_LAYER], 16, 16, limit=1) == 1
+
+
 # --- redirected ReLUs -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("param_name", ["pixel", "fft"])

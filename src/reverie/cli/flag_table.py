@@ -38,6 +38,7 @@ FLAGS = {
         ('alpha', '--alpha', None, 'bool', 'off', 'RGBA output, optimised over random backgrounds', []),
         ('size', '--size', None, 'size', '224x224', 'WIDTHxHEIGHT of each image', []),
         ('batch', '--batch', None, 'int', '1', 'images optimised together', []),
+        ('sheet_batch', '--sheet-batch', None, 'int', '0', "channels of a sheet rendered together; 0: the size measured fastest here (the output's recipe keeps the number)", []),
         ('transforms', '--transforms', None, 'text', 'standard', 'robustness transforms', ['standard', 'none']),
         ('settings.steps', '--steps', None, 'int', '512', 'optimization steps', []),
         ('settings.lr', '--lr', None, 'float', '0.05', 'learning rate', []),

@@ -150,6 +150,21 @@ def prepare_model(model: nn.Module, device: torch.device | str = "cpu") -> nn.Mo
     return model.to(resolve_device(device))
 
 
+def use_channels_last(model: nn.Module, enabled: bool = True) -> nn.Module:
+    """Store ``model``'s 4-D weights channels-last (NHWC, ``enabled``) or contiguous (NCHW), in place.
+
+    A convolution whose weight is channels-last runs channels-last whatever its input, and its
+    output stays so, so the whole network follows. The same numbers, summed in another order (so
+    not bit-identical); how much faster depends on the model and the machine (bench/batch_scaling.py).
+    """
+    memory_format = torch.channels_last if enabled else torch.contiguous_format
+    for module in model.modules():
+        for tensor in [*module.parameters(recurse=False), *module.buffers(recurse=False)]:
+            if tensor is not None and tensor.ndim == 4:
+                tensor.data = tensor.data.contiguous(memory_format=memory_format)
+    return model
+
+
 def _build(spec: ModelSpec, device: torch.device) -> nn.Module:
     name = spec.name
     if name in MODELS:
