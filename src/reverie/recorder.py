@@ -1,6 +1,8 @@
 """ActivationRecorder: captures named layers' outputs and stops the forward pass after the deepest one."""
 from __future__ import annotations
 
+import contextlib
+
 from collections.abc import Iterable
 
 import torch
@@ -42,6 +44,18 @@ def refuse_torchscript(module: nn.Module, what: str) -> None:
             "in TorchScript); use the Python module, or a .pt2 file from torch.export.save "
             "(with --model module:callable --weights FILE or --model FILE.pt2 on the command line)"
         )
+
+
+_AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def autocast_for(model: nn.Module, device: torch.device):
+    """The autocast context ``model``'s precision asks for on ``device`` (set by
+    :func:`reverie.models.loading.set_precision`; fp32, the default, is no context at all)."""
+    dtype = _AUTOCAST_DTYPES.get(getattr(model, "reverie_precision", "fp32"))
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
 
 
 class ActivationRecorder:
@@ -98,7 +112,8 @@ class ActivationRecorder:
         self._activations = {}
         if self.layers or self.full_forward:
             try:
-                output = self.model(image)
+                with autocast_for(self.model, image.device):
+                    output = self.model(image)
                 if self.full_forward:
                     self._activations[OUTPUT] = output[0] if isinstance(output, (tuple, list)) else output
             except _StopForward:
@@ -110,5 +125,8 @@ class ActivationRecorder:
                 "(is it used by the model's forward?)"
             )
         activations, self._activations = self._activations, {}
+        if getattr(self.model, "reverie_precision", "fp32") != "fp32":  # objectives score in fp32
+            activations = {name: value.float() if value.is_floating_point() else value
+                           for name, value in activations.items()}
         activations[INPUT] = image
         return activations

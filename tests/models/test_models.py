@@ -1,6 +1,7 @@
 """Loading models by name, module:callable, .pt2 export or state dict, and listing their layers."""
 from __future__ import annotations
 
+import json
 import re
 import sys
 import textwrap
@@ -320,3 +321,54 @@ def test_a_ready_instance_loaded_twice_is_normalized_once(user_models):
         plain = load_model(f"{user_models}:ready")
         assert torch.allclose(plain(image), unhooked(image), atol=1e-6)
     assert len(plain._forward_pre_hooks) == 0
+
+
+# --- precision and compile ---------------------------------------------------------------------------
+
+def test_bf16_runs_the_model_under_autocast_and_objectives_score_in_fp32(user_models):
+    from reverie.recorder import ActivationRecorder
+    image = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    from reverie.models.loading import set_precision
+    model = load_model(ModelSpec(f"{user_models}:build", precision="bf16"))
+    assert model.reverie_precision == "bf16"
+    raw = []
+    model[2].register_forward_hook(lambda module, inputs, output: raw.append(output.dtype))
+    results = {}
+    for precision in ("fp32", "bf16"):
+        set_precision(model, precision)
+        with ActivationRecorder(model, ["3"]) as recorder:
+            results[precision] = recorder(image)["3"]
+    assert raw == [torch.float32, torch.bfloat16]
+    assert results["bf16"].dtype == torch.float32  # what an objective reads
+    torch.testing.assert_close(results["bf16"], results["fp32"], rtol=0.05, atol=0.02)
+
+
+def test_precision_is_stored_and_a_recipe_from_before_it_runs_fp32():
+    from reverie import VisualizeRecipe
+    assert VisualizeRecipe.from_json('{"model": {"name": "efficientnet-lite0"}}').model.precision == "fp32"
+    stored = json.loads(VisualizeRecipe(model=ModelSpec(precision="bf16")).to_json())["model"]
+    assert stored["precision"] == "bf16" and "compile" not in stored  # compile is how it runs, not what it gives
+    with pytest.raises(ReverieError, match="unknown precision 'fp64'"):
+        ModelSpec(precision="fp64")
+
+
+def test_compile_gives_the_same_activations_and_gradients_within_tolerance(user_models):
+    from reverie.recorder import ActivationRecorder
+    compiled = load_model(ModelSpec(f"{user_models}:build", compile=True))
+    eager = load_model(ModelSpec(f"{user_models}:build"))
+    eager.load_state_dict(compiled.state_dict())  # the same weights, names unchanged by compiling
+    image = torch.rand(1, 3, 12, 12, generator=torch.Generator().manual_seed(1))
+    outputs = []
+    for model in (eager, compiled):
+        start = image.clone().requires_grad_(True)
+        try:
+            with ActivationRecorder(model, ["1"]) as recorder:  # stops the forward inside the compiled one
+                activation = recorder(start)["1"]
+                (gradient,) = torch.autograd.grad(activation[:, 1].mean(), start)
+        except Exception as error:  # noqa: BLE001 - inductor needs a C++ compiler this machine may lack
+            if model is eager or "Compiler" not in type(error).__name__:
+                raise
+            pytest.skip(f"torch.compile cannot run on this machine: {type(error).__name__}")
+        outputs.append((activation.detach(), gradient))
+    torch.testing.assert_close(outputs[1][0], outputs[0][0], rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(outputs[1][1], outputs[0][1], rtol=1e-4, atol=1e-6)

@@ -19,6 +19,8 @@ FLAGS = {
         ('model.name', '--model', None, 'text', 'efficientnet-lite0', 'model name, module:callable, or .pt2 torch.export file', []),
         ('model.weights', '--weights', None, 'text', '', 'state-dict file to load into the model', []),
         ('model.normalize', '--normalize', None, 'text', 'none', 'input normalization the model expects', ['none', 'imagenet', 'inception']),
+        ('model.precision', '--precision', None, 'text', 'fp32', "the model's arithmetic: fp32, or bf16/fp16 under autocast (faster on a GPU)", ['fp32', 'bf16', 'fp16']),
+        ('model.compile', '--compile', None, 'bool', 'off', 'torch.compile the model: slower first step, faster steps after (GPU)', []),
         ('seed', '--seed', None, 'int', '0', 'random seed; the same seed gives the same pixels', []),
         ('text', '--text', None, 'text', '', 'CLIP prompt to steer toward; empty for none', []),
         ('text_weight', '--text-weight', None, 'float', '1', 'weight of the CLIP term when added to the objective', []),
@@ -48,6 +50,8 @@ FLAGS = {
         ('model.name', '--model', None, 'text', 'efficientnet-lite0', 'model name, module:callable, or .pt2 torch.export file', []),
         ('model.weights', '--weights', None, 'text', '', 'state-dict file to load into the model', []),
         ('model.normalize', '--normalize', None, 'text', 'none', 'input normalization the model expects', ['none', 'imagenet', 'inception']),
+        ('model.precision', '--precision', None, 'text', 'fp32', "the model's arithmetic: fp32, or bf16/fp16 under autocast (faster on a GPU)", ['fp32', 'bf16', 'fp16']),
+        ('model.compile', '--compile', None, 'bool', 'off', 'torch.compile the model: slower first step, faster steps after (GPU)', []),
         ('seed', '--seed', None, 'int', '0', 'random seed; the same seed gives the same pixels', []),
         ('text', '--text', None, 'text', '', 'CLIP prompt to steer toward; empty for none', []),
         ('text_weight', '--text-weight', None, 'float', '1', 'weight of the CLIP term when added to the objective', []),
@@ -73,6 +77,8 @@ FLAGS = {
         ('model.name', '--model', None, 'text', 'efficientnet-lite0', 'model name, module:callable, or .pt2 torch.export file', []),
         ('model.weights', '--weights', None, 'text', '', 'state-dict file to load into the model', []),
         ('model.normalize', '--normalize', None, 'text', 'none', 'input normalization the model expects', ['none', 'imagenet', 'inception']),
+        ('model.precision', '--precision', None, 'text', 'fp32', "the model's arithmetic: fp32, or bf16/fp16 under autocast (faster on a GPU)", ['fp32', 'bf16', 'fp16']),
+        ('model.compile', '--compile', None, 'bool', 'off', 'torch.compile the model: slower first step, faster steps after (GPU)', []),
         ('seed', '--seed', None, 'int', '0', 'random seed; the same seed gives the same pixels', []),
     ],
     'caricature': [
@@ -89,6 +95,8 @@ FLAGS = {
         ('model.name', '--model', None, 'text', 'efficientnet-lite0', 'model name, module:callable, or .pt2 torch.export file', []),
         ('model.weights', '--weights', None, 'text', '', 'state-dict file to load into the model', []),
         ('model.normalize', '--normalize', None, 'text', 'none', 'input normalization the model expects', ['none', 'imagenet', 'inception']),
+        ('model.precision', '--precision', None, 'text', 'fp32', "the model's arithmetic: fp32, or bf16/fp16 under autocast (faster on a GPU)", ['fp32', 'bf16', 'fp16']),
+        ('model.compile', '--compile', None, 'bool', 'off', 'torch.compile the model: slower first step, faster steps after (GPU)', []),
         ('seed', '--seed', None, 'int', '0', 'random seed; the same seed gives the same pixels', []),
     ],
     'style': [
@@ -108,6 +116,8 @@ FLAGS = {
         ('model.name', '--model', None, 'text', 'efficientnet-lite0', 'model name, module:callable, or .pt2 torch.export file', []),
         ('model.weights', '--weights', None, 'text', '', 'state-dict file to load into the model', []),
         ('model.normalize', '--normalize', None, 'text', 'none', 'input normalization the model expects', ['none', 'imagenet', 'inception']),
+        ('model.precision', '--precision', None, 'text', 'fp32', "the model's arithmetic: fp32, or bf16/fp16 under autocast (faster on a GPU)", ['fp32', 'bf16', 'fp16']),
+        ('model.compile', '--compile', None, 'bool', 'off', 'torch.compile the model: slower first step, faster steps after (GPU)', []),
         ('seed', '--seed', None, 'int', '0', 'random seed; the same seed gives the same pixels', []),
     ],
     'texture': [
@@ -128,6 +138,8 @@ FLAGS = {
         ('model.name', '--model', None, 'text', 'efficientnet-lite0', 'model name, module:callable, or .pt2 torch.export file', []),
         ('model.weights', '--weights', None, 'text', '', 'state-dict file to load into the model', []),
         ('model.normalize', '--normalize', None, 'text', 'none', 'input normalization the model expects', ['none', 'imagenet', 'inception']),
+        ('model.precision', '--precision', None, 'text', 'fp32', "the model's arithmetic: fp32, or bf16/fp16 under autocast (faster on a GPU)", ['fp32', 'bf16', 'fp16']),
+        ('model.compile', '--compile', None, 'bool', 'off', 'torch.compile the model: slower first step, faster steps after (GPU)', []),
         ('seed', '--seed', None, 'int', '0', 'random seed; the same seed gives the same pixels', []),
     ],
     'animate': [
@@ -147,6 +159,8 @@ FLAGS = {
         ('model.name', '--model', None, 'text', 'efficientnet-lite0', 'model name, module:callable, or .pt2 torch.export file', []),
         ('model.weights', '--weights', None, 'text', '', 'state-dict file to load into the model', []),
         ('model.normalize', '--normalize', None, 'text', 'none', 'input normalization the model expects', ['none', 'imagenet', 'inception']),
+        ('model.precision', '--precision', None, 'text', 'fp32', "the model's arithmetic: fp32, or bf16/fp16 under autocast (faster on a GPU)", ['fp32', 'bf16', 'fp16']),
+        ('model.compile', '--compile', None, 'bool', 'off', 'torch.compile the model: slower first step, faster steps after (GPU)', []),
         ('seed', '--seed', None, 'int', '0', 'random seed; the same seed gives the same pixels', []),
     ],
     'video': [
@@ -164,6 +178,8 @@ FLAGS = {
         ('model.name', '--model', None, 'text', 'efficientnet-lite0', 'model name, module:callable, or .pt2 torch.export file', []),
         ('model.weights', '--weights', None, 'text', '', 'state-dict file to load into the model', []),
         ('model.normalize', '--normalize', None, 'text', 'none', 'input normalization the model expects', ['none', 'imagenet', 'inception']),
+        ('model.precision', '--precision', None, 'text', 'fp32', "the model's arithmetic: fp32, or bf16/fp16 under autocast (faster on a GPU)", ['fp32', 'bf16', 'fp16']),
+        ('model.compile', '--compile', None, 'bool', 'off', 'torch.compile the model: slower first step, faster steps after (GPU)', []),
         ('seed', '--seed', None, 'int', '0', 'random seed; the same seed gives the same pixels', []),
     ],
 }

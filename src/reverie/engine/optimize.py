@@ -82,6 +82,7 @@ def render(model: nn.Module, objective: Objective, param: nn.Module, transforms:
     optimizer = make_optimizer(settings.optimizer, param.parameters(), settings.lr, make_generator(seed, "optimizer"))
     keep = set(settings.thresholds) | {settings.steps}
     rendering = Rendering(images={})
+    scores: list[torch.Tensor] = []  # the score of every step, on the device
 
     with contextlib.ExitStack() as redirect, ActivationRecorder(model, objective.layers) as recorder:
         if settings.redirect_steps > 0:
@@ -105,25 +106,36 @@ def render(model: nn.Module, objective: Objective, param: nn.Module, transforms:
             activations = recorder(seen)
             activations[IMAGE] = image
             score = objective(activations)
-            if not torch.isfinite(score):
-                raise ReverieError(f"the objective became {float(score)} at step {step}; try a smaller --lr")
             if not score.requires_grad:
                 raise ReverieError("the objective does not depend on the image (it compares a batch's images, and "
                                    "there is one): use --batch 2 or more")
             (-score).backward()
             optimizer.step()
-            rendering.history.append(float(score.detach()))
+            # The score stays where it was computed: reading it (a float) waits for the device, so it is
+            # read only where someone asks for it (a progress event), else once at the end.
+            scores.append(score.detach())
             if step in keep:
                 with torch.no_grad():
                     rendering.images[step] = param().detach()
             if progress is not None:
+                _check_finite(scores, len(scores) - 1)
                 progress(Progress("optimizing", step, settings.steps, step, settings.steps,
-                                  rendering.history[-1], lambda: _image_now(param).cpu()))
+                                  float(scores[-1]), lambda: _image_now(param).cpu()))
             if step < settings.steps and stop_requested(stop):
                 rendering.images[step] = _image_now(param)
                 rendering.stopped = True
                 break
+    _check_finite(scores, 0)
+    rendering.history = torch.stack(scores).float().tolist() if scores else []
     return rendering
+
+
+def _check_finite(scores: list[torch.Tensor], start: int) -> None:
+    """A ReverieError naming the first step from ``start`` whose score is NaN or infinite."""
+    values = torch.stack(scores[start:])
+    if not bool(torch.isfinite(values).all()):
+        index = start + int((~torch.isfinite(values)).nonzero()[0, 0])
+        raise ReverieError(f"the objective became {float(scores[index])} at step {index + 1}; try a smaller --lr")
 
 
 def _image_now(param: nn.Module) -> torch.Tensor:

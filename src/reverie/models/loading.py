@@ -45,6 +45,7 @@ MODELS: dict[str, _Entry] = {
 }
 DEFAULT_MODEL = "efficientnet-lite0"
 
+PRECISIONS = ("fp32", "bf16", "fp16")
 NORMALIZATIONS = {
     "none": None,
     "imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),  # torchvision / timm weights
@@ -66,6 +67,13 @@ class ModelSpec:
                        max_length=4096)
     weights: str | None = option(None, "state-dict file to load into the model", max_length=4096, file="--weights")
     normalize: str = option("none", "input normalization the model expects", choices=tuple(NORMALIZATIONS))
+    # fp32 is how every recipe from before this field ran; bf16/fp16 run the model under autocast (the
+    # image, its parameterization and the optimizer stay fp32). Pixels differ from fp32 ones.
+    precision: str = option("fp32", "the model's arithmetic: fp32, or bf16/fp16 under autocast (faster on a GPU)",
+                            choices=PRECISIONS)
+    # How it runs, not what it gives (equal within float rounding): never stored in a recipe.
+    compile: bool = option(False, "torch.compile the model: slower first step, faster steps after (GPU)",
+                           stored=False, flag="--compile")
     # False for a spec read from a file (see reverie.recipe): such a spec may not run code.
     trusted: bool = option(True, "built from the caller's own words", stored=False, flag=False, compare=False)
     # Set for a spec read from a file: the folder its weights file is confined to (see Origin).
@@ -92,15 +100,20 @@ def check_trusted(spec: ModelSpec) -> None:
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; ``cpu``/``cuda``/``cuda:1`` as given."""
+    """``auto`` -> CUDA when available, else an Apple GPU (MPS), else CPU; ``cpu``/``cuda``/``cuda:1``/``mps``
+    as given. The one place that names a device."""
     if isinstance(device, torch.device):
         return device
     if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_built() and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
     try:
         resolved = torch.device(device)
     except RuntimeError:
-        raise ReverieError(f"unknown device '{escaped(str(device), 40)}' (valid: auto, cpu, cuda, cuda:N)") from None
+        raise ReverieError(f"unknown device '{escaped(str(device), 40)}' (valid: auto, cpu, cuda, cuda:N, mps)") from None
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ReverieError("device 'cuda' was asked for but PyTorch sees no CUDA GPU (use --device cpu)")
     if resolved.type == "cuda" and resolved.index is not None and resolved.index >= torch.cuda.device_count():
@@ -162,6 +175,17 @@ def use_channels_last(model: nn.Module, enabled: bool = True) -> nn.Module:
         for tensor in [*module.parameters(recurse=False), *module.buffers(recurse=False)]:
             if tensor is not None and tensor.ndim == 4:
                 tensor.data = tensor.data.contiguous(memory_format=memory_format)
+    return model
+
+
+def set_precision(model: nn.Module, precision: str) -> nn.Module:
+    """Run ``model`` in ``precision`` (``fp32``, ``bf16``, ``fp16``) wherever an ActivationRecorder runs it.
+
+    Recorded in the module itself so that every loop honours it; see :func:`reverie.recorder.autocast_for`.
+    """
+    if precision not in PRECISIONS:
+        raise ReverieError(unknown_name_message("precision", precision, PRECISIONS))
+    model.reverie_precision = precision
     return model
 
 
@@ -362,7 +386,11 @@ def load_model(name: str | ModelSpec = DEFAULT_MODEL, device: str | torch.device
         with_input_normalization(model, *NORMALIZATIONS[spec.normalize])
     else:  # a ready instance loaded before with a normalization must not keep it
         _drop_input_normalization(model)
-    return prepare_model(model, device)
+    set_precision(model, spec.precision)
+    model = prepare_model(model, device)
+    if spec.compile:
+        model.compile()  # in place: names, hooks and state dict stay the module's own
+    return model
 
 
 def default_layers(model_name: str, model: nn.Module) -> tuple[str, ...]:
