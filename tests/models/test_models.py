@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import importlib
 import re
 import sys
 import textwrap
@@ -372,3 +373,74 @@ def test_compile_gives_the_same_activations_and_gradients_within_tolerance(user_
         outputs.append((activation.detach(), gradient))
     torch.testing.assert_close(outputs[1][0], outputs[0][0], rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(outputs[1][1], outputs[0][1], rtol=1e-4, atol=1e-6)
+
+
+# --- batch norm folded into user models ---------------------------------------------------------------
+
+FOLDABLE = textwrap.dedent('''
+    import torch
+    from torch import nn
+
+    class Residual(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(6, 6, 3, padding=1)
+            self.bn = nn.BatchNorm2d(6)
+        def forward(self, x):
+            y = self.conv(x)
+            return x + self.bn(y) + 0.1 * y  # the conv's output is used twice: not foldable
+
+    def build():
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1, bias=False), nn.BatchNorm2d(6), nn.ReLU(),
+                              nn.Conv2d(6, 6, 3, stride=2), nn.BatchNorm2d(6), nn.ReLU6(), Residual())
+        for module in model.modules():  # statistics a trained network would have
+            if isinstance(module, nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.5, 0.5); module.running_var.uniform_(0.5, 2.0)
+                module.weight.data.uniform_(0.5, 1.5); module.bias.data.uniform_(-0.3, 0.3)
+        return model
+
+    class Untraceable(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = build()
+        def forward(self, x):
+            if x.mean() > 2:  # data-dependent control flow: fx cannot trace it
+                return x
+            return self.body(x)
+''')
+
+
+@pytest.fixture
+def foldable_models(tmp_path, monkeypatch):
+    (tmp_path / "reverie_test_foldable.py").write_text(FOLDABLE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "reverie_test_foldable", raising=False)
+    yield "reverie_test_foldable"
+    sys.modules.pop("reverie_test_foldable", None)
+
+
+@pytest.mark.parametrize("factory, prefix", [("build", ""), ("Untraceable", "body.")])
+def test_batch_norm_is_folded_where_unambiguous_and_every_named_layer_keeps_its_activations(
+        foldable_models, factory, prefix):
+    from reverie.models.folding import FoldingConv2d, conv_bn_pairs
+    from reverie.recorder import ActivationRecorder
+    module = importlib.import_module(foldable_models)
+    plain = getattr(module, factory)().eval().requires_grad_(False)
+    folded = load_model(f"{foldable_models}:{factory}")
+    assert conv_bn_pairs(folded) == [(f"{prefix}0", f"{prefix}1"), (f"{prefix}3", f"{prefix}4")]
+    assert not isinstance(dict(folded.named_modules())[f"{prefix}6.conv"], FoldingConv2d)  # used twice
+    assert [name for name, _ in folded.named_modules()] == [name for name, _ in plain.named_modules()]
+    assert folded.state_dict().keys() == plain.state_dict().keys()
+    image = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    normalisations = []
+    batch_norm = torch.nn.functional.batch_norm
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(torch.nn.functional, "batch_norm", lambda *a, **k: normalisations.append(1) or batch_norm(*a, **k))
+        torch.testing.assert_close(folded(image), plain(image), rtol=1e-4, atol=1e-5)  # folded, no hooks
+    assert len(normalisations) == 1 + 3  # folded: the residual's alone; plain: all three
+    for name, _ in plain.named_modules():
+        if not name:
+            continue
+        with ActivationRecorder(plain, [name]) as expected, ActivationRecorder(folded, [name]) as recorded:
+            torch.testing.assert_close(recorded(image)[name], expected(image)[name], rtol=1e-4, atol=1e-5)

@@ -15,6 +15,7 @@ from torch import nn
 from reverie.errors import ReverieError, unknown_name_message
 from reverie.fields import Origin, check_fields, escaped, option
 from reverie.models.efficientnet_lite import efficientnet_lite
+from reverie.models.folding import fold_batch_norms
 from reverie.models.inspect import EXPORTED_CLASS, dreamable_layers
 
 
@@ -388,6 +389,8 @@ def load_model(name: str | ModelSpec = DEFAULT_MODEL, device: str | torch.device
         _drop_input_normalization(model)
     set_precision(model, spec.precision)
     model = prepare_model(model, device)
+    if spec.name not in MODELS:  # (the registered ones fold their own blocks)
+        fold_batch_norms(model)
     if spec.compile:
         model.compile()  # in place: names, hooks and state dict stay the module's own
     return model
