@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import kornia
 import torch
 
 from reverie.errors import ReverieError
@@ -25,14 +24,21 @@ _PREWITT_X = torch.tensor([[-1.0, 0.0, 1.0], [-1.0, 0.0, 1.0], [-1.0, 0.0, 1.0]]
 _STRETCH_FLOOR = 1 / 255
 
 
+def _kornia():
+    # Imported on first use: kornia takes ~0.3 s to import, and only animations' frame transforms
+    # use it, while every command that runs a task imports this module (through the task table).
+    import kornia
+    return kornia
+
+
 def _gradients(image: torch.Tensor, operator: str) -> tuple[torch.Tensor, torch.Tensor]:
     """d/dx and d/dy of [B, C, H, W], each [B, C, H, W], replicated border."""
     if operator == "sobel":
-        gradient = kornia.filters.spatial_gradient(image, mode="sobel", normalized=True)  # [B, C, 2, H, W]
+        gradient = _kornia().filters.spatial_gradient(image, mode="sobel", normalized=True)  # [B, C, 2, H, W]
         return gradient[:, :, 0], gradient[:, :, 1]
     kernel = _PREWITT_X.to(image.device, image.dtype)
-    gx = kornia.filters.filter2d(image, kernel[None], border_type="replicate")
-    gy = kornia.filters.filter2d(image, kernel.T[None], border_type="replicate")
+    gx = _kornia().filters.filter2d(image, kernel[None], border_type="replicate")
+    gy = _kornia().filters.filter2d(image, kernel.T[None], border_type="replicate")
     return gx / 6, gy / 6
 
 
@@ -42,7 +48,7 @@ def edge_magnitude(frame: torch.Tensor, operator: str = "sobel", colour: bool = 
     ``operator`` is ``"sobel"`` or ``"prewitt"``; ``colour`` keeps per-channel edges, else grey edges
     of the luma are repeated on all channels.
     """
-    image = frame if colour else kornia.color.rgb_to_grayscale(frame)  # [B, 3 or 1, H, W]
+    image = frame if colour else _kornia().color.rgb_to_grayscale(frame)  # [B, 3 or 1, H, W]
     gx, gy = _gradients(image, operator)
     magnitude = torch.sqrt(gx * gx + gy * gy)
     # One scale per frame over all channels, so the ratio of the channels (the edge's hue) survives.
@@ -89,7 +95,7 @@ def gaussian_blur(frame: torch.Tensor, sigma: float) -> torch.Tensor:
     if radius < 1:
         return frame
     size = 2 * radius + 1
-    return kornia.filters.gaussian_blur2d(frame, (size, size), (sigma, sigma), border_type="reflect")
+    return _kornia().filters.gaussian_blur2d(frame, (size, size), (sigma, sigma), border_type="reflect")
 
 
 @dataclass(frozen=True)
