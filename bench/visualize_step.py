@@ -8,10 +8,9 @@
   redirected-ReLU phase is switched off (``redirect_steps=0``): it covers only the first 16 of
   512 steps, and its cost is printed separately.
 
-The standard transforms grow an S px image to S+12 px, and the network sees all of it (cropping
-the centre back to S px changes every visualization's pixels, so it waits for a recipe version
-that keeps old recipes replaying). The bare pass at S+12 px is printed too: the floor of what
-the network is handed today.
+The standard transforms grow an S px image to S+12 px; the centre is cropped back to S px before
+the network (RenderSettings.crop, on for new recipes; recipes from before it replay uncropped). The
+bare pass at S+12 px is printed too: the floor of an uncropped render.
 
 * **whole call** (``--whole N``, default 64; 0 skips it): one ``render`` of N steps with the default
   16 redirected-ReLU steps, setup included, against N bare passes: the figure a user waits for.
@@ -141,7 +140,7 @@ def main() -> None:
                         reverie.channel(args.layer, args.channel, batch=0))
         render_seconds(model, objective, batch, args.size, 2)  # warm-up
         bare_seconds(model, objective, batch, args.size, 2)
-        seen = args.size + 12  # after pad 12, jitter 8 and jitter 4: what the network sees
+        seen = args.size + 12  # after pad 12, jitter 8 and jitter 4: what an uncropped render shows the network
         rows = []
         for repeat in range(args.repeats):
             # Interleaved, order alternating, so a change of machine load hits both sides alike.
@@ -163,7 +162,7 @@ def main() -> None:
         redirect_ratio = statistics.median(r[1] / r[0] for r in rows)
         ok &= ratio <= TARGET and redirect_ratio <= REDIRECT_TARGET
         print(f"batch {batch}: render step {step * 1000:.1f} ms; bare fwd+bwd at {args.size}px {bare * 1000:.1f} ms "
-              f"-> ratio {ratio:.3f} (target <= {TARGET}); bare at {seen}px (what the network sees) {bare_seen * 1000:.1f} ms "
+              f"-> ratio {ratio:.3f} (target <= {TARGET}); bare at {seen}px (an uncropped render's floor) {bare_seen * 1000:.1f} ms "
               f"-> ratio {ratio_seen:.3f}; redirected-ReLU step {redirected * 1000:.1f} ms -> "
               f"{redirect_ratio:.3f}x an ordinary step (target <= {REDIRECT_TARGET}); bare pass with batch norm "
               f"separate {unfolded * 1000:.1f} ms -> folded / separate {fold_ratio:.3f}")

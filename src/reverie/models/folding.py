@@ -55,6 +55,8 @@ def _folded(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Te
     sources = [t for t in (conv.weight, conv.bias, bn.weight, bn.bias, bn.running_mean, bn.running_var) if t is not None]
     key = tuple((t.data_ptr(), t._version, t.dtype, t.device) for t in sources)
     cached = conv.__dict__.get("_reverie_folded")
+    if cached is not None and torch.compiler.is_compiling():  # storage addresses cannot be traced
+        return cached[1], cached[2]
     if cached is None or cached[0] != key:
         with torch.no_grad():
             # In float64, then back: the fold adds one rounding, not several.
