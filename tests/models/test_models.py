@@ -444,3 +444,18 @@ def test_batch_norm_is_folded_where_unambiguous_and_every_named_layer_keeps_its_
             continue
         with ActivationRecorder(plain, [name]) as expected, ActivationRecorder(folded, [name]) as recorded:
             torch.testing.assert_close(recorded(image)[name], expected(image)[name], rtol=1e-4, atol=1e-5)
+
+
+def test_channels_last_is_stored_and_gives_the_same_activations_within_tolerance(user_models):
+    from reverie import VisualizeRecipe
+    from reverie.recorder import ActivationRecorder
+    assert VisualizeRecipe.from_json('{"model": {"name": "efficientnet-lite0"}}').model.memory_format == "contiguous"
+    stored = json.loads(VisualizeRecipe(model=ModelSpec(memory_format="channels_last")).to_json())["model"]
+    assert stored["memory_format"] == "channels_last"
+    nhwc = load_model(ModelSpec(f"{user_models}:build", memory_format="channels_last"))
+    nchw = load_model(ModelSpec(f"{user_models}:build"))
+    nchw.load_state_dict(nhwc.state_dict())
+    assert nhwc[0].weight.is_contiguous(memory_format=torch.channels_last)
+    image = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    with ActivationRecorder(nhwc, ["3"]) as last, ActivationRecorder(nchw, ["3"]) as first:
+        torch.testing.assert_close(last(image)["3"], first(image)["3"], rtol=1e-4, atol=1e-5)

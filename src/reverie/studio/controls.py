@@ -28,7 +28,7 @@ _GROUP_OF = {
                      "render_size", "views"), "image"),
     **dict.fromkeys(("transforms", "jitter", "keyframes", "crop"), "transforms"),
     **dict.fromkeys(("octaves", "octave_scale", "tile", "min_octave_size"), "octaves and tiles"),
-    **dict.fromkeys(("name", "normalize", "precision"), "model"),
+    **dict.fromkeys(("name", "normalize", "precision", "memory_format"), "model"),
     **dict.fromkeys(("frames", "fps", "flow"), "frames and output"),
 }
 # Per task exceptions: a video's ``blend`` is how much of the last dreamed frame carries over.
