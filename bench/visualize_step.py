@@ -8,13 +8,16 @@
   redirected-ReLU phase is switched off (``redirect_steps=0``): it covers only the first 16 of
   512 steps, and its cost is printed separately.
 
-The standard transforms grow an S px image to S+12 px, and the network sees all of it (cropping
-the centre back to S px changes every visualization's pixels, so it waits for a recipe version
-that keeps old recipes replaying). The bare pass at S+12 px is printed too: the floor of what
-the network is handed today.
+The standard transforms grow an S px image to S+12 px; the centre is cropped back to S px before
+the network (RenderSettings.crop, on for new recipes; recipes from before it replay uncropped). The
+bare pass at S+12 px is printed too: the floor of an uncropped render.
 
 * **whole call** (``--whole N``, default 64; 0 skips it): one ``render`` of N steps with the default
   16 redirected-ReLU steps, setup included, against N bare passes: the figure a user waits for.
+* **fresh call** (``--fresh R``, default 2 repeats; 0 skips it): what issue 13 measures. In a fresh
+  process each (after one full-model forward+backward as a warm-up, as peers_bench.py does), the
+  public ``reverie.visualize`` call of N steps at batch 1, model loading and every first-call cost
+  included, against N bare passes timed the same way in another fresh process.
 * **redirect**: seconds per step of a render whose steps are all redirected, against one without.
 * **folding**: the bare pass with batch norm folded into the convolutions (the default, see
   ``reverie.models.efficientnet_lite.fold_batch_norm``) against the same pass with it separate.
@@ -27,8 +30,11 @@ Target: render / bare <= 1.2 per step; whole call <= 1.15; redirected step / ord
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
+import sys
 import time
 from functools import partial
 
@@ -73,19 +79,56 @@ def render_seconds(model, objective, batch: int, size: int, steps: int, redirect
     return (time.perf_counter() - start) / steps
 
 
+def fresh_child(kind: str, layer: str, channel: int, size: int, steps: int) -> float:
+    """In this (fresh) process: one full-model warm-up pass, then the timed work of ``kind``."""
+    model = reverie.load_model("efficientnet-lite0")
+    warm = torch.rand(1, 3, size, size).requires_grad_(True)
+    model(warm).sum().backward()
+    objective = reverie.channel(layer, channel)
+    if kind == "bare":
+        return bare_seconds(model, objective, 1, size, steps) * steps
+    del model  # the call loads its own, as a user's call does
+    start = time.perf_counter()
+    reverie.visualize(objective, size=(size, size), settings=RenderSettings(steps=steps), device="cpu")
+    return time.perf_counter() - start
+
+
+def fresh_ratio(args) -> list[float]:
+    """Whole public calls over bare passes, each in its own fresh process, interleaved."""
+    ratios = []
+    for repeat in range(args.fresh):
+        seconds = {}
+        for kind in (("call", "bare") if repeat % 2 == 0 else ("bare", "call")):
+            command = [sys.executable, __file__, "--child", kind, "--layer", args.layer, "--channel",
+                       str(args.channel), "--size", str(args.size), "--whole", str(args.whole),
+                       "--threads", str(torch.get_num_threads())]
+            output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+            seconds[kind] = json.loads(output.strip().splitlines()[-1])["seconds"]
+        ratios.append(seconds["call"] / seconds["bare"])
+        print(f"fresh process: whole {args.whole}-step reverie.visualize call {seconds['call']:.2f} s, "
+              f"{args.whole} bare passes {seconds['bare']:.2f} s -> {ratios[-1]:.3f}")
+    return ratios
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=224)
-    parser.add_argument("--batches", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--batches", type=int, nargs="*", default=[1, 8], help="none: only the fresh call")
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--layer", default="blocks.10")
     parser.add_argument("--channel", type=int, default=7)
     parser.add_argument("--whole", type=int, default=64, help="steps of the whole-call measure (0: skip)")
+    parser.add_argument("--fresh", type=int, default=2, help="repeats of the fresh-process whole call (0: skip)")
+    parser.add_argument("--child", choices=("call", "bare"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.child:
+        seconds = fresh_child(args.child, args.layer, args.channel, args.size, args.whole)
+        print(json.dumps({"seconds": seconds}))
+        return
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, load average {os.getloadavg()[0]:.2f}")
     model = reverie.load_model("efficientnet-lite0")
     ok = True
@@ -97,7 +140,7 @@ def main() -> None:
                         reverie.channel(args.layer, args.channel, batch=0))
         render_seconds(model, objective, batch, args.size, 2)  # warm-up
         bare_seconds(model, objective, batch, args.size, 2)
-        seen = args.size + 12  # after pad 12, jitter 8 and jitter 4: what the network sees
+        seen = args.size + 12  # after pad 12, jitter 8 and jitter 4: what an uncropped render shows the network
         rows = []
         for repeat in range(args.repeats):
             # Interleaved, order alternating, so a change of machine load hits both sides alike.
@@ -119,7 +162,7 @@ def main() -> None:
         redirect_ratio = statistics.median(r[1] / r[0] for r in rows)
         ok &= ratio <= TARGET and redirect_ratio <= REDIRECT_TARGET
         print(f"batch {batch}: render step {step * 1000:.1f} ms; bare fwd+bwd at {args.size}px {bare * 1000:.1f} ms "
-              f"-> ratio {ratio:.3f} (target <= {TARGET}); bare at {seen}px (what the network sees) {bare_seen * 1000:.1f} ms "
+              f"-> ratio {ratio:.3f} (target <= {TARGET}); bare at {seen}px (an uncropped render's floor) {bare_seen * 1000:.1f} ms "
               f"-> ratio {ratio_seen:.3f}; redirected-ReLU step {redirected * 1000:.1f} ms -> "
               f"{redirect_ratio:.3f}x an ordinary step (target <= {REDIRECT_TARGET}); bare pass with batch norm "
               f"separate {unfolded * 1000:.1f} ms -> folded / separate {fold_ratio:.3f}")
@@ -139,7 +182,12 @@ def main() -> None:
             print(f"batch {batch}: whole {args.whole}-step call (16 redirected, setup included) / {args.whole} bare "
                   f"passes -> {whole_ratio:.3f} (target <= {WHOLE_TARGET}; per repeat "
                   f"{', '.join(f'{w:.3f}' for w in wholes)})")
-    first = min(steps)
+    if args.fresh and args.whole:
+        fresh = statistics.median(fresh_ratio(args))
+        ok &= fresh <= WHOLE_TARGET
+        print(f"batch 1: fresh-process whole {args.whole}-step call / {args.whole} bare passes -> {fresh:.3f} "
+              f"(target <= {WHOLE_TARGET})")
+    first = min(steps, default=1)
     for batch in sorted(steps)[1:]:
         # Images per second at this batch over images per second at the smallest batch.
         gain = (batch / steps[batch]) / (first / steps[first])

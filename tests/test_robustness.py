@@ -7,7 +7,7 @@ import torch
 from reverie.errors import ReverieError
 from reverie.randomness import generator
 from reverie.robustness import (
-    STANDARD, TRANSFORM_SETS, compose, describe, jitter, name_of, pad, random_rotate, random_scale,
+    STANDARD, TRANSFORM_SETS, compose, crop_center, describe, jitter, name_of, pad, random_rotate, random_scale,
     standard_transforms, transforms_by_name,
 )
 
@@ -23,6 +23,15 @@ def test_pad_grows_and_jitter_shrinks(channels):
     assert padded.shape == (2, channels, 42, 42)
     assert torch.equal(padded[..., 5:-5, 5:-5], image) and (padded[..., 0, :] == 0.5).all()
     assert jitter(6)(image, generator(0)).shape == (2, channels, 26, 26)
+
+
+def test_crop_center_keeps_the_centre_and_never_pads():
+    image = _image(size=9)
+    cropped = crop_center(image, 5, 3)
+    assert cropped.shape == (2, 3, 5, 3)
+    assert torch.equal(cropped[..., 2, 1], image[..., 4, 4])  # centre pixel stays the centre pixel
+    assert torch.equal(crop_center(image, 12, 9), image)  # smaller or equal: left as it is
+    assert crop_center(image[..., :7], 5, 9).shape == (2, 3, 5, 7)
 
 
 def test_same_seed_same_pixels_different_seed_different_pixels():

@@ -1,6 +1,7 @@
 """ActivationRecorder: captures named layers' outputs and stops the forward pass after the deepest one."""
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Mapping
 
 import torch
@@ -91,6 +92,18 @@ def refuse_torchscript(module: nn.Module, what: str) -> None:
         )
 
 
+_AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def autocast_for(model: nn.Module, device: torch.device):
+    """The autocast context ``model``'s precision asks for on ``device`` (set by
+    :func:`reverie.models.loading.set_precision`; fp32, the default, is no context at all)."""
+    dtype = _AUTOCAST_DTYPES.get(getattr(model, "reverie_precision", "fp32"))
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
+
+
 class ActivationRecorder:
     """Records the outputs of ``layers`` during ``model(image)`` and cuts the forward short.
 
@@ -145,7 +158,8 @@ class ActivationRecorder:
         self._activations = {}
         if self.layers or self.full_forward:
             try:
-                output = self.model(image)
+                with autocast_for(self.model, image.device):
+                    output = self.model(image)
                 if self.full_forward:
                     self._activations[OUTPUT] = as_tensor(output, "the model")
             except _StopForward:
@@ -167,5 +181,8 @@ class ActivationRecorder:
         height, width = (side, side) if side else image.shape[-2:]
         for name in self.layers:
             activations[name] = feature_map(activations[name], height, width, stated, name)
+        if getattr(self.model, "reverie_precision", "fp32") != "fp32":  # objectives score in fp32
+            activations = {name: value.float() if value.is_floating_point() else value
+                           for name, value in activations.items()}
         activations[INPUT] = image
         return activations

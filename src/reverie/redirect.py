@@ -24,6 +24,7 @@ OrderedDict()
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -151,7 +152,10 @@ def redirected_relus(model: nn.Module) -> Iterator[list[str]]:
                 module.inplace = False
             # Prepend, so hooks registered earlier (an ActivationRecorder on this very module) see the
             # redirected output rather than the plain one.
-            handles.append(module.register_forward_hook(_hook(*bounds), prepend=True))
+            hook = _hook(*bounds)
+            if "torch._dynamo" in sys.modules:  # a compiled model (--compile) runs the hook eagerly: its
+                hook = torch.compiler.disable(hook)  # backward reads data-dependent flags, which cannot be traced
+            handles.append(module.register_forward_hook(hook, prepend=True))
             names.append(name)
         yield names
     finally:

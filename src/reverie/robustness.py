@@ -91,6 +91,18 @@ def apply_crop(image: torch.Tensor, offsets: torch.Tensor, shrink: int) -> torch
     return torch.stack(crops)
 
 
+def crop_center(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """The centred ``height`` x ``width`` window of ``image`` [B, C, H, W], where it is larger.
+
+    An axis already at or below the wanted size is left as it is, so this never pads:
+    [B, C, H, W] -> [B, C, min(H, height), min(W, width)]. A slice (a view), so it is exact and
+    its backward costs nothing beyond the zero-filled gradient of the margin.
+    """
+    top = max(image.shape[-2] - height, 0) // 2
+    left = max(image.shape[-1] - width, 0) // 2
+    return image[..., top:top + min(height, image.shape[-2]), left:left + min(width, image.shape[-1])]
+
+
 def affine_matrices(scales: torch.Tensor, angles: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """``affine_grid`` matrices [B, 2, 3] that zoom by ``scales`` [B] and rotate by ``angles`` [B].
 
@@ -485,7 +497,7 @@ def describe(transforms: Sequence[Transform]) -> str:
 __all__ = [
     "Transform", "Pad", "Jitter", "RandomScale", "RandomRotate", "Compose", "CanvasView", "canvas_views",
     "pad", "jitter", "random_scale", "random_rotate", "compose",
-    "apply_pad", "apply_crop", "affine_matrices", "apply_affine", "check_image",
+    "apply_pad", "apply_crop", "crop_center", "affine_matrices", "apply_affine", "check_image",
     "STANDARD", "standard_transforms", "TRANSFORM_SETS", "transforms_by_name", "name_of", "describe",
     "PAD_MODES", "WARP_FILLS",
 ]

@@ -145,3 +145,16 @@ def test_the_cli_refuses_a_folder_holding_another_models_atlas(tmp_path, reverie
     code, _, err = reverie_cli("atlas", "build", "-o", str(tmp_path / "atlas"), "--layers", "blocks.2",
                                "--channels", "0", "--size", "32", "--steps", "2", "--device", "cpu")
     assert code == 2 and "holds the atlas of another model" in err and "--force" in err
+
+
+def test_batch_0_renders_at_the_measured_batch_and_a_resumed_build_keeps_it(tmp_path, monkeypatch):
+    import json
+
+    import reverie.atlas.build as building
+    measured = iter([3, 5])  # a second measure would disagree: the stored number must win
+    monkeypatch.setattr(building, "measured_batch", lambda *args: next(measured))
+    settings = small(channels=tuple(range(4)), batch=0, steps=2)
+    first = build_atlas(tmp_path / "atlas", settings, model=tiny_features())
+    assert json.loads((tmp_path / "atlas" / "atlas.json").read_text())["settings"]["batch"] == 3
+    again = build_atlas(tmp_path / "atlas", settings, model=tiny_features())
+    assert again.reused == again.total == first.total and again.rendered == 0

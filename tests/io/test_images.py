@@ -63,3 +63,12 @@ def test_saving_to_a_folder_path_is_refused(tmp_path, photo32):
     (tmp_path / "out.png").mkdir()
     with pytest.raises(ReverieError, match="output path is a folder"):
         save_image(tmp_path / "out.png", photo32)
+
+
+@pytest.mark.parametrize("name", ["chelsea", "coffee", "astronaut", "rocket"])
+def test_a_sample_read_without_scikit_image_has_its_pixels(name):
+    # The samples are opened from scikit-image's folder with PIL (its reader is slow to import).
+    from skimage import data
+
+    from reverie.imaging import from_pil, sample
+    assert torch.equal(sample(name), from_pil(Image.fromarray(getattr(data, name)())))

@@ -1,6 +1,8 @@
 """Loading models by name, module:callable, .pt2 export or state dict, and listing their layers."""
 from __future__ import annotations
 
+import json
+import importlib
 import re
 import sys
 import textwrap
@@ -320,3 +322,140 @@ def test_a_ready_instance_loaded_twice_is_normalized_once(user_models):
         plain = load_model(f"{user_models}:ready")
         assert torch.allclose(plain(image), unhooked(image), atol=1e-6)
     assert len(plain._forward_pre_hooks) == 0
+
+
+# --- precision and compile ---------------------------------------------------------------------------
+
+def test_bf16_runs_the_model_under_autocast_and_objectives_score_in_fp32(user_models):
+    from reverie.recorder import ActivationRecorder
+    image = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    from reverie.models.loading import set_precision
+    model = load_model(ModelSpec(f"{user_models}:build", precision="bf16"))
+    assert model.reverie_precision == "bf16"
+    raw = []
+    model[2].register_forward_hook(lambda module, inputs, output: raw.append(output.dtype))
+    results = {}
+    for precision in ("fp32", "bf16"):
+        set_precision(model, precision)
+        with ActivationRecorder(model, ["3"]) as recorder:
+            results[precision] = recorder(image)["3"]
+    assert raw == [torch.float32, torch.bfloat16]
+    assert results["bf16"].dtype == torch.float32  # what an objective reads
+    torch.testing.assert_close(results["bf16"], results["fp32"], rtol=0.05, atol=0.02)
+
+
+def test_precision_is_stored_and_a_recipe_from_before_it_runs_fp32():
+    from reverie import VisualizeRecipe
+    assert VisualizeRecipe.from_json('{"model": {"name": "efficientnet-lite0"}}').model.precision == "fp32"
+    stored = json.loads(VisualizeRecipe(model=ModelSpec(precision="bf16")).to_json())["model"]
+    assert stored["precision"] == "bf16" and "compile" not in stored  # compile is how it runs, not what it gives
+    with pytest.raises(ReverieError, match="unknown precision 'fp64'"):
+        ModelSpec(precision="fp64")
+
+
+def test_compile_gives_the_same_activations_and_gradients_within_tolerance(user_models):
+    from reverie.recorder import ActivationRecorder
+    compiled = load_model(ModelSpec(f"{user_models}:build", compile=True))
+    eager = load_model(ModelSpec(f"{user_models}:build"))
+    eager.load_state_dict(compiled.state_dict())  # the same weights, names unchanged by compiling
+    image = torch.rand(1, 3, 12, 12, generator=torch.Generator().manual_seed(1))
+    outputs = []
+    for model in (eager, compiled):
+        start = image.clone().requires_grad_(True)
+        try:
+            with ActivationRecorder(model, ["1"]) as recorder:  # stops the forward inside the compiled one
+                activation = recorder(start)["1"]
+                (gradient,) = torch.autograd.grad(activation[:, 1].mean(), start)
+        except Exception as error:  # noqa: BLE001 - inductor needs a C++ compiler this machine may lack
+            if model is eager or "Compiler" not in type(error).__name__:
+                raise
+            pytest.skip(f"torch.compile cannot run on this machine: {type(error).__name__}")
+        outputs.append((activation.detach(), gradient))
+    torch.testing.assert_close(outputs[1][0], outputs[0][0], rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(outputs[1][1], outputs[0][1], rtol=1e-4, atol=1e-6)
+
+
+# --- batch norm folded into user models ---------------------------------------------------------------
+
+FOLDABLE = textwrap.dedent('''
+    import torch
+    from torch import nn
+
+    class Residual(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(6, 6, 3, padding=1)
+            self.bn = nn.BatchNorm2d(6)
+        def forward(self, x):
+            y = self.conv(x)
+            return x + self.bn(y) + 0.1 * y  # the conv's output is used twice: not foldable
+
+    def build():
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1, bias=False), nn.BatchNorm2d(6), nn.ReLU(),
+                              nn.Conv2d(6, 6, 3, stride=2), nn.BatchNorm2d(6), nn.ReLU6(), Residual())
+        for module in model.modules():  # statistics a trained network would have
+            if isinstance(module, nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.5, 0.5); module.running_var.uniform_(0.5, 2.0)
+                module.weight.data.uniform_(0.5, 1.5); module.bias.data.uniform_(-0.3, 0.3)
+        return model
+
+    class Untraceable(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = build()
+        def forward(self, x):
+            if x.mean() > 2:  # data-dependent control flow: fx cannot trace it
+                return x
+            return self.body(x)
+''')
+
+
+@pytest.fixture
+def foldable_models(tmp_path, monkeypatch):
+    (tmp_path / "reverie_test_foldable.py").write_text(FOLDABLE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "reverie_test_foldable", raising=False)
+    yield "reverie_test_foldable"
+    sys.modules.pop("reverie_test_foldable", None)
+
+
+@pytest.mark.parametrize("factory, prefix", [("build", ""), ("Untraceable", "body.")])
+def test_batch_norm_is_folded_where_unambiguous_and_every_named_layer_keeps_its_activations(
+        foldable_models, factory, prefix):
+    from reverie.models.folding import FoldingConv2d, conv_bn_pairs
+    from reverie.recorder import ActivationRecorder
+    module = importlib.import_module(foldable_models)
+    plain = getattr(module, factory)().eval().requires_grad_(False)
+    folded = load_model(f"{foldable_models}:{factory}")
+    assert conv_bn_pairs(folded) == [(f"{prefix}0", f"{prefix}1"), (f"{prefix}3", f"{prefix}4")]
+    assert not isinstance(dict(folded.named_modules())[f"{prefix}6.conv"], FoldingConv2d)  # used twice
+    assert [name for name, _ in folded.named_modules()] == [name for name, _ in plain.named_modules()]
+    assert folded.state_dict().keys() == plain.state_dict().keys()
+    image = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    normalisations = []
+    batch_norm = torch.nn.functional.batch_norm
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(torch.nn.functional, "batch_norm", lambda *a, **k: normalisations.append(1) or batch_norm(*a, **k))
+        torch.testing.assert_close(folded(image), plain(image), rtol=1e-4, atol=1e-5)  # folded, no hooks
+    assert len(normalisations) == 1 + 3  # folded: the residual's alone; plain: all three
+    for name, _ in plain.named_modules():
+        if not name:
+            continue
+        with ActivationRecorder(plain, [name]) as expected, ActivationRecorder(folded, [name]) as recorded:
+            torch.testing.assert_close(recorded(image)[name], expected(image)[name], rtol=1e-4, atol=1e-5)
+
+
+def test_channels_last_is_stored_and_gives_the_same_activations_within_tolerance(user_models):
+    from reverie import VisualizeRecipe
+    from reverie.recorder import ActivationRecorder
+    assert VisualizeRecipe.from_json('{"model": {"name": "efficientnet-lite0"}}').model.memory_format == "contiguous"
+    stored = json.loads(VisualizeRecipe(model=ModelSpec(memory_format="channels_last")).to_json())["model"]
+    assert stored["memory_format"] == "channels_last"
+    nhwc = load_model(ModelSpec(f"{user_models}:build", memory_format="channels_last"))
+    nchw = load_model(ModelSpec(f"{user_models}:build"))
+    nchw.load_state_dict(nhwc.state_dict())
+    assert nhwc[0].weight.is_contiguous(memory_format=torch.channels_last)
+    image = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    with ActivationRecorder(nhwc, ["3"]) as last, ActivationRecorder(nchw, ["3"]) as first:
+        torch.testing.assert_close(last(image)["3"], first(image)["3"], rtol=1e-4, atol=1e-5)

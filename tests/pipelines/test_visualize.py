@@ -1,6 +1,7 @@
 """Feature visualization through the Python API: the render loop, parameterizations, recipes and pipelines."""
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -197,6 +198,68 @@ def test_history_rises_and_thresholds_keep_intermediate_images(tiny_cnn):
     assert torch.equal(rendering.image, param().detach())  # the final image is the param's last state
 
 
+@pytest.mark.parametrize("transforms", ["standard", "none"])
+def test_the_model_sees_the_size_that_was_asked_for(tiny_cnn, transforms):
+    # The standard set grows 40x56 to 52x68 (pad 12, jitter 8 and 4); the loop crops the centre back.
+    seen = []
+    tiny_cnn.register_forward_pre_hook(lambda module, inputs: seen.append(tuple(inputs[0].shape)))
+    param = make_param("fft", 40, 56, batch=2, generator=generator(0, "param"))
+    render(tiny_cnn, parse_objective(f"channel({TINY_LAYER}, 5)"), param, transforms_by_name(transforms),
+           RenderSettings(steps=3, redirect_steps=1), seed=0)
+    assert seen == [(2, 3, 40, 56)] * 3
+
+
+def test_a_large_canvas_is_seen_through_views_uncropped(tiny_cnn):
+    from reverie.robustness import canvas_views
+
+    seen = []
+    tiny_cnn.register_forward_pre_hook(lambda module, inputs: seen.append(tuple(inputs[0].shape)))
+    param = make_param("fft", 48, 96, generator=generator(0, "param"))
+    render(tiny_cnn, parse_objective(f"channel({TINY_LAYER}, 5)"), param,
+           canvas_views(48, 96, 32) + transforms_by_name("standard"), RenderSettings(steps=3, redirect_steps=1), seed=0)
+    assert seen == [(1, 3, 28, 44)] * 3  # the view's 16x32, padded and jittered (see render)
+
+
+def test_a_recipe_from_before_the_crop_replays_uncropped_and_a_new_one_crops(tiny_cnn):
+    seen = []
+    tiny_cnn.register_forward_pre_hook(lambda module, inputs: seen.append(tuple(inputs[0].shape[-2:])))
+    new = VisualizeRecipe(objective=f"channel({TINY_LAYER}, 5)", size=(56, 40), seed=2,
+                          settings=RenderSettings(steps=3, redirect_steps=1))
+    assert '"crop": true' in new.to_json()  # new recipes store it
+    data = json.loads(new.to_json())
+    del data["settings"]["crop"]  # as a file written before the field existed
+    old = VisualizeRecipe.from_json(json.dumps(data))
+    assert old.settings.crop is False
+
+    old_pixels = visualize(old, model=tiny_cnn).images
+    assert seen[-3:] == [(52, 68)] * 3  # the whole padded image, as then (before: the objective's check)
+    uncropped = visualize(replace(new, settings=replace(new.settings, crop=False)), model=tiny_cnn).images
+    assert torch.equal(old_pixels, uncropped)  # the old pixels
+    cropped = visualize(new, model=tiny_cnn).images
+    assert seen[-3:] == [(40, 56)] * 3
+    assert not torch.equal(cropped, old_pixels)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.complex64])
+def test_adam_matches_torch_adam_bit_for_bit(dtype):
+    # Reverie's Adam replaced torch.optim.Adam (its first call imports torch._dynamo: seconds); renders
+    # made before keep their pixels only while the two agree exactly.
+    from reverie.optim import Adam
+    source = torch.Generator().manual_seed(0)
+    ours = [torch.nn.Parameter(torch.randn(2, 3, 5, 4, generator=source).to(dtype)) for _ in range(2)]
+    theirs = [torch.nn.Parameter(p.detach().clone()) for p in ours]
+    mine, reference = Adam(ours, lr=0.05), torch.optim.Adam(theirs, lr=0.05)
+    for step in range(40):
+        grads = [torch.randn(p.shape, generator=source).to(dtype) * 10 ** (step % 5 - 2) for p in ours]
+        for optimizer, parameters in ((mine, ours), (reference, theirs)):
+            optimizer.zero_grad(set_to_none=True)
+            for parameter, grad in zip(parameters, grads):
+                parameter.grad = grad.clone() if step != 3 or parameter is not parameters[1] else None
+            optimizer.step()
+    for a, b in zip(ours, theirs):
+        assert torch.equal(a, b)
+
+
 def test_clampsgd_steps_by_exactly_lr_times_the_sign_of_the_gradient():
     start = torch.tensor([[0.5, -1.0, 2.0, 0.0, 3.0]])
     parameter = torch.nn.Parameter(start.clone())
@@ -249,6 +312,39 @@ def test_a_channel_sheet_renders_one_image_per_channel_in_order(lite0):
     assert result.picture().size == (2 * 32 + 4, 2 * 32 + 4)  # a 2 x 2 contact sheet with 4 px gaps
 
 
+def test_a_big_sheet_renders_at_the_measured_batch_and_its_recipe_keeps_the_number(tiny_cnn, monkeypatch):
+    import reverie.pipelines.visualize as pipeline
+    measured = []
+    monkeypatch.setattr(pipeline, "MEASURE_FROM", 1)  # any sheet is big enough to measure
+    monkeypatch.setattr(pipeline, "measured_batch", lambda *args: measured.append(args) or 3)
+    recipe = VisualizeRecipe(layer=TINY_LAYER, channels=(0, 1, 2, 3, 4), size=(24, 24),
+                             settings=RenderSettings(steps=3, redirect_steps=1))
+    first = visualize(recipe, model=tiny_cnn)
+    assert len(measured) == 1 and first.recipe.sheet_batch == 3
+    passes = []
+    monkeypatch.setattr(pipeline, "render", lambda model, term, param, *a, **k: passes.append(param.batch) or
+                        render(model, term, param, *a, **k))
+    again = visualize(VisualizeRecipe.from_json(first.recipe.to_json()), model=tiny_cnn)
+    assert passes == [3, 2] and len(measured) == 1  # the stored number is used, not measured again
+    assert torch.equal(again.images, first.images)
+    data = json.loads(first.recipe.to_json())
+    del data["sheet_batch"]  # a sheet made before the field: 8 channels at a time, as then
+    passes.clear()
+    visualize(VisualizeRecipe.from_json(json.dumps(data)), model=tiny_cnn)
+    assert passes == [5]
+
+
+def test_measured_batch_is_a_candidate_within_the_limit_and_measured_once(tiny_cnn, monkeypatch):
+    from reverie.engine import batch_size
+    calls = []
+    measure = batch_size._measure
+    monkeypatch.setattr(batch_size, "_measure", lambda *args: calls.append(args) or measure(*args))
+    chosen = batch_size.measured_batch(tiny_cnn, [TINY_LAYER], 16, 16, limit=4)
+    assert chosen in (1, 2, 4)
+    assert batch_size.measured_batch(tiny_cnn, [TINY_LAYER], 16, 16, limit=4) == chosen and len(calls) == 1
+    assert batch_size.measured_batch(tiny_cnn, [TINY_LAYER], 16, 16, limit=1) == 1
+
+
 # --- redirected ReLUs -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("param_name", ["pixel", "fft"])
@@ -295,11 +391,12 @@ def low_frequency_share(image: torch.Tensor, cycles: float = 4.0) -> float:
 
 
 def test_a_large_visualization_seen_through_views_has_more_large_scale_structure(lite0):
-    # A canvas three views long: seen whole at full size, the channel's motif repeats as wallpaper.
+    # A canvas three views long: seen whole at full size (as before views and the crop back, the old
+    # defaults), the channel's motif repeats as wallpaper.
     recipe = VisualizeRecipe(objective="channel(blocks.9, 7)", size=(384, 256), view=128,
                              settings=RenderSettings(steps=32))
     with_views = reverie.run(recipe, model=lite0).images
-    whole = reverie.run(replace(recipe, view=0), model=lite0).images
+    whole = reverie.run(replace(recipe, view=0, settings=replace(recipe.settings, crop=False)), model=lite0).images
     assert with_views.shape == whole.shape == (1, 3, 256, 384)
     assert low_frequency_share(with_views) > 2 * low_frequency_share(whole)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -36,12 +36,14 @@ from reverie.atlas.manifest import (
 from reverie.atlas.plan import AtlasSettings, Batch, Plan, model_hash, plan
 from reverie.atlas.site import write_site
 from reverie.atlas.work import Rendered, RenderWork
+from reverie.engine.batch_size import measured_batch
 from reverie.engine.progress import ProgressCallback, StopSignal, Tracker
 from reverie.errors import ReverieError
 from reverie.executors import LocalExecutor, make_executor
 from reverie.io.atomic import atomic_path
 from reverie.models import ModelSpec, model_on_device, resolve_device
 from reverie.pipelines.prepare import model_field
+from reverie.recipe import MAX_BATCH
 from reverie.version import __version__
 
 INFO = "atlas.json"
@@ -94,6 +96,18 @@ def check_folder(folder: Path, digest: str, spec: ModelSpec, force: bool) -> Non
         raise ReverieError(f"{folder} holds the atlas of another model ({str(info.get('model'))[:80]}, weights "
                            f"{str(info['model_hash'])[:12]}; this is {spec.name[:80]}, {digest[:12]}); "
                            "choose another folder or pass --force")
+
+
+def _measured_batch(folder: Path, settings: AtlasSettings, model: nn.Module, force: bool) -> int:
+    """``--batch 0``: the batch this folder's atlas was begun with, else the one measured fastest for the
+    last layer listed at the atlas's size on the planning model's device (engine.batch_size)."""
+    info = None if force or not folder.is_dir() else _read_info(folder)
+    stored = (info or {}).get("settings", {}).get("batch")
+    if isinstance(stored, int) and stored > 0:
+        return stored
+    parameter = next(iter(model.parameters()), None)
+    device = parameter.device if parameter is not None else torch.device("cpu")
+    return measured_batch(model, [settings.layers[-1]], settings.size, settings.size, MAX_BATCH, device)
 
 
 def _write_info(folder: Path, spec: ModelSpec, digest: str, settings: AtlasSettings, dataset: str | None) -> dict:
@@ -185,6 +199,9 @@ def build_atlas(folder: str | os.PathLike, settings: AtlasSettings, *,
     planning_model, _ = model_on_device(spec, module, "cpu" if module is None else "auto")
     digest = model_hash(spec, planning_model)
     check_folder(folder, digest, spec, force)
+    if settings.batch == 0:  # (a plan first: it checks the layers before anything is measured on them)
+        plan(spec, planning_model, replace(settings, batch=1), digest)
+        settings = replace(settings, batch=_measured_batch(folder, settings, planning_model, force))
     the_plan = plan(spec, planning_model, settings, digest)
     if dataset is not None:
         dataset_files(dataset)  # a missing or empty folder is refused before anything is written

@@ -48,7 +48,9 @@ class AtlasSettings:
     negative: bool = option(False, "also render each unit's negative (what it responds to least)")
     diversity: int = option(0, "also render a diversity batch of this many images per unit (0: none)", low=0,
                             high=MAX_BATCH)
-    batch: int = option(DEFAULT_BATCH, "units rendered together, one per batch item", low=1, high=MAX_BATCH)
+    batch: int = option(DEFAULT_BATCH, "units rendered together, one per batch item; 0: the number measured fastest "
+                                       "on this machine (kept in atlas.json, so a resumed build renders the same)",
+                        low=0, high=MAX_BATCH)
     seed: int = option(0, "random seed; the same seed gives the same pixels", low=0, high=2**63 - 1)
 
     def __post_init__(self):

@@ -32,7 +32,7 @@ def build(
     diversity: Annotated[int, typer.Option(help="Also render a diversity batch of this many images per unit (0: none).")] = 0,
     steps: Annotated[int, typer.Option(help="Optimization steps per image.")] = 512,
     size: Annotated[int, typer.Option(help="Side of every image in pixels.")] = 128,
-    batch: Annotated[int | None, typer.Option(help="Units rendered together, one per batch item [default: 8, best on CPU].", show_default=False)] = None,
+    batch: Annotated[int | None, typer.Option(help="Units rendered together, one per batch item; 0: the number measured fastest here [default: 8].", show_default=False)] = None,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same pixels.")] = 0,
     top_k: Annotated[int | None, typer.Option(help="Dataset examples kept per unit [default: 8].", show_default=False)] = None,
     executor: Annotated[str, typer.Option(help="local (this process) or ray (a Ray cluster; pip install 'reverie[ray]').")] = "local",

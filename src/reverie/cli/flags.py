@@ -209,7 +209,9 @@ def _fields(cls: type, instance: Any, prefix: str):
         hint, value = hints[item.name], getattr(instance, item.name)
         if dataclasses.is_dataclass(hint):  # a part every recipe of the kind has: its fields are flags
             yield from _fields(hint, value, f"{prefix}{item.name}.")
-        elif item.metadata.get("flag") is not False and item.metadata.get("stored", True):
+        # A field a recipe does not store is a flag only where it names one (model.compile: how it runs).
+        elif item.metadata.get("flag") is not False and (item.metadata.get("stored", True)
+                                                         or isinstance(item.metadata.get("flag"), str)):
             yield f"{prefix}{item.name}", hint, item.metadata, value
 
 

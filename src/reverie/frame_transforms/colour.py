@@ -7,13 +7,19 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import kornia
 import torch
 
 from reverie.errors import ReverieError
 from reverie.frame_transforms.base import (FrameContext, FrameTransform, check_axis, check_flag, check_frame,
                                            check_number)
 from reverie.keyframes import Keyframes, value_at
+
+
+def _kornia():
+    # Imported on first use: kornia takes ~0.3 s to import, and only animations' frame transforms
+    # use it, while every command that runs a task imports this module (through the task table).
+    import kornia
+    return kornia
 
 
 def sort_pixels(frame: torch.Tensor, axis: int = 1, threshold: float = 0.25, reverse: bool = False) -> torch.Tensor:
@@ -25,7 +31,7 @@ def sort_pixels(frame: torch.Tensor, axis: int = 1, threshold: float = 0.25, rev
     ``frame`` [B, 3, H, W] -> same shape.
     """
     lines = frame if axis == 0 else frame.transpose(-1, -2)  # [B, 3, lines, length]: sort the last dim
-    luma = kornia.color.rgb_to_grayscale(lines).double()    # [B, 1, lines, length]
+    luma = _kornia().color.rgb_to_grayscale(lines).double()    # [B, 1, lines, length]
     bright = luma >= threshold
     # A new segment starts at every dark pixel (each stays alone, so it stays put) and wherever a
     # bright run begins; sorting by (segment, brightness) then sorts within runs and nothing else.
@@ -72,10 +78,10 @@ class HueShift(FrameTransform):
 
     def __call__(self, frame: torch.Tensor, context: FrameContext) -> torch.Tensor:
         check_frame(frame, "hue_shift")
-        hsv = kornia.color.rgb_to_hsv(frame.clamp(0, 1))  # [B, 3, H, W]: hue in radians [0, 2 pi], s, v
+        hsv = _kornia().color.rgb_to_hsv(frame.clamp(0, 1))  # [B, 3, H, W]: hue in radians [0, 2 pi], s, v
         turn = math.radians(value_at(self.degrees, context.frame_index))
         hue = torch.remainder(hsv[:, :1] + turn, 2 * math.pi)
-        return kornia.color.hsv_to_rgb(torch.cat([hue, hsv[:, 1:]], dim=1)).clamp(0, 1)
+        return _kornia().color.hsv_to_rgb(torch.cat([hue, hsv[:, 1:]], dim=1)).clamp(0, 1)
 
 
 @dataclass(frozen=True)

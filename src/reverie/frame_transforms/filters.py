@@ -25,7 +25,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-import kornia
 import torch
 
 from reverie.errors import ReverieError, unknown_name_message
@@ -46,14 +45,21 @@ _PREWITT_X = torch.tensor([[-1.0, 0.0, 1.0], [-1.0, 0.0, 1.0], [-1.0, 0.0, 1.0]]
 _STRETCH_FLOOR = 1 / 255
 
 
+def _kornia():
+    # Imported on first use: kornia takes ~0.3 s to import, and only animations' frame transforms
+    # use it, while every command that runs a task imports this module (through the task table).
+    import kornia
+    return kornia
+
+
 def _gradients(image: torch.Tensor, operator: str) -> tuple[torch.Tensor, torch.Tensor]:
     """d/dx and d/dy of [B, C, H, W], each [B, C, H, W], replicated border."""
     if operator == "sobel":
-        gradient = kornia.filters.spatial_gradient(image, mode="sobel", normalized=True)  # [B, C, 2, H, W]
+        gradient = _kornia().filters.spatial_gradient(image, mode="sobel", normalized=True)  # [B, C, 2, H, W]
         return gradient[:, :, 0], gradient[:, :, 1]
     kernel = _PREWITT_X.to(image.device, image.dtype)
-    gx = kornia.filters.filter2d(image, kernel[None], border_type="replicate")
-    gy = kornia.filters.filter2d(image, kernel.T[None], border_type="replicate")
+    gx = _kornia().filters.filter2d(image, kernel[None], border_type="replicate")
+    gy = _kornia().filters.filter2d(image, kernel.T[None], border_type="replicate")
     return gx / 6, gy / 6
 
 
@@ -63,7 +69,7 @@ def edge_magnitude(frame: torch.Tensor, operator: str = "sobel", colour: bool = 
     ``operator`` is ``"sobel"`` or ``"prewitt"``; ``colour`` keeps per-channel edges, else grey edges
     of the luma are repeated on all channels.
     """
-    image = frame if colour else kornia.color.rgb_to_grayscale(frame)  # [B, 3 or 1, H, W]
+    image = frame if colour else _kornia().color.rgb_to_grayscale(frame)  # [B, 3 or 1, H, W]
     gx, gy = _gradients(image, operator)
     magnitude = torch.sqrt(gx * gx + gy * gy)
     # One scale per frame over all channels, so the ratio of the channels (the edge's hue) survives.
@@ -75,13 +81,13 @@ def edge_frame(frame: torch.Tensor, operator: str, colour: bool, keep: str) -> t
     """The edge map of ``frame`` [B, 3, H, W] keeping the ``keep`` part of the frame (see the module)."""
     if keep == "colour":  # brightness from the grey edges, chroma from the frame
         edges = edge_magnitude(frame, operator, colour=False)[:, :1]                    # [B, 1, H, W]
-        chroma = kornia.color.rgb_to_ycbcr(frame)[:, 1:]                                 # [B, 2, H, W]
-        return kornia.color.ycbcr_to_rgb(torch.cat([edges, chroma], dim=1)).clamp(0, 1)
+        chroma = _kornia().color.rgb_to_ycbcr(frame)[:, 1:]                                 # [B, 2, H, W]
+        return _kornia().color.ycbcr_to_rgb(torch.cat([edges, chroma], dim=1)).clamp(0, 1)
     edges = edge_magnitude(frame, operator, colour)
     if keep == "luminance":  # brightness from the frame, chroma from the edges
-        luma = kornia.color.rgb_to_ycbcr(frame)[:, :1]
-        chroma = kornia.color.rgb_to_ycbcr(edges)[:, 1:]
-        return kornia.color.ycbcr_to_rgb(torch.cat([luma, chroma], dim=1)).clamp(0, 1)
+        luma = _kornia().color.rgb_to_ycbcr(frame)[:, :1]
+        chroma = _kornia().color.rgb_to_ycbcr(edges)[:, 1:]
+        return _kornia().color.ycbcr_to_rgb(torch.cat([luma, chroma], dim=1)).clamp(0, 1)
     return edges
 
 
@@ -147,7 +153,7 @@ def gaussian_blur(frame: torch.Tensor, sigma: float) -> torch.Tensor:
     if radius < 1:
         return frame
     size = 2 * radius + 1
-    return kornia.filters.gaussian_blur2d(frame, (size, size), (sigma, sigma), border_type="reflect")
+    return _kornia().filters.gaussian_blur2d(frame, (size, size), (sigma, sigma), border_type="reflect")
 
 
 @dataclass(frozen=True)

@@ -156,6 +156,10 @@ class ConvBN(nn.Module):
         Stale means a source tensor was replaced or written in place (``load_state_dict``, ``--weights``,
         ``.to``): tracked by each tensor's storage address and version counter, read per call (cheap).
         """
+        if torch.compiler.is_compiling() and self.folded_weight is not None:
+            # Under torch.compile (--compile) storage addresses cannot be traced: the fold made at load
+            # (or on the last eager call) is used as it is.
+            return self.folded_weight, self.folded_bias
         key = tuple((t.data_ptr(), t._version, t.dtype, t.device) for t in self._sources())
         if key != self._folded_from or self.folded_weight is None:
             with torch.no_grad():

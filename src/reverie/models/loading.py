@@ -18,6 +18,7 @@ from reverie.layouts import LAYOUT_ATTRIBUTE, LAYOUTS
 from reverie.fields import Origin, check_fields, escaped, option
 from reverie.models.efficientnet_lite import efficientnet_lite
 from reverie.models.checks import note_training_mode
+from reverie.models.folding import fold_batch_norms
 from reverie.models.inspect import EXPORTED_CLASS, dreamable_layers
 from reverie.models.zoo import DEFAULT_LAYERS as ZOO_DEFAULT_LAYERS
 from reverie.models.zoo import ZooModel, build_zoo, is_zoo_name
@@ -51,6 +52,8 @@ MODELS: dict[str, _Entry] = {
 }
 DEFAULT_MODEL = "efficientnet-lite0"
 
+PRECISIONS = ("fp32", "bf16", "fp16")
+MEMORY_FORMATS = ("contiguous", "channels_last")
 NORMALIZATIONS = {
     "none": None,
     "imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),  # torchvision / timm weights
@@ -76,6 +79,19 @@ class ModelSpec:
     layout: str = option("auto", "how layer outputs are laid out: auto (read from the shapes), nchw, nhwc "
                          "(Swin-style [B, H, W, C]) or tokens (ViT-style [B, tokens, D])", choices=LAYOUTS,
                          absent="nchw")
+    # fp32 is how every recipe from before this field ran; bf16/fp16 run the model under autocast (the
+    # image, its parameterization and the optimizer stay fp32). Pixels differ from fp32 ones.
+    precision: str = option("fp32", "the model's arithmetic: fp32, or bf16/fp16 under autocast (faster on a GPU)",
+                            choices=PRECISIONS)
+    # Measured with bench/batch_scaling.py (EfficientNet-Lite0, 224 px, 1 thread, loaded 2-core CPU):
+    # channels-last was 1.35x faster per image at batch 8, about even at batch 1; it sums in another order, so
+    # stored, and off by default (how every older recipe ran).
+    memory_format: str = option("contiguous", "how the model's weights and activations are laid out in memory: "
+                                "contiguous (NCHW) or channels_last (NHWC, faster for batches on a CPU)",
+                                choices=MEMORY_FORMATS)
+    # How it runs, not what it gives (equal within float rounding): never stored in a recipe.
+    compile: bool = option(False, "torch.compile the model: slower first step, faster steps after (GPU)",
+                           stored=False, flag="--compile")
     # False for a spec read from a file (see reverie.recipe): such a spec may not run code.
     trusted: bool = option(True, "built from the caller's own words", stored=False, flag=False, compare=False)
     # Set for a spec read from a file: the folder its weights file is confined to (see Origin).
@@ -103,15 +119,20 @@ def check_trusted(spec: ModelSpec) -> None:
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; ``cpu``/``cuda``/``cuda:1`` as given."""
+    """``auto`` -> CUDA when available, else an Apple GPU (MPS), else CPU; ``cpu``/``cuda``/``cuda:1``/``mps``
+    as given. The one place that names a device."""
     if isinstance(device, torch.device):
         return device
     if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_built() and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
     try:
         resolved = torch.device(device)
     except RuntimeError:
-        raise ReverieError(f"unknown device '{escaped(str(device), 40)}' (valid: auto, cpu, cuda, cuda:N)") from None
+        raise ReverieError(f"unknown device '{escaped(str(device), 40)}' (valid: auto, cpu, cuda, cuda:N, mps)") from None
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ReverieError("device 'cuda' was asked for but PyTorch sees no CUDA GPU (use --device cpu)")
     if resolved.type == "cuda" and resolved.index is not None and resolved.index >= torch.cuda.device_count():
@@ -159,6 +180,32 @@ def prepare_model(model: nn.Module, device: torch.device | str = "cpu") -> nn.Mo
     for parameter in model.parameters():
         parameter.requires_grad_(False)
     return model.to(resolve_device(device))
+
+
+def use_channels_last(model: nn.Module, enabled: bool = True) -> nn.Module:
+    """Store ``model``'s 4-D weights channels-last (NHWC, ``enabled``) or contiguous (NCHW), in place.
+
+    A convolution whose weight is channels-last runs channels-last whatever its input, and its
+    output stays so, so the whole network follows. The same numbers, summed in another order (so
+    not bit-identical); how much faster depends on the model and the machine (bench/batch_scaling.py).
+    """
+    memory_format = torch.channels_last if enabled else torch.contiguous_format
+    for module in model.modules():
+        for tensor in [*module.parameters(recurse=False), *module.buffers(recurse=False)]:
+            if tensor is not None and tensor.ndim == 4:
+                tensor.data = tensor.data.contiguous(memory_format=memory_format)
+    return model
+
+
+def set_precision(model: nn.Module, precision: str) -> nn.Module:
+    """Run ``model`` in ``precision`` (``fp32``, ``bf16``, ``fp16``) wherever an ActivationRecorder runs it.
+
+    Recorded in the module itself so that every loop honours it; see :func:`reverie.recorder.autocast_for`.
+    """
+    if precision not in PRECISIONS:
+        raise ReverieError(unknown_name_message("precision", precision, PRECISIONS))
+    model.reverie_precision = precision
+    return model
 
 
 def _build(spec: ModelSpec, device: torch.device) -> nn.Module:
@@ -407,7 +454,15 @@ def load_model(name: str | ModelSpec = DEFAULT_MODEL, device: str | torch.device
         with_input_normalization(model, *NORMALIZATIONS[spec.normalize])
     else:  # a ready instance loaded before with a normalization must not keep it
         _drop_input_normalization(model)
-    return prepare_model(model, device)
+    set_precision(model, spec.precision)
+    model = prepare_model(model, device)
+    if spec.name not in MODELS:  # (the registered ones fold their own blocks)
+        fold_batch_norms(model)
+    if spec.memory_format == "channels_last":
+        use_channels_last(model)
+    if spec.compile:
+        model.compile()  # in place: names, hooks and state dict stay the module's own
+    return model
 
 
 def _finish_zoo(model: nn.Module, zoo: ZooModel, spec: ModelSpec) -> None:

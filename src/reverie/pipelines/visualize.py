@@ -10,6 +10,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
+from reverie.engine.batch_size import measured_batch
 from reverie.engine.optimize import RenderSettings, render
 from reverie.engine.progress import ProgressCallback, StopSignal
 from reverie.errors import ReverieError
@@ -36,7 +37,10 @@ from reverie.randomness import generator
 from reverie.recipe import MAX_BATCH, MAX_OPTIMISED_SIDE, Blended, Prompted, Recipe, check_exclusive, check_size
 from reverie.robustness import TRANSFORM_SETS, canvas_views, transforms_by_name
 
-SHEET_BATCH = 8  # channels rendered together when making a sheet: one pass, bounded memory
+SHEET_BATCH = 8  # channels rendered together in a sheet when the job is too small to measure (and before)
+# Measuring the best batch (engine.batch_size) costs about 30-60 image passes: paid only by sheets of at
+# least this many image-steps, where it is under 5 % of the work.
+MEASURE_FROM = 1200
 # The network's view of a larger canvas (see robustness.CanvasView): the whole canvas shrunk to this
 # long side on some steps, crops at finer zooms on others. 384 px: near the size the models were trained
 # at, and a 1024 px visualization stays well under 1.5 GB (bench/composition.py).
@@ -65,6 +69,9 @@ class VisualizeRecipe(Recipe, Prompted, Blended):
     alpha: bool = option(False, "RGBA output, optimised over random backgrounds")
     size: tuple[int, int] = option((224, 224), "WIDTHxHEIGHT of each image", low=1)
     batch: int = option(1, "images optimised together", low=1, high=MAX_BATCH)
+    # Added later: sheets were rendered 8 channels at a time before it existed.
+    sheet_batch: int = option(0, "channels of a sheet rendered together; 0: the size measured fastest here (the "
+                                 "output's recipe keeps the number)", low=0, high=MAX_BATCH, absent=SHEET_BATCH)
     transforms: str = option("standard", "robustness transforms", choices=tuple(TRANSFORM_SETS))
     view: int = option(VIEW_SIDE, "a larger image is seen through views of this long side (px): the whole image "
                                   "shrunk, and crops at finer zooms, so it has structure at every scale; "
@@ -129,7 +136,8 @@ def _plan(recipe: VisualizeRecipe, objective: Objective | None) -> tuple[list, l
     if recipe.channels:
         if not recipe.layer:
             raise ReverieError("channels need a layer (--layer)")
-        chunks = [recipe.channels[i:i + SHEET_BATCH] for i in range(0, len(recipe.channels), SHEET_BATCH)]
+        size = recipe.sheet_batch or SHEET_BATCH
+        chunks = [recipe.channels[i:i + size] for i in range(0, len(recipe.channels), size)]
         extra = objective if objective is not None else (
             parse_objective(recipe.objective) if recipe.objective.strip() else None)
         objectives = []
@@ -145,6 +153,15 @@ def _plan(recipe: VisualizeRecipe, objective: Objective | None) -> tuple[list, l
     elif objective is None and not recipe.text:
         raise ReverieError("nothing to visualize: give --layer/--channel, --objective or --text")
     return [recipe.batch], [objective], []
+
+
+def _sheet_batch(recipe: VisualizeRecipe, model: nn.Module, device: torch.device) -> int:
+    """How many channels of the sheet to render together: measured where the sheet is big enough."""
+    count = len(recipe.channels)
+    if count * recipe.settings.steps < MEASURE_FROM or not recipe.layer:
+        return min(SHEET_BATCH, count)
+    size = Size(*recipe.size)
+    return measured_batch(model, [recipe.layer], size.height, size.width, min(count, MAX_BATCH), device)
 
 
 @replayable
@@ -167,6 +184,8 @@ def run(recipe: VisualizeRecipe, *, progress: ProgressCallback | None = None, st
     # Blend masks are laid out on the whole image, so a blend always sees it whole.
     views = [] if recipe.blend.strip() else canvas_views(size.height, size.width, recipe.view)
     transforms = views + transforms_by_name(recipe.transforms)
+    if recipe.channels and not recipe.sheet_batch:
+        recipe = replace(recipe, sheet_batch=_sheet_batch(recipe, model, device))
     batches, objectives, labels = _plan(recipe, objective)
     if recipe.item is not None and recipe.item >= sum(batches):
         raise ReverieError(f"item {recipe.item} is past the {sum(batches)} images the recipe renders")

@@ -26,9 +26,9 @@ _GROUP_OF = {
                      "start", "end", "style_weight", "content_weight"), "objective"),
     **dict.fromkeys(("size", "param", "decay_power", "decorrelate", "alpha", "batch", "init", "style_scale",
                      "render_size", "views"), "image"),
-    **dict.fromkeys(("transforms", "jitter", "keyframes"), "transforms"),
+    **dict.fromkeys(("transforms", "jitter", "keyframes", "crop"), "transforms"),
     **dict.fromkeys(("octaves", "octave_scale", "tile", "min_octave_size"), "octaves and tiles"),
-    **dict.fromkeys(("name", "normalize"), "model"),
+    **dict.fromkeys(("name", "normalize", "precision", "memory_format"), "model"),
     **dict.fromkeys(("frames", "fps", "flow"), "frames and output"),
 }
 # Per task exceptions: a video's ``blend`` is how much of the last dreamed frame carries over.
