@@ -79,3 +79,14 @@ def test_channels_accept_ranges_as_on_the_command_line():
     values = values_from(VisualizeRecipe(layer="blocks.9", channels=(1,)))
     recipe = recipe_from("visualize", {**values, "channels": "0-2, 7"}, {})
     assert recipe.channels == (0, 1, 2, 7)
+
+
+def test_a_number_that_may_be_blank_is_text_the_browser_sends_as_typed():
+    # A browser's number box sends 0 for blank, which an optional count (threads: 1 or more) refuses.
+    threads = next(control for control in controls_for("dream") if control.path == "threads")
+    assert values_from(DreamRecipe())["threads"] == ""
+    assert recipe_from("dream", {**values_from(DreamRecipe()), "threads": ""}, {}).threads is None
+    assert recipe_from("dream", {**values_from(DreamRecipe()), "threads": " 2 "}, {}).threads == 2
+    assert values_from(DreamRecipe(threads=3))["threads"] == "3"
+    with pytest.raises(ReverieError, match=f"{threads.label} must be a number or blank, got 'two'"):
+        recipe_from("dream", {**values_from(DreamRecipe()), "threads": "two"}, {})

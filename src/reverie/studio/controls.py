@@ -112,10 +112,17 @@ def file_fields(kind: str) -> list[str]:
 
 # -- values <-> text shown in the page -------------------------------------------------------------
 
+def blank_number(control: Control) -> bool:
+    """A number that may be left blank is a text box: a browser's number box sends 0 for blank."""
+    return control.optional and control.kind in ("integer", "number")
+
+
 def shown(control: Control, value: Any) -> Any:
     """A recipe value as its control holds it (lists as text, sizes as WIDTHxHEIGHT, None as blank)."""
     if value is None:
-        return "" if control.kind in ("size", "text") else None
+        return "" if control.kind in ("size", "text") or blank_number(control) else None
+    if blank_number(control):
+        return str(value)
     if control.kind == "size":
         return f"{value[0]}x{value[1]}"
     if control.kind == "integers":
@@ -134,6 +141,12 @@ def shown(control: Control, value: Any) -> Any:
 def _parsed(control: Control, value: Any) -> Any:
     """A control's value as recipe data; a ReverieError names the control when it cannot be read."""
     if control.kind in ("integer", "number"):
+        if isinstance(value, str):  # an optional number's text box (see blank_number)
+            value = value.strip()
+            try:
+                value = float(value) if value else None
+            except ValueError:
+                raise ReverieError(f"{control.label} must be a number or blank, got '{value[:40]}'") from None
         if value is None or value == "":
             if control.optional:
                 return None

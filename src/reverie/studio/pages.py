@@ -12,7 +12,7 @@ from typing import Any
 
 import gradio as gr
 
-from reverie.studio.controls import GROUPS, Control, controls_for, shown
+from reverie.studio.controls import GROUPS, Control, blank_number, controls_for, shown
 from reverie.studio.folder import MESH_TYPES
 from reverie.studio.inputs import PAGE_FILES, FileInput
 
@@ -52,7 +52,7 @@ def control_widget(kind: str, control: Control, value: Any, model_names: list[st
         return gr.Dropdown(choices=list(control.choices), value=value, **common)
     if control.kind == "flag":
         return gr.Checkbox(value=bool(value), **common)
-    if control.kind in ("integer", "number"):
+    if control.kind in ("integer", "number") and not blank_number(control):
         return gr.Number(value=value, precision=0 if control.kind == "integer" else None,
                          step=1 if control.kind == "integer" else 0.001, **common)
     if control.kind == "keyframes":
@@ -60,7 +60,8 @@ def control_widget(kind: str, control: Control, value: Any, model_names: list[st
                             datatype=["number", "str"], column_count=2, type="array", interactive=True,
                             label=control.label, elem_id=common["elem_id"])
     lines = 3 if control.name in ("transforms", "objective", "blend") else 1
-    placeholder = "blank: the input's own size" if control.kind == "size" and control.optional else None
+    placeholder = ("blank: the input's own size" if control.kind == "size" and control.optional
+                   else "blank: the default" if blank_number(control) else None)
     return gr.Textbox(value=value, lines=lines, placeholder=placeholder, **common)
 
 
