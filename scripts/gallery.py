@@ -9,8 +9,8 @@ each picture with the command that made it. Anyone can re-create the page:
     .venv/bin/python scripts/gallery.py --only cppn  # entries whose title contains a word
 
 More entries: lines ``title | reverie ...`` in docs/gallery-part-a.txt (blank lines and lines
-starting with # are skipped), run after the ones below. The command's output is its ``--gif``
-if it has one, else its ``-o``/``--output``.
+starting with # are skipped), run after the ones below. The command's output is its ``--gif`` (or a
+texture's ``--grow``/``--preview``) if it has one, else its ``-o``/``--output``.
 """
 from __future__ import annotations
 
@@ -29,8 +29,8 @@ DOCS = ROOT / "docs"
 OUT = DOCS / "gallery"
 EXTRA = DOCS / "gallery-part-a.txt"
 THUMB_SIDE = 320      # px, the long side of a still in the gallery
-GIF_SIDE = 160        # px, the long side of an animation's frames
-GIF_FRAMES = 24       # at most this many frames of an animation (evenly picked)
+GIF_SIDE = 128        # px, the long side of an animation's frames
+GIF_FRAMES = 16       # at most this many frames of an animation (evenly picked): the page stays near 2 MB
 
 # (title, command, note). A command may start with "!python" for a helper that prepares an input.
 ENTRIES: list[tuple[str, str, str]] = [
@@ -90,7 +90,7 @@ def _quiet(args: list[str]) -> bool:
 
 
 def _output(args: list[str]) -> str:
-    for flag in ("--gif", "--frames-dir", "-o", "--output"):
+    for flag in ("--gif", "--grow", "--preview", "--frames-dir", "-o", "--output"):
         if flag in args:
             return args[args.index(flag) + 1]
     raise ValueError(f"no output in: reverie {' '.join(args)}")
@@ -120,7 +120,7 @@ def _animation(frames: list[Path], target: Path, fps: float = 8.0) -> Path:
         with Image.open(path) as picture:
             picture = picture.convert("RGB")
             picture.thumbnail((GIF_SIDE, GIF_SIDE), Image.LANCZOS)
-            pictures.append(picture.quantize(colors=128))
+            pictures.append(picture.quantize(colors=96))
     pictures[0].save(target, save_all=True, append_images=pictures[1:], duration=round(1000 / fps), loop=0,
                      optimize=True)
     return target
