@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from reverie.engine.batch_size import measured_batch
-from reverie.engine.optimize import RenderSettings
+from reverie.engine.optimize import RenderSettings, render
 from reverie.engine.phased import render_phased
 from reverie.engine.progress import ProgressCallback, StopSignal
 from reverie.errors import ReverieError
@@ -225,10 +225,13 @@ def run(recipe: VisualizeRecipe, *, progress: ProgressCallback | None = None, st
         param = _param(recipe, batch, index, device)
         if isinstance(param, CPPNParam) and len(batches) == 1 and recipe.item is None:
             network = param
-        steps = recipe.settings.steps
-        first_steps = steps if then is None else math.ceil(steps * recipe.diversity_steps)
-        rendering = render_phased(model, term, then or term, first_steps, param, transforms, recipe.settings,
-                                  recipe.seed + index, passes, stop=tracker)
+        seed = recipe.seed + index
+        if then is None:
+            rendering = render(model, term, param, transforms, recipe.settings, seed, passes, stop=tracker)
+        else:  # diversity on the first steps, then without it
+            first_steps = math.ceil(recipe.settings.steps * recipe.diversity_steps)
+            rendering = render_phased(model, term, then, first_steps, param, transforms, recipe.settings, seed,
+                                      passes, stop=tracker)
         images.append(rendering.image.cpu())
         history.extend(rendering.history)
         if tracker.stopped:
