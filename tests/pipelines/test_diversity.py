@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import itertools
+import threading
 
 import torch
 import torch.nn.functional as F
@@ -85,3 +86,17 @@ def test_a_diversity_batch_differs_more_than_a_plain_one_and_keeps_each_image_st
     strength, spread = batch(TINY_DIVERSE)
     assert spread > 1.2 * plain_spread
     assert bool((strength >= 0.8 * plain_strength.mean()).all())
+
+
+def test_a_stop_at_the_end_of_the_diversity_phase_keeps_that_step(tiny_cnn):
+    stop = threading.Event()
+
+    def progress(event) -> None:
+        if event.step == 4:  # of 8: the last step with diversity
+            stop.set()
+
+    result = visualize(tiny_recipe(), model=tiny_cnn, device="cpu", progress=progress, stop=stop)
+    assert result.stopped and len(result.history) == 4
+    assert result.recipe.stopped_at.after == 4
+    replayed = visualize(VisualizeRecipe.from_json(result.recipe.to_json()), model=tiny_cnn, device="cpu")
+    assert torch.equal(replayed.images, result.images)

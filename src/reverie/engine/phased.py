@@ -7,7 +7,7 @@ from dataclasses import replace
 from torch import nn
 
 from reverie.engine.optimize import RenderSettings, Rendering, render
-from reverie.engine.progress import Progress, ProgressCallback, StopSignal
+from reverie.engine.progress import Progress, ProgressCallback, StopSignal, stop_requested
 from reverie.objectives import Objective
 from reverie.robustness import Transform
 
@@ -38,7 +38,8 @@ def render_phased(model: nn.Module, first: Objective, then: Objective, first_ste
         return render(model, objective, param, transforms, local, seed, report if progress else None, stop)
 
     early = phase(first, 0, first_steps, settings.redirect_steps)
-    if early.stopped:
+    if early.stopped or stop_requested(stop):  # (render checks a stop on every step but its last)
+        early.stopped = True
         return early
     late = phase(then, first_steps, total - first_steps, 0)
     images = {step: image for step, image in early.images.items() if step in settings.thresholds}
