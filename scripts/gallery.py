@@ -51,9 +51,9 @@ ENTRIES: list[tuple[str, str, str]] = [
      "A small network of the pixel coordinates paints the channel; the PNG keeps the network."),
     ("CPPN re-rendered at 5x", "reverie render cppn.png --size 640x640 -o cppn-big.png",
      "The same network drawn on a finer grid: detail, not an upscale (shown here shrunk)."),
-    ("Diversity", "reverie visualize -l blocks.9 -c 7 --batch 4 --diversity 30 --size 96x96 --steps 128 "
+    ("Diversity", "reverie visualize -l blocks.9 -c 7 --batch 4 --diversity 300 --size 96x96 --steps 128 "
                   "-o diverse.png",
-     "Four images of one channel pushed apart in style."),
+     "Four images of one channel, pushed apart on the first half of the steps, then each sharpened by the channel."),
     ("Caricature", "reverie caricature chelsea --size 192x144 --steps 128 -o caricature.png",
      "What blocks.8 sees in the photo, exaggerated."),
     ("Style transfer", "reverie style chelsea coffee --size 192x144 --steps 96 -o style.png",

@@ -53,6 +53,7 @@ FLAGS = {
         ('settings.optimizer', '--optimizer', None, 'text', 'adam', 'the optimizer', ['adam', 'clampsgd', 'sgd']),
         ('settings.redirect_steps', '--redirect-steps', None, 'int', '16', 'early steps whose dead ReLUs pass a redirected gradient', []),
         ('settings.crop', '--crop', None, 'bool', 'on', "the network sees the transformed image's centre at the size asked for (off: all of the padded image)", []),
+        ('diversity_steps', '--diversity-steps', None, 'float', '0.5', 'fraction of the steps, from the first, on which diversity terms count; the rest sharpen what each image shows', []),
         ('model.name', '--model', None, 'text', 'efficientnet-lite0', 'model name, module:callable, .pt2 torch.export file, or torchvision:NAME / timm:NAME (installed, weights cached or --weights)', []),
         ('model.weights', '--weights', None, 'text', '', 'state-dict file to load into the model', []),
         ('model.normalize', '--normalize', None, 'text', 'none', 'input normalization the model expects', ['none', 'imagenet', 'inception']),

@@ -33,7 +33,7 @@ def visualize(
     layer: Annotated[Optional[str], typer.Option("--layer", "-l", help="Layer to visualize.")] = None,
     channel: Annotated[Optional[int], typer.Option("--channel", "-c", help="Channel of the layer.")] = None,
     channels: Annotated[Optional[str], typer.Option(help=field_help("visualize", "channels", ", e.g. 0-15 or 3,7,9"))] = None,
-    diversity: Annotated[Optional[float], typer.Option(help="Weight of the diversity term across the batch (e.g. 30 at batch 4; higher washes the images out).")] = None,
+    diversity: Annotated[Optional[float], typer.Option(help="Weight of the diversity term across the batch, counted on the first half of the steps (--diversity-steps); 300 at batch 4 gives different images, each near full strength.")] = None,
     lr: Annotated[Optional[float], typer.Option(help=field_help("visualize", "lr", f"; {CPPN_LR:g} with --param cppn"), show_default=False)] = None,
     device: DeviceOption = "auto", max_work: MaxWorkOption = None, recipe: RecipeOption = None, finish: FinishOption = False, quiet: QuietOption = False,
     **flags,

@@ -7,7 +7,7 @@ from reverie.objectives.alignment import AlignmentObjective, alignment
 from reverie.objectives.base import MaskedObjective, Objective, Sum, masked
 from reverie.objectives.classes import (ClassLogitObjective, ClassProbabilityObjective, class_logit,
                                         class_probability)
-from reverie.objectives.diversity import DiversityObjective, diversity
+from reverie.objectives.diversity import DiversityObjective, diversity, without_diversity
 from reverie.objectives.guide import Guided, guide_features, guided
 from reverie.objectives.regularisers import (IMAGE, L1, AlphaPenalty, BlurPenalty, TotalVariation, alpha_penalty,
                                              blur_penalty, l1, total_variation)
@@ -20,6 +20,7 @@ __all__ = [
     "ClassLogitObjective", "ClassProbabilityObjective", "DiversityObjective",
     "TotalVariation", "L1", "BlurPenalty", "AlphaPenalty",
     "layer", "channel", "neuron", "direction", "class_logit", "class_probability", "diversity",
+    "without_diversity",
     "total_variation", "l1", "blur_penalty", "alpha_penalty", "Transparent", "transparent",
     "AlignmentObjective", "alignment", "MaskedObjective", "masked", "parse_blend", "blend_text",
     "Guided", "guided", "guide_features",

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from reverie.objectives.activations import channel_count
-from reverie.objectives.base import Activations, Objective
+from reverie.objectives.base import Activations, Objective, Sum
 
 
 @dataclass(frozen=True, repr=False)
@@ -48,3 +48,16 @@ class DiversityObjective(Objective):
 def diversity(name: str) -> DiversityObjective:
     """Reward the batch's images for differing from each other at layer ``name`` (see DiversityObjective)."""
     return DiversityObjective(str(name))
+
+
+def without_diversity(objective: Objective) -> Objective | None:
+    """``objective`` with its diversity terms taken out, or None when it has none or nothing else.
+
+    Only the top-level terms of a sum count (a diversity inside ``masked()`` stays): this is what a
+    render optimises once the diversity phase is over (the visualize recipe's ``diversity_steps``).
+    """
+    terms = objective.terms if isinstance(objective, Sum) else ((1.0, objective),)
+    rest = tuple((weight, term) for weight, term in terms if not isinstance(term, DiversityObjective))
+    if len(rest) == len(terms) or not rest:
+        return None
+    return rest[0][1] if len(rest) == 1 and rest[0][0] == 1 else Sum(rest)

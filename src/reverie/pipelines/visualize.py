@@ -2,6 +2,7 @@
 render loop -> images (one, a batch, or a contact sheet)."""
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -12,6 +13,7 @@ from torch import nn
 
 from reverie.engine.batch_size import measured_batch
 from reverie.engine.optimize import RenderSettings, render
+from reverie.engine.phased import render_phased
 from reverie.engine.progress import ProgressCallback, StopSignal
 from reverie.errors import ReverieError
 from reverie.expressions import quote_name
@@ -27,6 +29,7 @@ from reverie.objectives import (
     parse_blend,
     parse_objective,
     transparent,
+    without_diversity,
 )
 from reverie.objectives.clip import Clip, load_clip
 from reverie.params import CPPNParam, make_param
@@ -47,6 +50,10 @@ MEASURE_FROM = 1200
 VIEW_SIDE = 384
 MAX_CHANNELS = 4096
 PARAM_NAMES = ("fft", "pixel", "cppn")
+# Diversity pushes a batch's images apart while their motifs form; after that it only fights the channel
+# (at high weights, washed-out images). Counted on the first half of the steps, the images keep their
+# different layouts and the second half brings each one's channel back (bench/diversity.py).
+DIVERSITY_STEPS = 0.5
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,10 @@ class VisualizeRecipe(Recipe, Prompted, Blended):
                                   "shrunk, and crops at finer zooms, so it has structure at every scale; "
                                   "0: the whole image at full size (not with --blend)", low=0, high=4096, absent=0)
     settings: RenderSettings = option(default_factory=RenderSettings, help="how the image is optimised", flag=False)
+    # Added later: diversity counted on every step washed the images out or left them alike (bench/diversity.py).
+    diversity_steps: float = option(DIVERSITY_STEPS, "fraction of the steps, from the first, on which diversity "
+                                                     "terms count; the rest sharpen what each image shows",
+                                    low=0.0, high=1.0, absent=1.0)
     # An atlas renders several units in one batch; each unit's file replays the batch and keeps its own item.
     item: int | None = option(None, "of the images rendered, the one to return (the rest are rendered alongside "
                                     "it, as when it was made, and dropped)", low=0, high=MAX_CHANNELS - 1,
@@ -191,25 +202,36 @@ def run(recipe: VisualizeRecipe, *, progress: ProgressCallback | None = None, st
         raise ReverieError(f"item {recipe.item} is past the {sum(batches)} images the recipe renders")
     if objective is not None:
         recipe = replace(recipe, objective=text_of(objective) or live_name(objective))
-    final = []
+    final, later = [], []  # each pass's objective, and the one for its steps after diversity (or None)
     for index, base in enumerate(objectives):
         text_term = text_objective(recipe.text, recipe.text_weight, recipe.clip_model, clip_weights(recipe),
                                    recipe.cutouts, clip, device, recipe.seed + index)
-        term = text_term if base is None else base if text_term is None else base + text_term
-        if recipe.alpha and not isinstance(term, Transparent):
-            term = transparent(term)  # semi-transparent output: opaque pixels must earn their place
-        final.append(checked(term, model))
+
+        def whole(base: Objective | None, text_term: Objective | None = text_term) -> Objective:
+            term = text_term if base is None else base if text_term is None else base + text_term
+            if recipe.alpha and not isinstance(term, Transparent):
+                term = transparent(term)  # semi-transparent output: opaque pixels must earn their place
+            return checked(term, model)
+
+        final.append(whole(base))
+        rest = without_diversity(base) if base is not None and recipe.diversity_steps < 1 else None
+        later.append(whole(rest) if rest is not None else None)
 
     tracker = tracker_for(recipe, progress, stop)
     passes = Passes(tracker, len(final))
     images, history, network = [], [], None
-    for index, (batch, term) in enumerate(zip(batches, final)):
+    for index, (batch, term, then) in enumerate(zip(batches, final, later)):
         passes.index = index
         param = _param(recipe, batch, index, device)
         if isinstance(param, CPPNParam) and len(batches) == 1 and recipe.item is None:
             network = param
-        rendering = render(model, term, param, transforms, recipe.settings, recipe.seed + index, passes,
-                           stop=tracker)
+        seed = recipe.seed + index
+        if then is None:
+            rendering = render(model, term, param, transforms, recipe.settings, seed, passes, stop=tracker)
+        else:  # diversity on the first steps, then without it
+            first_steps = math.ceil(recipe.settings.steps * recipe.diversity_steps)
+            rendering = render_phased(model, term, then, first_steps, param, transforms, recipe.settings, seed,
+                                      passes, stop=tracker)
         images.append(rendering.image.cpu())
         history.extend(rendering.history)
         if tracker.stopped:

@@ -389,7 +389,8 @@ def _visualize_modes(page: Page, layer_default: str) -> None:
         if choice == "contact sheet":
             return "", layer, "0, 1, 2, 3, 4, 5, 6, 7", 1
         if choice == "diversity batch":
-            return f"{target} + 100*diversity({quote_name(layer)})", "", "", 4
+            # 300: the weight README recommends now that diversity counts on the first half of the steps
+            return f"{target} + 300*diversity({quote_name(layer)})", "", "", 4
         return target, "", "", 1
     mode.change(fill, [mode, page.widgets["objective"]],
                 [page.widgets["objective"], page.widgets["layer"], page.widgets["channels"], page.widgets["batch"]],
