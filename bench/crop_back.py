@@ -4,9 +4,8 @@
   [1, 3, S, S] image: ``robustness.crop_back`` (one ``grid_sample`` of the asked-for window) against
   ``compose`` then ``crop_center`` (pad, crops, a resample of the padded size, crops).
 * **whole call**: ``render`` of N steps (FFT parameterization, standard transforms, Adam, the first
-  16 steps redirected, setup included) with each of the two, against N bare truncated
-  forward+backward passes at S px (floor (b)). The step-by-step render is the same ``render`` with
-  its view swapped for the step-by-step chain, so nothing else differs.
+  16 steps redirected, setup included) with each of the two (``RenderSettings.resample_once``),
+  against N bare truncated forward+backward passes at S px (floor (b)).
 
 Blocks alternate in order and headline figures are medians of ratios paired within a repeat, so a
 change of machine load hits both sides alike; ``--clock cpu`` counts the process's CPU time
@@ -24,22 +23,11 @@ import time
 import torch
 
 import reverie
-import reverie.engine.optimize as optimize
 from reverie.engine.optimize import RenderSettings, render
 from reverie.params import make_param
 from reverie.randomness import generator
 from reverie.recorder import ActivationRecorder
-from reverie.robustness import compose, crop_back, crop_center, standard_transforms
-
-
-class StepByStep:
-    """The chain then ``crop_center``, each transform on its own (what render ran before crop_back)."""
-
-    def __init__(self, transforms):
-        self.transform = compose(transforms)
-
-    def __call__(self, image, generator):
-        return crop_center(self.transform(image, generator), *image.shape[-2:])
+from reverie.robustness import crop_back, standard_transforms
 
 
 def transform_seconds(view, size: int, passes: int, clock) -> float:
@@ -54,13 +42,9 @@ def transform_seconds(view, size: int, passes: int, clock) -> float:
 
 def render_seconds(model, objective, size: int, steps: int, fused: bool, clock) -> float:
     param = make_param("fft", size, size, generator=generator(0, "param"))
-    optimize.crop_back = crop_back if fused else StepByStep
-    try:
-        start = clock()
-        render(model, objective, param, standard_transforms(), RenderSettings(steps=steps))
-        return clock() - start
-    finally:
-        optimize.crop_back = crop_back
+    start = clock()
+    render(model, objective, param, standard_transforms(), RenderSettings(steps=steps, resample_once=fused))
+    return clock() - start
 
 
 def bare_seconds(model, objective, size: int, passes: int, clock) -> float:
@@ -87,7 +71,7 @@ def main() -> None:
     clock = time.process_time if args.clock == "cpu" else time.perf_counter
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, load average {os.getloadavg()[0]:.2f}, "
           f"{args.clock} clock, {args.size} px, {args.steps} steps, {args.layer} channel {args.channel}")
-    views = {"fused": crop_back(standard_transforms()), "step by step": StepByStep(standard_transforms())}
+    views = {"fused": crop_back(standard_transforms()), "step by step": crop_back(standard_transforms(), False)}
     for view in views.values():
         transform_seconds(view, args.size, 2, clock)  # warm-up
     rows = []

@@ -68,6 +68,8 @@ def test_crop_back_runs_other_chains_step_by_step():
         assert crop_back(transforms)._plan(20, 20) is None
         expected = crop_center(compose(transforms)(image, generator(1)), 20, 20)
         assert torch.equal(crop_back(transforms)(image, generator(1)), expected)
+    expected = crop_center(compose(STANDARD)(image, generator(1)), 20, 20)
+    assert torch.equal(crop_back(STANDARD, fused=False)(image, generator(1)), expected)  # asked to
 
 
 def test_affine_grid_is_torchs():

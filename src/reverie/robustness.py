@@ -432,6 +432,7 @@ class CropBack:
     """
 
     transforms: tuple[Any, ...]
+    fused: bool = True  # False: always step by step (as render did before; recipes from then replay so)
 
     @property
     def steps(self) -> list[Any]:
@@ -439,6 +440,8 @@ class CropBack:
 
     def _plan(self, height: int, width: int) -> tuple[Pad, int, int] | None:
         """(pad, index of the warp, pre-warp shrink) when the chain is one resample for this size, else None."""
+        if not self.fused:
+            return None
         steps = self.steps
         kinds = [type(step) for step in steps]
         warps = [i for i, kind in enumerate(kinds) if kind in (RandomScale, RandomRotate, ScaleRotate)]
@@ -520,12 +523,13 @@ class CropBack:
         return self.apply(image, self.sample(image.shape[0], generator))
 
     def __str__(self) -> str:
-        return f"{describe(self.transforms)} -> crop back"
+        return f"{describe(self.transforms)} -> crop back{'' if self.fused else ' (step by step)'}"
 
 
-def crop_back(transforms: Sequence[Transform]) -> CropBack:
-    """``transforms`` then the centre at the input's own size, as one resample where the chain allows."""
-    return CropBack(tuple(transforms))
+def crop_back(transforms: Sequence[Transform], fused: bool = True) -> CropBack:
+    """``transforms`` then the centre at the input's own size, as one resample where the chain allows
+    (``fused``; else step by step)."""
+    return CropBack(tuple(transforms), fused)
 
 
 def _sample(transform: Any, batch: int, generator: torch.Generator) -> Any:

@@ -35,6 +35,11 @@ class RenderSettings:
     # Added after recipes existed: a file without it was rendered on the whole transformed image.
     crop: bool = option(True, "the network sees the transformed image's centre at the size asked for "
                               "(off: all of the padded image)", absent=False)
+    # Added after crop: recipes from before it cropped back step by step (pad, crops, a resample of the
+    # padded size). One resample gives the same views to float rounding, but over hundreds of steps the
+    # rounding grows into visible differences, so those recipes replay step by step.
+    resample_once: bool = option(True, "with crop on, pad, jitter, scale, rotation and the crop back run as one "
+                                       "resample (off: step by step)", flag=False, absent=False)
 
     def __post_init__(self):
         check_fields(self)
@@ -80,8 +85,9 @@ def render(model: nn.Module, objective: Objective, param: nn.Module, transforms:
     # the whole canvas's: 3.6x uncropped, 1.3x cropped; tests/pipelines/test_visualize.py's measure).
     crop = settings.crop and not any(isinstance(item, CanvasView) for item in transforms)
     # compose merges scale + rotate into one resample; crop_back makes pad, jitters, warp and the crop
-    # back one resample of the asked-for size (same draws; the pixels agree to float rounding).
-    transform = crop_back(transforms) if crop else compose(transforms)
+    # back one resample of the asked-for size (same draws; the pixels agree to float rounding), or runs
+    # them step by step for recipes from before it.
+    transform = crop_back(transforms, settings.resample_once) if crop else compose(transforms)
     transform_generator = make_generator(seed, "transforms")
     background_generator = make_generator(seed, "background")
     optimizer = make_optimizer(settings.optimizer, param.parameters(), settings.lr, make_generator(seed, "optimizer"))
