@@ -7,7 +7,7 @@ import torch
 from reverie.errors import ReverieError
 from reverie.randomness import generator
 from reverie.robustness import (
-    STANDARD, TRANSFORM_SETS, compose, crop_center, describe, jitter, name_of, pad, random_rotate, random_scale,
+    STANDARD, TRANSFORM_SETS, affine_grid, affine_matrices, compose, crop_back, crop_center, describe, jitter, name_of, pad, random_rotate, random_scale,
     standard_transforms, transforms_by_name,
 )
 
@@ -32,6 +32,51 @@ def test_crop_center_keeps_the_centre_and_never_pads():
     assert torch.equal(cropped[..., 2, 1], image[..., 4, 4])  # centre pixel stays the centre pixel
     assert torch.equal(crop_center(image, 12, 9), image)  # smaller or equal: left as it is
     assert crop_center(image[..., :7], 5, 9).shape == (2, 3, 5, 7)
+
+
+FUSABLE = {
+    "standard": standard_transforms(),
+    "constant fill, jitters after": [pad(6, value=0.2), jitter(3), random_scale([0.8, 1.3], fill=0.2), jitter(5),
+                                     jitter(2)],
+    "rotation only": [pad(10), random_rotate([-30, 45, 90])],
+}
+
+
+@pytest.mark.parametrize("chain", FUSABLE, ids=list(FUSABLE))
+@pytest.mark.parametrize("size", [(40, 56), (33, 21)])
+def test_crop_back_is_the_chain_then_the_centre_crop_in_one_resample(chain, size):
+    transforms = FUSABLE[chain]
+    image = torch.rand(3, 3, *size, generator=torch.Generator().manual_seed(1)).requires_grad_(True)
+    step_by_step, fused = generator(5, "t"), generator(5, "t")
+    expected = crop_center(compose(transforms)(image, step_by_step), *size)
+    got = crop_back(transforms)(image, fused)
+    assert crop_back(transforms)._plan(*size) is not None  # the one-resample path ran
+    assert got.shape == expected.shape == (3, 3, *size)  # the size that was asked for
+    assert torch.allclose(got, expected, atol=1e-4)  # same draws, same views, to float rounding
+    assert torch.equal(torch.rand(4, generator=step_by_step), torch.rand(4, generator=fused))  # same draws used
+    weights = torch.rand(got.shape, generator=torch.Generator().manual_seed(2))
+    grad_expected, = torch.autograd.grad((expected * weights).sum(), image)
+    grad_got, = torch.autograd.grad((got * weights).sum(), image)
+    assert torch.allclose(grad_got, grad_expected, atol=1e-4)
+
+
+def test_crop_back_runs_other_chains_step_by_step():
+    image = _image(size=20)
+    for transforms in ([pad(6, mode="reflect"), jitter(4), random_scale([0.9, 1.1])],  # reflect: no constant fill
+                       [pad(3), jitter(4), random_rotate([5])],  # the jitter eats into the image before the warp
+                       [jitter(4)], []):
+        assert crop_back(transforms)._plan(20, 20) is None
+        expected = crop_center(compose(transforms)(image, generator(1)), 20, 20)
+        assert torch.equal(crop_back(transforms)(image, generator(1)), expected)
+    expected = crop_center(compose(STANDARD)(image, generator(1)), 20, 20)
+    assert torch.equal(crop_back(STANDARD, fused=False)(image, generator(1)), expected)  # asked to
+
+
+def test_affine_grid_is_torchs():
+    theta = affine_matrices(torch.tensor([0.9, 1.2]), torch.tensor([10.0, -33.0]), 7, 11).float()
+    theta[:, :, 2] = torch.tensor([[0.1, -0.2], [0.3, 0.05]])
+    expected = torch.nn.functional.affine_grid(theta, [2, 3, 7, 11], align_corners=False)
+    assert torch.allclose(affine_grid(theta, 7, 11), expected, atol=1e-6)
 
 
 def test_same_seed_same_pixels_different_seed_different_pixels():

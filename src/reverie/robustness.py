@@ -126,6 +126,18 @@ def affine_matrices(scales: torch.Tensor, angles: torch.Tensor, height: int, wid
     return theta
 
 
+def affine_grid(theta: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """``F.affine_grid(theta, [B, C, height, width], align_corners=False)`` by broadcasting: [B, H, W, 2].
+
+    The same sums without the batched matrix product over every pixel (a few ms per step on a CPU).
+    """
+    xs = (torch.arange(width, device=theta.device, dtype=theta.dtype) * 2 + 1) / width - 1   # [W], pixel centres
+    ys = (torch.arange(height, device=theta.device, dtype=theta.dtype) * 2 + 1) / height - 1  # [H]
+    # [B, 1, 1, 2] columns of theta times [1, 1, W, 1] x and [1, H, 1, 1] y
+    return (theta[:, None, None, :, 0] * xs[None, None, :, None] + theta[:, None, None, :, 1] * ys[None, :, None, None]
+            + theta[:, None, None, :, 2])
+
+
 def apply_affine(image: torch.Tensor, theta: torch.Tensor, fill: str | float = "border") -> torch.Tensor:
     """Resample ``image`` [B, C, H, W] bilinearly through per-item ``theta`` [B, 2, 3]; same shape out.
 
@@ -402,6 +414,124 @@ class Compose:
         return describe(self.transforms)
 
 
+@dataclass(frozen=True)
+class CropBack:
+    """``transforms`` followed by a centre crop back to the input's own size (``crop_center``).
+
+    When the steps are a constant pad, jitters, one warp (scale, rotate or both) and jitters (the
+    standard set), the whole chain is ONE bilinear resample: every output pixel of the cropped
+    window maps to one point of the unpadded input through a translation, the warp's matrix and
+    another translation, so a single ``grid_sample`` of the requested size replaces the pad's
+    zero-fill and copy, the crops' copies and a resample of the padded size (forward and backward).
+    The draws are the same values from the same generator in the same order, so the views are
+    distributed as before; the pixels agree with the step-by-step chain to float rounding
+    (the grid's coordinates are computed in one go). The pad's constant is the fill: a warp that
+    fills with ``"border"`` repeats the padded image's edge, which is all pad as long as the
+    jitters before the warp remove less than the pad adds. Other chains run step by step.
+    [B, C, H, W] -> [B, C, min(H, seen H), min(W, seen W)].
+    """
+
+    transforms: tuple[Any, ...]
+    fused: bool = True  # False: always step by step (as render did before; recipes from then replay so)
+
+    @property
+    def steps(self) -> list[Any]:
+        return Compose(self.transforms)._steps()
+
+    def _plan(self, height: int, width: int) -> tuple[Pad, int, int] | None:
+        """(pad, index of the warp, pre-warp shrink) when the chain is one resample for this size, else None."""
+        if not self.fused:
+            return None
+        steps = self.steps
+        kinds = [type(step) for step in steps]
+        warps = [i for i, kind in enumerate(kinds) if kind in (RandomScale, RandomRotate, ScaleRotate)]
+        if (len(warps) != 1 or not steps or kinds[0] is not Pad or steps[0].mode != "constant"
+                or any(kind is not Jitter for kind in kinds[1:warps[0]] + kinds[warps[0] + 1:])):
+            return None
+        pad_, warp = steps[0], steps[warps[0]]
+        fill = warp.scale.fill if isinstance(warp, ScaleRotate) else warp.fill
+        before = sum(step.shrink for step in steps[1:warps[0]])
+        if before >= pad_.width or not (fill == "border" or (not isinstance(fill, str) and fill == pad_.value)):
+            return None
+        # Each jitter needs an image larger than its shrink (else the step-by-step chain says so).
+        side = min(height, width) + 2 * pad_.width
+        for step in steps[1:]:
+            if isinstance(step, Jitter):
+                if side - step.shrink < 1:
+                    return None
+                side -= step.shrink
+        return pad_, warps[0], before
+
+    def sample(self, batch: int, generator: torch.Generator) -> list[Any]:
+        """Each step's values, drawn as ``Compose.sample`` draws them."""
+        return Compose(self.transforms).sample(batch, generator)
+
+    def apply(self, image: torch.Tensor, params: Sequence[Any]) -> torch.Tensor:
+        check_image(image, "crop back")
+        height, width = image.shape[-2:]
+        plan = self._plan(height, width)
+        if plan is None:
+            return crop_center(Compose(self.transforms).apply(image, params), height, width)
+        pad_, warp_index, before = plan
+        theta, out_height, out_width = self._matrices(params, height, width, pad_.width, warp_index)
+        grid = affine_grid(theta.to(device=image.device, dtype=image.dtype), out_height, out_width)
+        # grid_sample fills with zeros; shifting by the pad's constant first makes that zero the pad.
+        shifted = F.grid_sample(image - pad_.value, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        return shifted + pad_.value
+
+    def _matrices(self, params: Sequence[Any], height: int, width: int, pad_width: int,
+                  warp_index: int) -> tuple[torch.Tensor, int, int]:
+        """Matrices [B, 2, 3] from the output window's normalised coordinates to the input's (as for
+        ``affine_grid``), float64, and the window's size."""
+        steps = self.steps
+        warp, values = steps[warp_index], params[warp_index]
+        if isinstance(warp, ScaleRotate):
+            scales, angles = values
+        elif isinstance(warp, RandomScale):
+            scales, angles = values, torch.zeros_like(values)
+        else:
+            scales, angles = torch.ones_like(values), values
+        # In pixel units (x right, y down, a pixel's centre at index + 0.5), a point of the warp's output
+        # at offset v from its centre samples the warp's input at M v from its centre (affine_matrices'
+        # map without its normalisation); crops and the pad only translate.
+        radians = angles.double() * (math.pi / 180)
+        cos, sin = torch.cos(radians) / scales.double(), torch.sin(radians) / scales.double()  # [B]
+        before = sum(v.double() for v in params[1:warp_index]) + torch.zeros(2, dtype=torch.float64)  # [B, 2] (y, x)
+        after = sum(v.double() for v in params[warp_index + 1:]) + torch.zeros(2, dtype=torch.float64)
+        warp_height = height + 2 * pad_width - sum(step.shrink for step in steps[1:warp_index])
+        warp_width = width + 2 * pad_width - sum(step.shrink for step in steps[1:warp_index])
+        seen_height = warp_height - sum(step.shrink for step in steps[warp_index + 1:])
+        seen_width = warp_width - sum(step.shrink for step in steps[warp_index + 1:])
+        out_height, out_width = min(seen_height, height), min(seen_width, width)
+        # Output pixel (X, Y) -> offset from the warp output's centre: (X + ax, Y + ay).
+        ax = after[..., 1] + max(seen_width - width, 0) // 2 - warp_width / 2
+        ay = after[..., 0] + max(seen_height - height, 0) // 2 - warp_height / 2
+        # Warp input's centre -> input pixels: + half the warp's size + the earlier crops - the pad.
+        bx = warp_width / 2 + before[..., 1] - pad_width
+        by = warp_height / 2 + before[..., 0] - pad_width
+        # X = (nx + 1) W'/2 on the output; nx = 2 X / W - 1 on the input.
+        theta = torch.empty(len(cos), 2, 3, dtype=torch.float64)
+        for row, (m0, m1, b, size) in enumerate(((cos, -sin, bx, width), (sin, cos, by, height))):
+            theta[:, row, 0] = 2 / size * m0 * (out_width / 2)
+            theta[:, row, 1] = 2 / size * m1 * (out_height / 2)
+            theta[:, row, 2] = 2 / size * (m0 * (out_width / 2 + ax) + m1 * (out_height / 2 + ay) + b) - 1
+        return theta, out_height, out_width
+
+    def __call__(self, image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        if self._plan(*image.shape[-2:]) is None:  # plain callables too, step by step
+            return crop_center(Compose(self.transforms)(image, generator), *image.shape[-2:])
+        return self.apply(image, self.sample(image.shape[0], generator))
+
+    def __str__(self) -> str:
+        return f"{describe(self.transforms)} -> crop back{'' if self.fused else ' (step by step)'}"
+
+
+def crop_back(transforms: Sequence[Transform], fused: bool = True) -> CropBack:
+    """``transforms`` then the centre at the input's own size, as one resample where the chain allows
+    (``fused``; else step by step)."""
+    return CropBack(tuple(transforms), fused)
+
+
 def _sample(transform: Any, batch: int, generator: torch.Generator) -> Any:
     if not hasattr(transform, "sample"):
         raise ReverieError(f"transform {transform!r} cannot be replayed: it has no sample()/apply()")
@@ -495,9 +625,9 @@ def describe(transforms: Sequence[Transform]) -> str:
 
 
 __all__ = [
-    "Transform", "Pad", "Jitter", "RandomScale", "RandomRotate", "Compose", "CanvasView", "canvas_views",
-    "pad", "jitter", "random_scale", "random_rotate", "compose",
-    "apply_pad", "apply_crop", "crop_center", "affine_matrices", "apply_affine", "check_image",
+    "Transform", "Pad", "Jitter", "RandomScale", "RandomRotate", "Compose", "CropBack", "CanvasView", "canvas_views",
+    "pad", "jitter", "random_scale", "random_rotate", "compose", "crop_back",
+    "apply_pad", "apply_crop", "crop_center", "affine_matrices", "affine_grid", "apply_affine", "check_image",
     "STANDARD", "standard_transforms", "TRANSFORM_SETS", "transforms_by_name", "name_of", "describe",
     "PAD_MODES", "WARP_FILLS",
 ]

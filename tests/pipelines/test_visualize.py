@@ -240,6 +240,21 @@ def test_a_recipe_from_before_the_crop_replays_uncropped_and_a_new_one_crops(tin
     assert not torch.equal(cropped, old_pixels)
 
 
+def test_a_recipe_from_before_the_one_resample_crop_replays_step_by_step(tiny_cnn):
+    new = VisualizeRecipe(objective=f"channel({TINY_LAYER}, 5)", size=(40, 40), seed=2,
+                          settings=RenderSettings(steps=4, redirect_steps=1))
+    assert '"resample_once": true' in new.to_json()
+    data = json.loads(new.to_json())
+    del data["settings"]["resample_once"]  # written when crop existed and this did not
+    old = VisualizeRecipe.from_json(json.dumps(data))
+    assert old.settings.resample_once is False and old.settings.crop is True
+    step_by_step = visualize(replace(new, settings=replace(new.settings, resample_once=False)), model=tiny_cnn).images
+    assert torch.equal(visualize(old, model=tiny_cnn).images, step_by_step)
+    fused = visualize(new, model=tiny_cnn).images
+    assert fused.shape == step_by_step.shape
+    assert torch.allclose(fused, step_by_step, atol=0.05)  # the same views; rounding apart after 4 steps
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.complex64])
 def test_adam_matches_torch_adam_bit_for_bit(dtype):
     # Reverie's Adam replaced torch.optim.Adam (its first call imports torch._dynamo: seconds); renders

@@ -18,8 +18,7 @@ from reverie.params.alpha import composite, random_background
 from reverie.randomness import generator as make_generator
 from reverie.recorder import IMAGE, ActivationRecorder
 from reverie.redirect import redirected_relus
-from reverie.robustness import CanvasView, Transform, compose, crop_center
-
+from reverie.robustness import CanvasView, Transform, compose, crop_back
 
 
 @dataclass(frozen=True)
@@ -36,6 +35,11 @@ class RenderSettings:
     # Added after recipes existed: a file without it was rendered on the whole transformed image.
     crop: bool = option(True, "the network sees the transformed image's centre at the size asked for "
                               "(off: all of the padded image)", absent=False)
+    # Added after crop: recipes from before it cropped back step by step (pad, crops, a resample of the
+    # padded size). One resample gives the same views to float rounding, but over hundreds of steps the
+    # rounding grows into visible differences, so those recipes replay step by step.
+    resample_once: bool = option(True, "with crop on, pad, jitter, scale, rotation and the crop back run as one "
+                                       "resample (off: step by step)", flag=False, absent=False)
 
     def __post_init__(self):
         check_fields(self)
@@ -76,11 +80,14 @@ def render(model: nn.Module, objective: Objective, param: nn.Module, transforms:
     if all(isinstance(side, int) for side in shape):  # an ImageParam; a mesh's texture has its own sizes
         check_cost(render_cost(*shape, settings.steps), "this rendering", "the size, batch or steps",
                    next(param.parameters(), torch.empty(0)).device)
-    transform = compose(transforms)  # merges scale + rotate into one resample
     # Seen through canvas views, the model gets the padded, jittered view uncropped: cropped back to
     # the view's size, a large canvas lost most of its large-scale structure (low-frequency power over
     # the whole canvas's: 3.6x uncropped, 1.3x cropped; tests/pipelines/test_visualize.py's measure).
     crop = settings.crop and not any(isinstance(item, CanvasView) for item in transforms)
+    # compose merges scale + rotate into one resample; crop_back makes pad, jitters, warp and the crop
+    # back one resample of the asked-for size (same draws; the pixels agree to float rounding), or runs
+    # them step by step for recipes from before it.
+    transform = crop_back(transforms, settings.resample_once) if crop else compose(transforms)
     transform_generator = make_generator(seed, "transforms")
     background_generator = make_generator(seed, "background")
     optimizer = make_optimizer(settings.optimizer, param.parameters(), settings.lr, make_generator(seed, "optimizer"))
@@ -105,8 +112,6 @@ def render(model: nn.Module, objective: Objective, param: nn.Module, transforms:
             # crop hands the model the size that was asked for, as Lucid's published figures were made,
             # so a step costs no more network than the image it renders (11 % fewer pixels at 224 px).
             seen = transform(rgb, transform_generator)
-            if crop:
-                seen = crop_center(seen, image.shape[-2], image.shape[-1])
             activations = recorder(seen)
             activations[IMAGE] = image
             score = objective(activations)
