@@ -329,5 +329,20 @@ def check_exclusive(recipe: Any, *names: str) -> None:
         raise ReverieError(f"a recipe has {' or '.join(given)}, not both")
 
 
+# Where each task's recipe class lives now; they were defined in this module before the task API, and
+# scripts (and benchmarks) that import them from here keep working. Imported on first use: the task
+# modules import this one.
+MOVED = {"DreamRecipe": "dream", "VisualizeRecipe": "visualize", "InterpolateRecipe": "interpolate",
+         "AnimateRecipe": "animate", "VideoRecipe": "video", "CaricatureRecipe": "caricature",
+         "StyleRecipe": "style", "TextureRecipe": "texture"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in MOVED:
+        import importlib
+        return getattr(importlib.import_module(f"reverie.pipelines.{MOVED[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = ["Recipe", "StopPoint", "ModelSpec", "KINDS", "from_json", "load_json", "build", "schema", "to_data",
            "check_size", "check_exclusive", "option", "Prompted", "Blended", "MAX_BATCH", "MAX_FRAMES"]

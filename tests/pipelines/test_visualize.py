@@ -275,6 +275,28 @@ def test_adam_matches_torch_adam_bit_for_bit(dtype):
         assert torch.equal(a, b)
 
 
+def test_adam_runs_torch_global_step_hooks_with_torch_shaped_state():
+    # Profilers and benchmarks (peers_bench.py's step clock) watch every optimizer through torch's
+    # global hooks and read ``state[param]["step"]``; Reverie's Adam must be visible to them.
+    from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
+
+    from reverie.optim import Adam
+    parameter = torch.nn.Parameter(torch.zeros(3))
+    adam = Adam([parameter], lr=0.1)
+    seen = []
+    handles = [register_optimizer_step_pre_hook(lambda opt, *_: seen.append(("pre", opt.state.get(parameter, {}).get("step")))),
+               register_optimizer_step_post_hook(lambda opt, *_: seen.append(("post", int(opt.state[parameter]["step"]))))]
+    try:
+        for _ in range(2):
+            parameter.grad = torch.ones(3)
+            adam.step()
+    finally:
+        for handle in handles:
+            handle.remove()
+    assert seen == [("pre", None), ("post", 1), ("pre", 1), ("post", 2)]
+    assert torch.equal(adam.state[parameter]["exp_avg"], torch.full((3,), 0.19))
+
+
 def test_clampsgd_steps_by_exactly_lr_times_the_sign_of_the_gradient():
     start = torch.tensor([[0.5, -1.0, 2.0, 0.0, 3.0]])
     parameter = torch.nn.Parameter(start.clone())

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from reverie.allocator import memory_kept
 from reverie.engine.budget import IMAGE_BYTES, NETWORK_BYTES, Cost, check_cost
 from reverie.engine.progress import Progress, ProgressCallback, StopSignal, stop_requested
 from reverie.errors import ReverieError
@@ -274,7 +275,7 @@ def deep_dream(model: nn.Module, objective: Objective | Sequence[Objective], ima
     detail = None  # dreamed minus photo, carried from octave to octave
     dreamed = source
     layers = tuple(dict.fromkeys(name for item in objectives for name in item.layers))
-    with ActivationRecorder(model, layers) as recorder:
+    with memory_kept(), ActivationRecorder(model, layers) as recorder:
         input_side = getattr(model, FIXED_SIDE, None)  # see reverie.models.fixed_input
         gradients_of = [DreamGradient(recorder, item, settings, jitter_generator, input_side) for item in objectives]
         gradient_of = gradients_of[0]

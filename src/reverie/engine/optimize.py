@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from reverie.allocator import memory_kept
 from reverie.engine.budget import check_cost, render_cost
 from reverie.engine.progress import Progress, ProgressCallback, StopSignal, stop_requested
 from reverie.errors import ReverieError
@@ -95,7 +96,7 @@ def render(model: nn.Module, objective: Objective, param: nn.Module, transforms:
     rendering = Rendering(images={})
     scores: list[torch.Tensor] = []  # the score of every step, on the device
 
-    with contextlib.ExitStack() as redirect, ActivationRecorder(model, objective.layers) as recorder:
+    with contextlib.ExitStack() as redirect, memory_kept(), ActivationRecorder(model, objective.layers) as recorder:
         if settings.redirect_steps > 0:
             redirect.enter_context(redirected_relus(model))
         for step in range(1, settings.steps + 1):

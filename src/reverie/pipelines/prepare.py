@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from reverie.allocator import memory_kept
 from reverie.engine.deepdream import DreamSettings
 from reverie.errors import ReverieError
 from reverie.expressions import quote_name
@@ -256,7 +257,8 @@ def record(model: nn.Module, image: torch.Tensor, layers) -> dict[str, torch.Ten
 def replayable(run: Callable) -> Callable:
     """For a task's ``run(recipe, ...)``: it runs with the recipe's CPU thread count (this machine's when
     the recipe names none), and the recipe it returns records that count and the machine (see
-    :mod:`reverie.machine`), so that a replay elsewhere gives the same pixels."""
+    :mod:`reverie.machine`), so that a replay elsewhere gives the same pixels. Freed memory stays in the
+    process while it runs (:mod:`reverie.allocator`)."""
     @functools.wraps(run)
     def with_recorded_threads(recipe, *args, **options):
         threads = recipe.threads or torch.get_num_threads()
@@ -264,6 +266,6 @@ def replayable(run: Callable) -> Callable:
         parameter = next(iter(model.parameters()), None) if isinstance(model, nn.Module) else None
         device = parameter.device if parameter is not None else resolve_device(options.get("device", "auto"))
         recipe = replace(recipe, threads=threads, made_with=this_machine(device))
-        with intra_op_threads(threads):
+        with intra_op_threads(threads), memory_kept():
             return run(recipe, *args, **options)
     return with_recorded_threads
