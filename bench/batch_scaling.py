@@ -22,6 +22,7 @@ import time
 import torch
 
 import reverie
+from reverie.allocator import memory_kept
 from reverie.engine.optimize import RenderSettings, render
 from reverie.models.loading import use_channels_last
 from reverie.params import make_param
@@ -46,7 +47,8 @@ def render_seconds(model, objective, batch: int, size: int, steps: int) -> float
 
 def bare_seconds(model, objective, batch: int, size: int, passes: int) -> float:
     image = torch.rand(batch, 3, size, size, generator=generator(0, "bench")).requires_grad_(True)
-    with ActivationRecorder(model, objective.layers) as recorder:
+    # With freed memory kept between passes, as render keeps it (reverie.allocator): the floor of the same process.
+    with memory_kept(), ActivationRecorder(model, objective.layers) as recorder:
         torch.autograd.grad(objective(recorder(image)), image)  # warm-up
         start = time.perf_counter()
         for _ in range(passes):

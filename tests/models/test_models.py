@@ -446,10 +446,19 @@ def test_batch_norm_is_folded_where_unambiguous_and_every_named_layer_keeps_its_
             torch.testing.assert_close(recorded(image)[name], expected(image)[name], rtol=1e-4, atol=1e-5)
 
 
-def test_channels_last_is_stored_and_gives_the_same_activations_within_tolerance(user_models):
+def test_channels_last_is_stored_and_gives_the_same_activations_within_tolerance(user_models, lite0):
     from reverie import VisualizeRecipe
     from reverie.recorder import ActivationRecorder
+    # Recipes from before auto ran contiguous; new ones store auto: channels-last for the embedded models
+    # (measured faster on a CPU), contiguous for a user's (whose forward may .view() an activation).
     assert VisualizeRecipe.from_json('{"model": {"name": "efficientnet-lite0"}}').model.memory_format == "contiguous"
+    assert json.loads(VisualizeRecipe().to_json())["model"]["memory_format"] == "auto"
+    convolutions = [m.weight for m in lite0.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert all(weight.is_contiguous(memory_format=torch.channels_last) for weight in convolutions)
+    assert load_model(ModelSpec(f"{user_models}:build"))[0].weight.is_contiguous()
+    old = load_model(VisualizeRecipe.from_json('{"model": {"name": "efficientnet-lite0"}}').model)
+    assert not next(m for m in old.modules() if isinstance(m, torch.nn.Conv2d)).weight.is_contiguous(
+        memory_format=torch.channels_last)
     stored = json.loads(VisualizeRecipe(model=ModelSpec(memory_format="channels_last")).to_json())["model"]
     assert stored["memory_format"] == "channels_last"
     nhwc = load_model(ModelSpec(f"{user_models}:build", memory_format="channels_last"))

@@ -53,7 +53,7 @@ MODELS: dict[str, _Entry] = {
 DEFAULT_MODEL = "efficientnet-lite0"
 
 PRECISIONS = ("fp32", "bf16", "fp16")
-MEMORY_FORMATS = ("contiguous", "channels_last")
+MEMORY_FORMATS = ("auto", "contiguous", "channels_last")
 NORMALIZATIONS = {
     "none": None,
     "imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),  # torchvision / timm weights
@@ -83,12 +83,15 @@ class ModelSpec:
     # image, its parameterization and the optimizer stay fp32). Pixels differ from fp32 ones.
     precision: str = option("fp32", "the model's arithmetic: fp32, or bf16/fp16 under autocast (faster on a GPU)",
                             choices=PRECISIONS)
-    # Measured with bench/batch_scaling.py (EfficientNet-Lite0, 224 px, 1 thread, loaded 2-core CPU):
-    # channels-last was 1.35x faster per image at batch 8, about even at batch 1; it sums in another order, so
-    # stored, and off by default (how every older recipe ran).
-    memory_format: str = option("contiguous", "how the model's weights and activations are laid out in memory: "
-                                "contiguous (NCHW) or channels_last (NHWC, faster for batches on a CPU)",
-                                choices=MEMORY_FORMATS)
+    # Measured with bench/batch_scaling.py (EfficientNet-Lite0, 224 px, 2 threads, freed memory kept):
+    # channels-last is 1.32x faster per bare pass at batch 1 and 1.13x at batch 8, renders 1.28x/1.37x,
+    # a 512 px dream 1.1-1.4x. It sums in another order, so it is stored; auto picks it for the registered
+    # models only (a user model may .view() an activation, which channels-last strides refuse), and recipes
+    # from before auto ran contiguous (absent).
+    memory_format: str = option("auto", "how the model's weights and activations are laid out in memory: auto "
+                                "(channels_last for the embedded models, contiguous for others), contiguous (NCHW) "
+                                "or channels_last (NHWC, faster on a CPU)",
+                                choices=MEMORY_FORMATS, absent="contiguous")
     # How it runs, not what it gives (equal within float rounding): never stored in a recipe.
     compile: bool = option(False, "torch.compile the model: slower first step, faster steps after (GPU)",
                            stored=False, flag="--compile")
@@ -180,6 +183,13 @@ def prepare_model(model: nn.Module, device: torch.device | str = "cpu") -> nn.Mo
     for parameter in model.parameters():
         parameter.requires_grad_(False)
     return model.to(resolve_device(device))
+
+
+def memory_format(spec: ModelSpec) -> str:
+    """``contiguous`` or ``channels_last``: what ``spec.memory_format`` means for its model."""
+    if spec.memory_format != "auto":
+        return spec.memory_format
+    return "channels_last" if spec.name in MODELS else "contiguous"
 
 
 def use_channels_last(model: nn.Module, enabled: bool = True) -> nn.Module:
@@ -458,7 +468,7 @@ def load_model(name: str | ModelSpec = DEFAULT_MODEL, device: str | torch.device
     model = prepare_model(model, device)
     if spec.name not in MODELS:  # (the registered ones fold their own blocks)
         fold_batch_norms(model)
-    if spec.memory_format == "channels_last":
+    if memory_format(spec) == "channels_last":
         use_channels_last(model)
     if spec.compile:
         model.compile()  # in place: names, hooks and state dict stay the module's own
