@@ -199,3 +199,28 @@ def test_a_canvas_view_keeps_the_aspect_and_every_pixel_gets_gradient():
         (grad,) = torch.autograd.grad(out.sum(), canvas)
         seen += grad.abs().sum(dim=(0, 1))
     assert bool((seen > 0).all()), "the whole-canvas view reaches every pixel"
+
+
+@pytest.mark.parametrize("padding", ["zeros", "border", "reflection"])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_grid_sample_spread_over_threads_gives_torchs_bits_forward_and_backward(padding, batch):
+    # Resampling one image's channels as separate items (so more than one core works on it) must not
+    # change a pixel of any render: the same arithmetic per channel.
+    import torch.nn.functional as F
+
+    from reverie.machine import intra_op_threads
+    from reverie.robustness import grid_sample
+    source = torch.Generator().manual_seed(3)
+    image = torch.rand(batch, 3, 37, 41, generator=source)
+    theta = torch.tensor([[[0.9, 0.2, 0.05], [-0.15, 1.1, -0.1]]]).repeat(batch, 1, 1)
+    grid = F.affine_grid(theta, [batch, 3, 29, 31], align_corners=False)
+    upstream = torch.randn(batch, 3, 29, 31, generator=source)
+    results = []
+    for ours in (True, False):
+        leaf = image.clone().requires_grad_(True)
+        with intra_op_threads(4):  # more threads than items: the channels are spread
+            out = (grid_sample(leaf, grid, padding) if ours
+                   else F.grid_sample(leaf, grid, mode="bilinear", padding_mode=padding, align_corners=False))
+            (gradient,) = torch.autograd.grad(out, leaf, upstream)
+        results.append((out, gradient))
+    assert torch.equal(results[0][0], results[1][0]) and torch.equal(results[0][1], results[1][1])
