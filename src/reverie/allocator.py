@@ -5,12 +5,12 @@ top of its heap to the system whenever more than another threshold of it is free
 start small and move as memory is freed. A render step allocates and frees the same few hundred
 megabytes of activations and gradients every step, so with glibc's defaults the memory of every step
 is faulted in afresh: measured at 224 px, batch 1, 2 threads, 1,600-11,000 minor page faults a step,
-growing as the render goes on, and 30 % of the time of a 128-step render (batch 8: 80,000-110,000 a
-step, 35 %); ``bench/allocator.py`` prints the figures. While a task runs, both thresholds are raised
+growing as the render goes on, and up to 30 % of the time of a 128-step render (batch 8: 50,000-110,000
+a step, up to 35 %); ``bench/allocator.py`` prints the figures. While a task runs, both thresholds are raised
 so that freed memory stays in the process for the next step; when the last running task ends they go
 back to glibc's starting values and ``malloc_trim`` returns what is free, so an idle studio or notebook
 does not keep a render's peak.
-The peak itself does not grow: it is the memory one step needs either way.
+The peak itself does not grow: it is the memory one step needs either way (see MMAP_THRESHOLD).
 
 Only glibc has these settings. Elsewhere (macOS, Windows, musl) this does nothing, and
 ``REVERIE_ALLOCATOR=system`` leaves glibc's own behaviour alone.
@@ -27,11 +27,13 @@ from contextlib import contextmanager
 
 M_TRIM_THRESHOLD = -1  # mallopt parameters, from glibc's malloc.h
 M_MMAP_THRESHOLD = -3
-# Allocations up to this size come from the heap (a 2048 px tile's largest activation is far below);
-# bigger ones are mapped, and unmapped as soon as they are freed.
-MMAP_THRESHOLD = 256 << 20
-# Free memory at the top of the heap up to this size is kept while a task runs (at most its peak).
-TRIM_THRESHOLD = 1 << 30
+# Allocations up to this size come from the heap: every tensor of a 224 px render step, batch 1 to 8 but
+# the largest of batch 8; bigger ones (whole 2048 px images, tiles' widest activations) are mapped and
+# unmapped as they come and go, which keeps a tiled dream's peak where glibc's defaults have it
+# (2048 px: 0.85 GB; 0.98 GB with every allocation on the heap, bench/tiled_memory.py).
+MMAP_THRESHOLD = 32 << 20
+# Free memory at the top of the heap up to this size is kept while a task runs.
+TRIM_THRESHOLD = 256 << 20
 DEFAULT_THRESHOLD = 128 << 10  # glibc's starting value of both, restored between tasks
 
 _lock = threading.Lock()

@@ -349,8 +349,9 @@ def test_a_new_model_flag_is_trusted_and_drops_the_recipes_weights():
                                                                         "normalize": "imagenet"}}))
     assert not recipe.model.trusted
     reweighted = with_flags(recipe, {"weights": "x.pt"}).model
-    # (layout="nchw": the recipe predates layouts, so its model keeps outputs as they came)
-    assert reweighted == ModelSpec("lab:build", "x.pt", "imagenet", layout="nchw") and not reweighted.trusted
+    # (layout="nchw", contiguous: the recipe predates both, so its model runs as it did)
+    assert reweighted == ModelSpec("lab:build", "x.pt", "imagenet", layout="nchw", memory_format="contiguous")
+    assert not reweighted.trusted
     renamed = with_flags(recipe, {"model": "lab:build"}).model
     assert renamed == ModelSpec("lab:build") and renamed.trusted
     steps = with_flags(recipe, {"steps": 7, "octaves": None}).settings
