@@ -23,7 +23,7 @@ FLOORS = [
                     "reverie.robustness", "reverie.frame_transforms", "reverie.optim", "reverie.mesh",
                     "reverie.masks", "reverie.redirect", "reverie.keyframes"]),
     ("leaves", ["reverie.expressions", "reverie.imaging", "reverie.randomness", "reverie.errors",
-                "reverie.fields", "reverie.version", "reverie.layouts", "reverie.machine",
+                "reverie.fields", "reverie.version", "reverie.layouts", "reverie.machine", "reverie.allocator",
                 "reverie.animation_presets"]),
 ]
 TASKS = dict(FLOORS)["tasks"]

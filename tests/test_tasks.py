@@ -210,8 +210,9 @@ def test_an_unknown_task_kind_names_the_nearest():
 def test_old_flat_model_fields_still_read():
     recipe = reverie.read_recipe('{"kind": "dream", "model": "efficientnet-lite0", "weights": null, '
                                  '"normalize": "imagenet"}')
-    # layout: such a recipe was made before token layouts were read, so it keeps outputs as they came
-    assert recipe.model == reverie.ModelSpec("efficientnet-lite0", None, "imagenet", layout="nchw")
+    # layout, memory_format: such a recipe was made before both, so its model runs as it did
+    assert recipe.model == reverie.ModelSpec("efficientnet-lite0", None, "imagenet", layout="nchw",
+                                             memory_format="contiguous")
 
 
 def test_a_recipe_from_a_file_never_runs_code_unless_the_caller_names_the_model(tmp_path, monkeypatch):
