@@ -142,3 +142,37 @@ def test_folding_leaves_the_state_dict_and_follows_new_weights(model, tmp_path):
         expected = fresh(image)
     assert not torch.allclose(before, expected)
     assert torch.allclose(after, expected, rtol=0, atol=1e-4 * float(expected.abs().max()))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_strided_depthwise_same_padding_gives_the_bits_of_a_padded_copy(threads, channels_last):
+    # The strided depthwise convolutions pad through a zero tap in the kernel instead of padding a copy of
+    # the input (a fill and a copy per layer); recipes made before replay to the same pixels only while the
+    # two agree bit for bit, forward and backward.
+    import torch.nn.functional as F
+
+    from reverie.machine import intra_op_threads
+    from reverie.models.efficientnet_lite import SameConv2d
+    source = torch.Generator().manual_seed(threads)
+    for kernel in (3, 5):
+        conv = SameConv2d(24, 24, kernel, stride=2, groups=24)
+        torch.nn.init.normal_(conv.weight, generator=source)
+        for height, width in ((16, 16), (15, 16), (16, 21), (27, 27)):
+            image = torch.randn(2, 24, height, width, generator=source)
+            upstream = torch.randn(2, 24, math.ceil(height / 2), math.ceil(width / 2), generator=source)
+            if channels_last:
+                image = image.contiguous(memory_format=torch.channels_last)
+                conv.weight.data = conv.weight.data.contiguous(memory_format=torch.channels_last)
+            pads = []
+            for size in (width, height):  # F.pad's order: the last dimension first
+                total = max((math.ceil(size / 2) - 1) * 2 + kernel - size, 0)
+                pads += [total // 2, total - total // 2]
+            results = []
+            with intra_op_threads(threads):
+                for ours in (True, False):
+                    leaf = image.clone().requires_grad_(True)
+                    out = conv(leaf) if ours else F.conv2d(F.pad(leaf, pads), conv.weight, None, 2, 0, 1, 24)
+                    results.append((out, torch.autograd.grad(out, leaf, upstream)[0]))
+            assert torch.equal(results[0][0], results[1][0]), (kernel, height, width)
+            assert torch.equal(results[0][1], results[1][1]), (kernel, height, width)
