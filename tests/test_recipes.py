@@ -235,3 +235,12 @@ def test_a_field_added_later_reads_as_the_old_behaviour_from_an_older_file():
     assert old.crop is False and old.seed == 3
     assert LaterRecipe.from_json(LaterRecipe(seed=3).to_json()).crop is True
     assert '"crop": true' in LaterRecipe().to_json()
+
+
+def test_task_recipes_still_import_from_reverie_recipe():
+    # They lived there before the task API; scripts (and the shared peers benchmark) import them so.
+    from reverie.pipelines.visualize import VisualizeRecipe as defined
+    from reverie.recipe import DreamRecipe, VisualizeRecipe
+    assert VisualizeRecipe is defined and DreamRecipe.KIND == "dream"
+    with pytest.raises(ImportError):
+        from reverie.recipe import NoSuchRecipe  # noqa: F401

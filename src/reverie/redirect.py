@@ -58,7 +58,10 @@ class RedirectedReLU(torch.autograd.Function):
     def forward(ctx, input: torch.Tensor, output: torch.Tensor, lower: float, upper: float) -> torch.Tensor:
         ctx.save_for_backward(input)
         ctx.lower, ctx.upper = lower, upper
-        return output.view_as(output)  # a view: same values and storage, with this function as its grad_fn
+        # A view (same values and storage, with this function as its grad_fn) with the very same strides:
+        # view_as recomputes a size-1 batch's stride, and a convolution then no longer sees channels-last
+        # strides and runs the rest of the network contiguous (redirected steps 1.32x an ordinary one).
+        return output.as_strided(output.size(), output.stride(), output.storage_offset())
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
