@@ -153,16 +153,18 @@ def test_redirect_brings_a_dead_channel_to_life_where_plain_gradient_stays_grey(
     assert activation.max() > 0, "the dead channel should have been brought into its active range"
 
 
-def test_redirected_activations_keep_a_channels_last_network_channels_last():
+def test_redirected_activations_keep_a_channels_last_network_channels_last(lite0):
     # A view with a recomputed batch stride made every convolution after the first redirected ReLU run
     # contiguous: the redirected steps of a channels-last render cost 1.3x an ordinary one.
-    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU6(), nn.Conv2d(8, 8, 1), nn.ReLU6(),
-                          nn.Conv2d(8, 8, 3, padding=1, groups=8)).to(memory_format=torch.channels_last)
+    assert lite0.stem.conv.weight.is_contiguous(memory_format=torch.channels_last)  # the embedded default
     seen = []
-    for index in (2, 4):
-        model[index].register_forward_hook(
-            lambda module, inputs, output: seen.append(output.is_contiguous(memory_format=torch.channels_last)))
-    image = torch.rand(1, 3, 16, 16, requires_grad=True)
-    with redirected_relus(model):
-        model(image).sum().backward()
-    assert seen == [True, True]
+    handles = [lite0.get_submodule(name).register_forward_hook(
+        lambda module, inputs, output: seen.append(output.is_contiguous(memory_format=torch.channels_last)))
+        for name in ("blocks.1.depthwise", "blocks.5.expand", "blocks.8.project")]
+    try:
+        with redirected_relus(lite0):
+            lite0(torch.rand(1, 3, 64, 64, requires_grad=True))
+    finally:
+        for handle in handles:
+            handle.remove()
+    assert seen == [True, True, True]
