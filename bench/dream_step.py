@@ -37,6 +37,7 @@ from collections import defaultdict
 import torch
 
 import reverie
+from reverie.allocator import memory_kept
 from reverie.engine.deepdream import DreamGradient, DreamSettings, deep_dream
 from reverie.models.loading import MODELS
 from reverie.randomness import generator as make_generator
@@ -69,7 +70,7 @@ def bare_block(model, objective, image: torch.Tensor, n: int) -> list[float]:
     """n bare forward+backward passes; seconds of each."""
     image = image.clone()
     times = []
-    with ActivationRecorder(model, objective.layers) as recorder:
+    with memory_kept(), ActivationRecorder(model, objective.layers) as recorder:
         for _ in range(n):
             t0 = time.perf_counter()
             image.requires_grad_(True)
@@ -116,7 +117,7 @@ def breakdown_block(model, objective, image: torch.Tensor, settings: DreamSettin
     real_grad = torch.autograd.grad
     torch.autograd.grad = _Timed(real_grad, totals, "backward (autograd.grad)")
     try:
-        with ActivationRecorder(model, objective.layers) as recorder:
+        with memory_kept(), ActivationRecorder(model, objective.layers) as recorder:
             gradient_of = DreamGradient(_Timed(recorder, totals, "forward (recorder)"),
                                         _Timed(objective, totals, "objective"),
                                         settings, make_generator(seed, "jitter"))

@@ -24,6 +24,7 @@ from functools import partial
 import torch
 
 import reverie
+from reverie.allocator import memory_kept
 from reverie.engine.deepdream import DreamSettings, deep_dream
 from reverie.engine.optimize import RenderSettings, render
 from reverie.models import ModelSpec, load_model, resolve_device
@@ -51,7 +52,7 @@ def timed(device: torch.device, work) -> float:
 
 def bare(model, objective, image: torch.Tensor, passes: int) -> None:
     image = image.detach().requires_grad_(True)
-    with ActivationRecorder(model, objective.layers) as recorder:
+    with memory_kept(), ActivationRecorder(model, objective.layers) as recorder:
         for _ in range(passes):
             torch.autograd.grad(objective(recorder(image)), image)
 

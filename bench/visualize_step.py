@@ -44,6 +44,7 @@ from functools import partial
 import torch
 
 import reverie
+from reverie.allocator import memory_kept
 from reverie.engine.optimize import RenderSettings, render
 from reverie.models.efficientnet_lite import fold_batch_norm
 from reverie.params import make_param
@@ -59,7 +60,7 @@ REDIRECT_TARGET = 1.1
 
 def bare_seconds(model, objective, batch: int, size: int, passes: int) -> float:
     image = torch.rand(batch, 3, size, size, generator=generator(0, "bench")).requires_grad_(True)
-    with ActivationRecorder(model, objective.layers) as recorder:
+    with memory_kept(), ActivationRecorder(model, objective.layers) as recorder:
         start = clock()
         for _ in range(passes):
             score = objective(recorder(image))
