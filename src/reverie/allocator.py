@@ -7,9 +7,9 @@ megabytes of activations and gradients every step, so with glibc's defaults the 
 is faulted in afresh: measured at 224 px, batch 1, 2 threads, 1,600-11,000 minor page faults a step,
 growing as the render goes on, and up to 30 % of the time of a 128-step render (batch 8: 50,000-110,000
 a step, up to 35 %); ``bench/allocator.py`` prints the figures. While a task runs, both thresholds are raised
-so that freed memory stays in the process for the next step; when the last running task ends they go
-back to glibc's starting values and ``malloc_trim`` returns what is free, so an idle studio or notebook
-does not keep a render's peak.
+so that freed memory stays in the process for the next step; a second after the last running task
+ends they go back to glibc's starting values and ``malloc_trim`` returns what is free, so an idle
+studio or notebook does not keep a render's peak.
 The peak itself does not grow: it is the memory one step needs either way (see MMAP_THRESHOLD).
 
 Only glibc has these settings. Elsewhere (macOS, Windows, musl) this does nothing, and
@@ -40,6 +40,8 @@ _lock = threading.Lock()
 _running = 0
 _libc: ctypes.CDLL | None = None
 _configured = False
+_pending: threading.Timer | None = None  # the give-back after the last task, until it runs or a task starts
+GIVE_BACK_AFTER = 1.0  # seconds without a running task
 
 
 def _glibc() -> ctypes.CDLL | None:
@@ -59,13 +61,18 @@ def _glibc() -> ctypes.CDLL | None:
 def memory_kept() -> Iterator[None]:
     """Run the block (a task, or one render) with freed memory kept for reuse; give it back after.
 
-    Tasks may nest and run in several threads at once: memory is given back when the last one ends.
+    Tasks may nest and run in several threads at once. Memory is given back once none has run for
+    ``GIVE_BACK_AFTER`` seconds: giving it back takes tens of milliseconds and the next task would fault
+    it in again, so back-to-back calls (animation frames, a benchmark's repeats, a notebook loop) keep it.
     """
-    global _running, _libc, _configured
+    global _running, _libc, _configured, _pending
     with _lock:
         if not _configured:
             _configured = True
             _libc = _glibc()
+        if _pending is not None:
+            _pending.cancel()
+            _pending = None
         if _running == 0 and _libc is not None:
             # Setting either stops glibc moving them; the pair works only together (measured: either alone
             # leaves most of the faults).
@@ -78,9 +85,20 @@ def memory_kept() -> Iterator[None]:
         with _lock:
             _running -= 1
             if _running == 0 and _libc is not None:
-                _libc.mallopt(M_MMAP_THRESHOLD, DEFAULT_THRESHOLD)
-                _libc.mallopt(M_TRIM_THRESHOLD, DEFAULT_THRESHOLD)
-                _libc.malloc_trim(0)
+                _pending = threading.Timer(GIVE_BACK_AFTER, _give_back)
+                _pending.daemon = True
+                _pending.start()
+
+
+def _give_back() -> None:
+    """glibc's own thresholds again, and the free memory returned to the system, unless a task started."""
+    global _pending
+    with _lock:
+        if _running == 0 and _libc is not None and _pending is not None:
+            _pending = None
+            _libc.mallopt(M_MMAP_THRESHOLD, DEFAULT_THRESHOLD)
+            _libc.mallopt(M_TRIM_THRESHOLD, DEFAULT_THRESHOLD)
+            _libc.malloc_trim(0)
 
 
 __all__ = ["memory_kept"]
