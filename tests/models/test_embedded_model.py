@@ -176,3 +176,19 @@ def test_strided_depthwise_same_padding_gives_the_bits_of_a_padded_copy(threads,
                     results.append((out, torch.autograd.grad(out, leaf, upstream)[0]))
             assert torch.equal(results[0][0], results[1][0]), (kernel, height, width)
             assert torch.equal(results[0][1], results[1][1]), (kernel, height, width)
+
+
+def test_weights_given_to_a_storageless_model_match_a_model_built_and_filled_by_copy():
+    # The embedded model is built on the meta device and handed the file's tensors (no random init to
+    # overwrite); it must be the very model a copy into a built one gives: same layouts, same bits.
+    from reverie.models.efficientnet_lite import EfficientNetLite, _embedded_weights_path, _our_name
+    assigned = efficientnet_lite("lite0")
+    copied = EfficientNetLite("lite0")
+    state = torch.load(_embedded_weights_path("lite0"), map_location="cpu", weights_only=True)
+    copied.load_state_dict({_our_name(key): value for key, value in state.items()})
+    copied.requires_grad_(False).eval()
+    fold_batch_norm(copied)
+    for (name, ours), (_, theirs) in zip(assigned.state_dict().items(), copied.state_dict().items(), strict=True):
+        assert not ours.is_meta and ours.stride() == theirs.stride() and torch.equal(ours, theirs), name
+    image = torch.rand(1, 3, 96, 96, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(assigned(image), copied(image))
